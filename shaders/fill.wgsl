@@ -1,0 +1,10 @@
+// out[i] = value for i < n. Dispatched with ceil(n / 256) workgroups, possibly split over x and y.
+struct Params { n: u32, value: f32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  if (i < p.n) { out[i] = p.value; }
+}

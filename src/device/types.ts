@@ -1,0 +1,24 @@
+/** What the rest of onelayer needs from the platform: a device, and a way to read our own shader files. */
+export interface Platform {
+  kind: 'node' | 'browser';
+  gpu: GPU;
+  /** Reads a text file shipped with the package (shaders), given its URL relative to a module. */
+  readText(url: URL): Promise<string>;
+  /** Where the adapter came from, for messages: e.g. "Dawn (Vulkan, SwiftShader ICD)". */
+  source: string;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  /** true for CPU-backed adapters such as SwiftShader. */
+  software: boolean;
+  features: string[];
+  limits: Record<string, number>;
+}
+
+export class WebGPUUnavailableError extends Error {
+  override name = 'WebGPUUnavailableError';
+}

@@ -1,0 +1,311 @@
+import { BufferPool, STORAGE_USAGE, Usage, type MemoryStats } from './pool.js';
+import type { BindingInfo, ShaderInfo } from './shaders.js';
+import type { KernelName } from './registry.js';
+
+/** Anything that can be bound as a storage buffer: a GPUBuffer range (tensors implement this). */
+export interface Bindable {
+  readonly gpuBuffer: GPUBuffer;
+  /** Bytes to bind, from offset 0. */
+  readonly byteSize: number;
+}
+
+export interface DispatchSpec {
+  /** The user-facing op, for error messages: 'conv2d', 'batchNorm2d.backward', ... */
+  op: string;
+  kernel: KernelName;
+  entry?: string;
+  /** WGSL `override` constants: tile sizes, workgroup size. Each distinct set is its own cached pipeline. */
+  constants?: Record<string, number>;
+  /** Storage buffers by their WGSL variable name. */
+  buffers: Record<string, Bindable>;
+  /** Members of the shader's uniform struct, by name (u32, i32 or f32). */
+  params?: Record<string, number>;
+  /** Workgroup counts; a single number larger than the 65535 limit is split over x and y (kernels rebuild the linear id). */
+  workgroups: number | [number, number, number?];
+}
+
+export class GPUOpError extends Error {
+  override name = 'GPUOpError';
+}
+
+/** Timing of one dispatch, filled in by the profiler. */
+export interface DispatchRecord {
+  op: string;
+  kernel: string;
+  entry: string;
+  flops: number;
+  /** Index into the timestamp query set (begin = 2i, end = 2i+1), or -1 when not profiled. */
+  query: number;
+}
+
+export interface ProfilerHooks {
+  /** Returns timestampWrites for one dispatch's pass, or undefined when the query set is full. */
+  timestampWrites(rec: Omit<DispatchRecord, 'query'>): GPUComputePassTimestampWrites | undefined;
+  /** Called before each submit with the encoder, so queries can be resolved into a buffer. */
+  beforeSubmit(encoder: GPUCommandEncoder): void;
+}
+
+const MAX_DISPATCHES_PER_BATCH = 512;
+const UNIFORM_SLOT = 256;
+
+/** Splits a 1-D workgroup count over x and y so that neither exceeds the device limit. */
+export function grid(count: number, limit = 65535): [number, number, number] {
+  if (count <= limit) return [Math.max(1, count), 1, 1];
+  const y = Math.ceil(count / limit);
+  return [Math.ceil(count / y), y, 1];
+}
+
+/**
+ * The kernel runtime: pipeline cache, reflected-binding validation, command batching, uniform arena,
+ * buffer pool, readback and error reporting. Dispatches are recorded into one command encoder and
+ * submitted in batches; reading a buffer back is the only point where the CPU waits for the GPU.
+ */
+export class Runtime {
+  readonly pool: BufferPool;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private batchOps: string[] = [];
+  private uniformArena: GPUBuffer;
+  private uniformBytes: Uint8Array;
+  private uniformView: DataView;
+  private uniformUsed = 0;
+  private pendingErrors: Promise<void>[] = [];
+  private firstError: GPUOpError | null = null;
+  private lostInfo: GPUDeviceLostInfo | null = null;
+  private lastOp = '(none)';
+  profiler: ProfilerHooks | null = null;
+  /** Debug aid: submit and check errors after every dispatch, so an error names exactly one op. */
+  syncEveryOp = false;
+  dispatchCount = 0;
+
+  constructor(
+    readonly device: GPUDevice,
+    readonly shaders: Map<string, ShaderInfo>,
+  ) {
+    this.pool = new BufferPool(device);
+    const arenaSize = MAX_DISPATCHES_PER_BATCH * UNIFORM_SLOT;
+    this.uniformArena = device.createBuffer({ size: arenaSize, usage: Usage.UNIFORM | Usage.COPY_DST, label: 'onelayer:uniforms' });
+    this.uniformBytes = new Uint8Array(arenaSize);
+    this.uniformView = new DataView(this.uniformBytes.buffer);
+    device.lost.then((info) => {
+      this.lostInfo = info;
+    });
+    device.addEventListener('uncapturederror', (ev) => {
+      const err = (ev as GPUUncapturedErrorEvent).error;
+      this.firstError ??= new GPUOpError(`onelayer: GPU error after op '${this.lastOp}': ${err.message}`);
+    });
+  }
+
+  private checkHealthy(op: string): void {
+    if (this.lostInfo) {
+      throw new GPUOpError(`onelayer: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}); op '${op}' cannot run. Re-run init() and reload the last checkpoint.`);
+    }
+    if (this.firstError) throw this.firstError;
+  }
+
+  private pipeline(spec: DispatchSpec, shader: ShaderInfo, entry: string): GPUComputePipeline {
+    const constants = spec.constants ?? {};
+    const key = `${spec.kernel}/${entry}/${Object.entries(constants).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      for (const name of Object.keys(constants)) {
+        if (!shader.overrides.has(name)) {
+          throw new GPUOpError(`onelayer: op '${spec.op}': shaders/${spec.kernel}.wgsl has no override constant '${name}' (it has: ${[...shader.overrides].join(', ') || 'none'})`);
+        }
+      }
+      p = this.device.createComputePipeline({
+        label: `${spec.op}:${key}`,
+        layout: 'auto',
+        compute: { module: shader.module, entryPoint: entry, constants },
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  private writeParams(spec: DispatchSpec, b: BindingInfo): number {
+    if (this.uniformUsed + UNIFORM_SLOT > this.uniformBytes.byteLength) this.flush();
+    const offset = this.uniformUsed;
+    const given = spec.params ?? {};
+    for (const key of Object.keys(given)) {
+      if (!b.members!.has(key)) throw new GPUOpError(`onelayer: op '${spec.op}': shaders/${spec.kernel}.wgsl uniform '${b.name}' has no member '${key}'`);
+    }
+    for (const [name, m] of b.members!) {
+      const v = given[name];
+      if (v === undefined || !Number.isFinite(v)) throw new GPUOpError(`onelayer: op '${spec.op}': shaders/${spec.kernel}.wgsl needs uniform ${b.name}.${name} (got ${v})`);
+      if (m.type === 'f32') this.uniformView.setFloat32(offset + m.offset, v, true);
+      else if (m.type === 'u32') this.uniformView.setUint32(offset + m.offset, v, true);
+      else this.uniformView.setInt32(offset + m.offset, v, true);
+    }
+    this.uniformUsed += Math.max(UNIFORM_SLOT, Math.ceil(b.size / UNIFORM_SLOT) * UNIFORM_SLOT);
+    return offset;
+  }
+
+  private ensureEncoder(): GPUCommandEncoder {
+    if (!this.encoder) {
+      this.device.pushErrorScope('validation');
+      this.device.pushErrorScope('out-of-memory');
+      this.encoder = this.device.createCommandEncoder({ label: 'onelayer:batch' });
+    }
+    return this.encoder;
+  }
+
+  private endPass(): void {
+    this.pass?.end();
+    this.pass = null;
+  }
+
+  /** Records one compute dispatch. Validates the bindings against the shader's reflected interface first. */
+  dispatch(spec: DispatchSpec, flops = 0): void {
+    this.checkHealthy(spec.op);
+    const shader = this.shaders.get(spec.kernel);
+    if (!shader) throw new GPUOpError(`onelayer: op '${spec.op}': unknown kernel '${spec.kernel}' (not in src/gpu/registry.ts)`);
+    const entry = spec.entry ?? 'main';
+    const bindings = shader.entries.get(entry);
+    if (!bindings) throw new GPUOpError(`onelayer: op '${spec.op}': shaders/${spec.kernel}.wgsl has no compute entry point '${entry}'`);
+    const where = `op '${spec.op}', shaders/${spec.kernel}.wgsl entry '${entry}'`;
+    for (const name of Object.keys(spec.buffers)) {
+      const b = bindings.find((x) => x.name === name);
+      if (!b || b.kind === 'uniform') {
+        throw new GPUOpError(`onelayer: ${where}: no storage binding named '${name}' (bindings: ${bindings.filter((x) => x.kind !== 'uniform').map((x) => x.name).join(', ')})`);
+      }
+    }
+    const entries: GPUBindGroupEntry[] = [];
+    const seen = new Map<GPUBuffer, BindingInfo>();
+    for (const b of bindings) {
+      if (b.kind === 'uniform') {
+        const offset = this.writeParams(spec, b);
+        entries.push({ binding: b.binding, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(b.size / 16) * 16) } });
+        continue;
+      }
+      const t = spec.buffers[b.name];
+      if (!t) throw new GPUOpError(`onelayer: ${where}: binding '${b.name}' (@binding(${b.binding})) was not given a buffer`);
+      if (t.byteSize <= 0 || t.byteSize < b.size) throw new GPUOpError(`onelayer: ${where}: binding '${b.name}' needs at least ${Math.max(4, b.size)} bytes, got ${t.byteSize}`);
+      const other = seen.get(t.gpuBuffer);
+      if (other && (other.kind === 'storage-read-write' || b.kind === 'storage-read-write')) {
+        throw new GPUOpError(`onelayer: ${where}: the same buffer is bound to '${other.name}' and '${b.name}', and one of them is written (WebGPU forbids this aliasing)`);
+      }
+      seen.set(t.gpuBuffer, b);
+      entries.push({ binding: b.binding, resource: { buffer: t.gpuBuffer, offset: 0, size: Math.ceil(t.byteSize / 4) * 4 } });
+    }
+    const pipeline = this.pipeline(spec, shader, entry);
+    const encoder = this.ensureEncoder();
+    const bindGroup = this.device.createBindGroup({ label: spec.op, layout: pipeline.getBindGroupLayout(0), entries });
+    const wg: [number, number, number] = typeof spec.workgroups === 'number' ? grid(spec.workgroups) : [spec.workgroups[0], spec.workgroups[1], spec.workgroups[2] ?? 1];
+    if (wg.some((n) => n > 65535)) throw new GPUOpError(`onelayer: ${where}: workgroup count ${wg.join('×')} exceeds 65535`);
+    const timestampWrites = this.profiler?.timestampWrites({ op: spec.op, kernel: spec.kernel, entry, flops });
+    if (timestampWrites) {
+      this.endPass();
+      const p = encoder.beginComputePass({ label: spec.op, timestampWrites });
+      p.setPipeline(pipeline);
+      p.setBindGroup(0, bindGroup);
+      p.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+      p.end();
+    } else {
+      this.pass ??= encoder.beginComputePass({ label: 'onelayer:pass' });
+      this.pass.setPipeline(pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(wg[0], wg[1], wg[2]);
+    }
+    this.lastOp = spec.op;
+    this.batchOps.push(spec.op);
+    this.dispatchCount++;
+    if (this.syncEveryOp || this.batchOps.length >= MAX_DISPATCHES_PER_BATCH) this.flush();
+  }
+
+  /** Zero-fills a buffer range, ordered with the dispatches around it. */
+  clear(target: Bindable, op: string): void {
+    this.checkHealthy(op);
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.clearBuffer(target.gpuBuffer, 0, Math.ceil(target.byteSize / 4) * 4);
+    this.batchOps.push(op);
+  }
+
+  copy(src: Bindable, dst: Bindable, bytes: number, op: string): void {
+    this.checkHealthy(op);
+    const encoder = this.ensureEncoder();
+    this.endPass();
+    encoder.copyBufferToBuffer(src.gpuBuffer, 0, dst.gpuBuffer, 0, bytes);
+    this.batchOps.push(op);
+  }
+
+  /** Uploads CPU data. Flushes first: queue writes run before any unsubmitted commands, and the pooled buffer may have been used by them. */
+  upload(target: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, op: string): void {
+    this.checkHealthy(op);
+    this.flush();
+    this.device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength);
+  }
+
+  /** Submits everything recorded so far. Does not wait for the GPU. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformBytes.buffer, 0, this.uniformUsed);
+    this.profiler?.beforeSubmit(this.encoder);
+    const ops = this.batchOps;
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    this.batchOps = [];
+    this.uniformUsed = 0;
+    const oom = this.device.popErrorScope();
+    const validation = this.device.popErrorScope();
+    const describe = (kind: string, e: GPUError) => {
+      const unique = [...new Set(ops)];
+      this.firstError ??= new GPUOpError(`onelayer: GPU ${kind} in a batch of ops [${unique.slice(0, 12).join(', ')}${unique.length > 12 ? ', …' : ''}]: ${e.message}`);
+    };
+    this.pendingErrors.push(
+      Promise.all([oom, validation]).then(([o, v]) => {
+        if (o) describe('out-of-memory', o);
+        if (v) describe('validation error', v);
+      }),
+    );
+    if (this.syncEveryOp) void this.checkErrors();
+  }
+
+  /** Waits for error scopes of submitted batches and throws the first GPU error, naming its ops. */
+  async checkErrors(): Promise<void> {
+    const pending = this.pendingErrors;
+    this.pendingErrors = [];
+    await Promise.all(pending);
+    this.checkHealthy(this.lastOp);
+  }
+
+  /** Reads a buffer back: the only place the CPU waits for the GPU. */
+  async read(src: Bindable, op = 'read'): Promise<ArrayBuffer> {
+    this.checkHealthy(op);
+    const bytes = Math.ceil(src.byteSize / 4) * 4;
+    const staging = this.pool.acquire(bytes, Usage.MAP_READ | Usage.COPY_DST, 'onelayer:readback');
+    try {
+      this.ensureEncoder();
+      this.endPass();
+      this.encoder!.copyBufferToBuffer(src.gpuBuffer, 0, staging, 0, bytes);
+      this.batchOps.push(op);
+      this.flush();
+      await this.checkErrors();
+      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes);
+      const copy = staging.getMappedRange(0, bytes).slice(0);
+      staging.unmap();
+      this.checkHealthy(op);
+      return copy;
+    } finally {
+      this.pool.release(staging);
+    }
+  }
+
+  /** Waits until the GPU has finished everything submitted. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+    await this.checkErrors();
+  }
+
+  allocate(bytes: number, label?: string): GPUBuffer {
+    return this.pool.acquire(bytes, STORAGE_USAGE, label);
+  }
+
+  memoryStats(): MemoryStats {
+    return this.pool.memoryStats();
+  }
+}

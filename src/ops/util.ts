@@ -1,0 +1,39 @@
+import { runtime } from '../device/index.js';
+import type { DispatchSpec } from '../gpu/runtime.js';
+import { type Shape, type Tensor, shapeStr } from '../tensor/tensor.js';
+
+/** Errors thrown at call time for bad arguments: they name the op and the shapes involved. */
+export class ShapeError extends Error {
+  override name = 'ShapeError';
+}
+
+export function fail(op: string, message: string): never {
+  throw new ShapeError(`onelayer: ${op}: ${message}`);
+}
+
+export function checkTensor(op: string, what: string, t: unknown): asserts t is Tensor {
+  if (!t || typeof t !== 'object' || !('shape' in t) || !('gpuBuffer' in t)) fail(op, `${what} must be a onelayer Tensor, got ${t === null ? 'null' : typeof t}`);
+  if ((t as Tensor).isDisposed) fail(op, `${what} ${shapeStr((t as Tensor).shape)} was disposed`);
+}
+
+export function checkRank(op: string, what: string, t: Tensor, rank: number, layout = ''): void {
+  checkTensor(op, what, t);
+  if (t.ndim !== rank) fail(op, `${what} must be ${rank}-D${layout ? ` ${layout}` : ''}, got shape ${shapeStr(t.shape)}`);
+}
+
+export function sameShape(a: Shape, b: Shape): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+export function checkSameShape(op: string, a: Tensor, b: Tensor, an = 'a', bn = 'b'): void {
+  if (!sameShape(a.shape, b.shape)) fail(op, `shape mismatch: ${an} ${shapeStr(a.shape)} vs ${bn} ${shapeStr(b.shape)}`);
+}
+
+/** Workgroups for a 1-D element-wise kernel of 256 invocations. */
+export function groups256(n: number): number {
+  return Math.ceil(n / 256);
+}
+
+export function dispatch(spec: DispatchSpec, flops = 0): void {
+  runtime().dispatch(spec, flops);
+}

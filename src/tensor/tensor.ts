@@ -1,0 +1,199 @@
+import { runtime } from '../device/index.js';
+import type { Bindable } from '../gpu/runtime.js';
+import { Random, globalRandom } from './random.js';
+import { trackInScope } from './scope.js';
+import { backward as runBackward } from '../autograd/engine.js';
+
+export type Shape = readonly number[];
+
+/** A reference-counted GPU buffer; tensor views (reshape) and autograd's saved tensors share one. */
+export class Storage {
+  refs = 1;
+  constructor(
+    readonly buffer: GPUBuffer,
+    readonly byteSize: number,
+  ) {}
+  retain(): this {
+    this.refs++;
+    return this;
+  }
+  release(): void {
+    if (--this.refs === 0) runtime().pool.release(this.buffer);
+  }
+}
+
+/** A node of the autograd graph: the op that produced a tensor, its inputs, and how to send gradients back. */
+export interface GradNode {
+  op: string;
+  inputs: Tensor[];
+  /** Accumulates (+=) into the inputs' .grad buffers, given the output's gradient. */
+  backward(gradOut: Tensor): void;
+  /** Drops saved tensors; called once backward has used them. */
+  release(): void;
+}
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+export function shapeStr(shape: Shape): string {
+  return `[${shape.join(', ')}]`;
+}
+
+let nextId = 1;
+
+/** float32, contiguous, NCHW. */
+export class Tensor implements Bindable {
+  readonly id = nextId++;
+  readonly size: number;
+  requiresGrad: boolean;
+  /** The gradient, accumulated in place by every use of this tensor (one buffer however often it is used). */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor, when it needs gradients. */
+  node: GradNode | null = null;
+  name = '';
+  private _storage: Storage | null;
+
+  constructor(
+    readonly shape: Shape,
+    storage: Storage,
+    requiresGrad = false,
+  ) {
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 1) throw new Error(`onelayer: invalid tensor shape ${shapeStr(shape)}: every dimension must be a positive integer`);
+    }
+    this.size = sizeOf(shape);
+    this._storage = storage;
+    this.requiresGrad = requiresGrad;
+    trackInScope(this);
+  }
+
+  get storage(): Storage {
+    if (!this._storage) throw new Error(`onelayer: tensor ${shapeStr(this.shape)}${this.name ? ` '${this.name}'` : ''} was used after dispose()`);
+    return this._storage;
+  }
+  get gpuBuffer(): GPUBuffer {
+    return this.storage.buffer;
+  }
+  get byteSize(): number {
+    return this.size * 4;
+  }
+  get ndim(): number {
+    return this.shape.length;
+  }
+  get isDisposed(): boolean {
+    return this._storage === null;
+  }
+  /** Whether a gradient flows into this tensor (it requires grad and was not produced by an op: a parameter or input). */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** Copies the values back to the CPU. */
+  async toArray(): Promise<Float32Array> {
+    return new Float32Array(await runtime().read(this, 'toArray'));
+  }
+
+  /** The single value of a one-element tensor. */
+  async item(): Promise<number> {
+    if (this.size !== 1) throw new Error(`onelayer: item() needs a one-element tensor, got shape ${shapeStr(this.shape)}`);
+    return (await this.toArray())[0];
+  }
+
+  /**
+   * Frees the GPU buffer now (it returns to the pool), and the gradient. Safe to call twice. The autograd
+   * node stays: an intermediate disposed before backward still routes gradients, since backward keeps its
+   * own references to the values it needs.
+   */
+  dispose(): void {
+    if (this._storage) {
+      this._storage.release();
+      this._storage = null;
+    }
+    this.grad?.dispose();
+    this.grad = null;
+  }
+
+  /**
+   * Reverse-mode autodiff from this tensor, as PyTorch's Tensor.backward: no argument for a one-element
+   * tensor, a seed gradient of the same shape otherwise. All GPU work is recorded before this returns
+   * (so it may be called inside tidy()); the promise resolves once it has been submitted.
+   */
+  backward(gradient?: Tensor): Promise<void> {
+    runBackward(this, gradient);
+    runtime().flush();
+    return Promise.resolve();
+  }
+
+  /** A new tensor holding the same values, not connected to the graph. */
+  detach(): Tensor {
+    return new Tensor(this.shape, this.storage.retain(), false);
+  }
+
+  toString(): string {
+    return `Tensor(${shapeStr(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}${this.name ? `, '${this.name}'` : ''})`;
+  }
+}
+
+export interface TensorOptions {
+  requiresGrad?: boolean;
+}
+
+/** An uninitialised tensor (its contents are whatever the pooled buffer held). Ops use it for outputs. */
+export function empty(shape: Shape, options: TensorOptions = {}): Tensor {
+  const bytes = sizeOf(shape) * 4;
+  return new Tensor(shape, new Storage(runtime().allocate(bytes), bytes), options.requiresGrad ?? false);
+}
+
+export function tensor(values: Float32Array | number[], shape?: Shape, options: TensorOptions = {}): Tensor {
+  const data = values instanceof Float32Array ? values : Float32Array.from(values);
+  const s = shape ?? [data.length];
+  if (sizeOf(s) !== data.length) throw new Error(`onelayer: tensor(): ${data.length} values do not fill shape ${shapeStr(s)} (${sizeOf(s)} elements)`);
+  const t = empty(s, options);
+  runtime().upload(t.gpuBuffer, data, 'tensor');
+  return t;
+}
+
+export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
+  const t = empty(shape, options);
+  runtime().clear(t, 'zeros');
+  return t;
+}
+
+export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  const t = empty(shape, options);
+  runtime().dispatch({ op: 'full', kernel: 'fill', buffers: { out: t }, params: { n: t.size, value }, workgroups: Math.ceil(t.size / 256) });
+  return t;
+}
+
+export function ones(shape: Shape, options: TensorOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+export interface RandomOptions extends TensorOptions {
+  seed?: number;
+  /** A generator to draw from (models pass their own so that initialisation is reproducible). */
+  generator?: Random;
+}
+
+/** Normal(mean, std) values from the seeded generator. */
+export function randn(shape: Shape, options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const g = options.generator ?? (options.seed !== undefined ? new Random(options.seed) : globalRandom());
+  const data = new Float32Array(sizeOf(shape));
+  const mean = options.mean ?? 0;
+  const std = options.std ?? 1;
+  for (let i = 0; i < data.length; i++) data[i] = mean + std * g.normal();
+  return tensor(data, shape, options);
+}
+
+/** Uniform values in [low, high) from the seeded generator. */
+export function uniform(shape: Shape, options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const g = options.generator ?? (options.seed !== undefined ? new Random(options.seed) : globalRandom());
+  const data = new Float32Array(sizeOf(shape));
+  const low = options.low ?? 0;
+  const high = options.high ?? 1;
+  for (let i = 0; i < data.length; i++) data[i] = low + (high - low) * g.next();
+  return tensor(data, shape, options);
+}
