@@ -6,7 +6,7 @@ export type { MemoryStats } from './gpu/pool.js';
 export { Tensor, tensor, empty, zeros, ones, full, randn, uniform, type Shape, type TensorOptions } from './tensor/tensor.js';
 export { tidy, keep, dispose } from './tensor/scope.js';
 export { Random, manualSeed } from './tensor/random.js';
-export { noGrad, isGradEnabled } from './autograd/engine.js';
+export { noGrad, isGradEnabled, gradBufferCount } from './autograd/engine.js';
 export { ShapeError } from './ops/util.js';
 export { add, mul, scale, relu, reshape, flatten } from './ops/elementwise.js';
 

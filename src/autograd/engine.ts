@@ -25,9 +25,17 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+const gradAllocations = new WeakMap<Tensor, number>();
+
+/** How many gradient buffers were ever created for t (tests: a shared weight must have exactly one). */
+export function gradBufferCount(t: Tensor): number {
+  return gradAllocations.get(t) ?? 0;
+}
+
 /** The gradient buffer of t, created zero-filled on first use. Backward kernels add into it. */
 export function gradOf(t: Tensor): Tensor {
   if (!t.grad) {
+    gradAllocations.set(t, (gradAllocations.get(t) ?? 0) + 1);
     t.grad = keep(zeros(t.shape));
     t.grad.name = t.name ? `${t.name}.grad` : '';
   }
