@@ -1,0 +1,79 @@
+/** Everything a training run needs; the CLI flags map one to one. */
+export interface TrainConfig {
+  model: string;
+  /** Width n of the shared layer (S/SL models); ignored by baselines. */
+  width?: number;
+  /** How S/SL models feed the input to the n-wide layer: zero-pad channels (default) or a learned conv. */
+  stem?: 'pad' | 'conv';
+  dataset: string;
+  /** Folder or archive for CIFAR / Tiny ImageNet. */
+  dataPath?: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  momentum: number;
+  weightDecay: number;
+  nesterov: boolean;
+  schedule: 'cosine' | 'step' | 'constant';
+  /** step schedule: multiply lr by gamma every stepEpochs epochs. */
+  stepEpochs?: number;
+  gamma?: number;
+  /** Linear warm-up over this many steps (0 = none). */
+  warmupSteps?: number;
+  augment?: boolean;
+  seed: number;
+  /** Run folder: metrics.jsonl, checkpoints, summary.json. */
+  out: string;
+  resume: boolean;
+  /** Fail fast on a software (CPU) adapter. */
+  requireHardware?: boolean;
+  /** Limit steps per epoch (quick runs, tests). */
+  maxStepsPerEpoch?: number;
+  /** Limit test images evaluated per epoch (quick runs, tests). */
+  maxEvalImages?: number;
+  quiet?: boolean;
+}
+
+export interface RunSummary {
+  status: 'completed';
+  model: string;
+  width: number | null;
+  dataset: string;
+  epochs: number;
+  parameters: number;
+  compression: number;
+  testAccuracy: number;
+  bestTestAccuracy: number;
+  testLoss: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  wallSeconds: number;
+  imagesPerSecond: number;
+  adapter: string;
+  software: boolean;
+  checkpoint: string;
+}
+
+export interface Progress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  acc: number;
+  imagesPerSecond: number;
+  lr: number;
+}
+
+/** One line of metrics.jsonl. */
+export interface EpochMetrics {
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  lr: number;
+  imagesPerSecond: number;
+  seconds: number;
+  time: string;
+}
