@@ -63,6 +63,8 @@ export interface Progress {
   acc: number;
   imagesPerSecond: number;
   lr: number;
+  /** Seconds since the epoch started. */
+  elapsed: number;
 }
 
 /** One line of metrics.jsonl. */

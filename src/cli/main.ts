@@ -1,0 +1,68 @@
+#!/usr/bin/env node
+// The `onelayer` command. Each subcommand lives in its own module, loaded on demand.
+import { parseArgs, UsageError } from './args.js';
+
+const HELP = `onelayer — shared-weight CNN training on WebGPU
+
+usage: onelayer <command> [options]
+
+  info                                   the WebGPU adapter: vendor, architecture, software/hardware, limits, features
+  models   [--classes 10]                parameter table of every model and its compression factor C
+  train    --model M [--width N] [--dataset mnist|cifar10|cifar100|tiny-imagenet] [--data PATH]
+           [--epochs E] [--batch-size B] [--lr LR] [--momentum 0.9] [--weight-decay 5e-4] [--nesterov]
+           [--schedule cosine|step|constant] [--warmup STEPS] [--stem pad|conv] [--no-augment] [--seed S]
+           --out RUN_DIR [--resume] [--require-hardware] [--max-steps-per-epoch K] [--quiet]
+  eval     --checkpoint FILE [--dataset D] [--data PATH] [--batch-size B]
+  profile  --model M [--width N] [--steps 5] [--batch-size 32] [--trace trace.json]
+  sweep    --models a,b,c --widths 32,64 --dataset D --epochs E --out DIR [--queue redis://HOST:PORT]
+  worker   --queue redis://HOST:PORT
+  blends   --checkpoint FILE --out DIR
+  prune    --checkpoint FILE [--fractions 0,0.1,...,0.9] [--per-layer] [--baselines SWEEP_DIR] [--out DIR]
+
+Node finds a GPU through its Vulkan driver; without one it uses SwiftShader ('apt-get install -y chromium libvulkan1').
+`;
+
+const BOOLEAN_FLAGS = ['nesterov', 'resume', 'require-hardware', 'quiet', 'per-layer', 'augment', 'json', 'software'];
+
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, BOOLEAN_FLAGS);
+  const [command] = args._;
+  switch (command) {
+    case 'info':
+      return (await import('./info.js')).infoCommand(args);
+    case 'models':
+      return (await import('./models.js')).modelsCommand(args);
+    case 'train':
+      return (await import('./train.js')).trainCommand(args);
+    case 'eval':
+      return (await import('./train.js')).evalCommand(args);
+    case 'profile':
+      return (await import('./profile.js')).profileCommand(args);
+    case 'sweep':
+    case 'worker':
+    case 'blends':
+    case 'prune':
+      return (await import('./analysis.js')).analysisCommand(command, args);
+    case undefined:
+    case 'help':
+    case '--help':
+      process.stdout.write(HELP);
+      return command === undefined ? 1 : 0;
+    default:
+      throw new UsageError(`unknown command '${command}'`);
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`onelayer: ${err.message}\n\n${HELP}`);
+      process.exit(2);
+    }
+    const e = err as Error;
+    process.stderr.write(`${e?.message ?? String(err)}\n`);
+    if (process.env.ONELAYER_DEBUG && e?.stack) process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  },
+);

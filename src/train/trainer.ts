@@ -1,0 +1,164 @@
+import { runtime } from '../device/index.js';
+import { noGrad } from '../autograd/engine.js';
+import { tensor, type Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
+import { crossEntropy } from '../ops/loss.js';
+import { SGD } from '../optim/sgd.js';
+import { BatchLoader } from '../data/loader.js';
+import type { Batch, Dataset } from '../data/types.js';
+import type { Module } from '../nn/module.js';
+import { learningRate } from './schedule.js';
+import type { Progress, TrainConfig } from './types.js';
+
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+}
+
+/** Counts rows of logits [count, K] whose argmax equals the label. */
+export function countCorrect(logits: Float32Array, labels: Int32Array, count: number): number {
+  const k = logits.length / count;
+  let correct = 0;
+  for (let i = 0; i < count; i++) {
+    let best = 0;
+    for (let j = 1; j < k; j++) if (logits[i * k + j] > logits[i * k + best]) best = j;
+    if (best === labels[i]) correct++;
+  }
+  return correct;
+}
+
+export interface EpochResult {
+  loss: number;
+  accuracy: number;
+  imagesPerSecond: number;
+  seconds: number;
+  steps: number;
+}
+
+/** Hyper-parameters the trainer itself needs (a subset of TrainConfig). */
+export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'nesterov' | 'schedule' | 'stepEpochs' | 'gamma' | 'warmupSteps' | 'seed' | 'augment' | 'maxStepsPerEpoch' | 'maxEvalImages'>;
+
+/**
+ * The training loop, platform-neutral: Node's CLI and the browser's Web Worker both drive it.
+ * Each step is one tidy() scope: upload the batch, forward, loss, backward, fused SGD update, zero grads —
+ * all recorded into command batches; then, while the GPU runs, the CPU prepares the next batch, and only
+ * then waits for the loss and logits (the one sync point per step).
+ */
+export class Trainer {
+  readonly optimizer: SGD;
+  readonly trainLoader: BatchLoader;
+  readonly testLoader: BatchLoader;
+  /** Steps taken so far (across epochs), for the schedule. */
+  globalStep = 0;
+  /** Epochs completed. */
+  epoch = 0;
+
+  constructor(
+    readonly model: Module,
+    readonly dataset: Dataset,
+    readonly config: TrainerConfig,
+  ) {
+    this.optimizer = new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov });
+    // Flips make no sense for digits: MNIST is augmented with crops only.
+    const augment = config.augment === false ? false : dataset.name === 'mnist' ? { crop: true, flip: false } : true;
+    this.trainLoader = new BatchLoader(dataset, 'train', { batchSize: config.batchSize, shuffle: true, augment, seed: config.seed, dropLast: true });
+    this.testLoader = new BatchLoader(dataset, 'test', { batchSize: Math.max(config.batchSize, 100), shuffle: false, augment: false, seed: config.seed });
+  }
+
+  stepsPerEpoch(): number {
+    return Math.min(this.trainLoader.numBatches(), this.config.maxStepsPerEpoch ?? Infinity);
+  }
+
+  totalSteps(): number {
+    return this.stepsPerEpoch() * this.config.epochs;
+  }
+
+  private input(batch: Batch): Tensor {
+    const ds = this.dataset;
+    return tensor(batch.images, [batch.count, ds.channels, ds.height, ds.width]);
+  }
+
+  /** Records one training step; returns the loss and logits tensors (the caller reads and disposes them). */
+  private encodeStep(batch: Batch): [Tensor, Tensor] {
+    return tidy(() => {
+      const logits = this.model.forward(this.input(batch));
+      const loss = crossEntropy(logits, batch.labels);
+      void loss.backward();
+      this.optimizer.step();
+      this.optimizer.zeroGrad();
+      return [loss, logits] as [Tensor, Tensor];
+    });
+  }
+
+  /** Trains one epoch. `onProgress` is called after every step; `shouldStop` lets the caller pause or abort between steps. */
+  async trainEpoch(onProgress?: (p: Progress) => void, shouldStop?: () => boolean): Promise<EpochResult> {
+    const epoch = this.epoch;
+    const steps = this.stepsPerEpoch();
+    const total = this.totalSteps();
+    this.model.train();
+    let lossSum = 0;
+    let correct = 0;
+    let seen = 0;
+    const t0 = performance.now();
+    let next = this.trainLoader.batch(epoch, 0);
+    let step = 0;
+    for (; step < steps; step++) {
+      if (shouldStop?.()) break;
+      const batch = next;
+      this.optimizer.lr = learningRate(this.config, this.globalStep, total);
+      const [loss, logits] = this.encodeStep(batch);
+      runtime().flush();
+      // The GPU is busy with this step: prepare the next batch meanwhile.
+      if (step + 1 < steps) next = this.trainLoader.batch(epoch, step + 1);
+      const lossValue = (await loss.toArray())[0];
+      const logitValues = await logits.toArray();
+      loss.dispose();
+      logits.dispose();
+      if (!Number.isFinite(lossValue)) {
+        throw new NonFiniteLossError(`onelayer: training stopped: the loss became ${lossValue} at epoch ${epoch + 1}, step ${step + 1} (global step ${this.globalStep + 1}, lr ${this.optimizer.lr.toPrecision(3)}). Try a lower --lr; the last good checkpoint is kept.`);
+      }
+      this.globalStep++;
+      lossSum += lossValue * batch.count;
+      correct += countCorrect(logitValues, batch.labels, batch.count);
+      seen += batch.count;
+      const seconds = (performance.now() - t0) / 1000;
+      onProgress?.({ epoch, epochs: this.config.epochs, step: step + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: this.optimizer.lr, elapsed: seconds });
+    }
+    const seconds = (performance.now() - t0) / 1000;
+    if (step === steps) this.epoch++;
+    return { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, imagesPerSecond: seen / seconds, seconds, steps: step };
+  }
+
+  /** Test-set loss and accuracy with the running BatchNorm statistics (eval mode, no graph). */
+  async evaluate(maxImages = this.config.maxEvalImages ?? Infinity): Promise<{ loss: number; accuracy: number }> {
+    return evaluateModel(this.model, this.dataset, this.testLoader, maxImages);
+  }
+}
+
+/** Evaluates a model on a loader's batches (eval mode, no graph). */
+export async function evaluateModel(model: Module, dataset: Dataset, loader: BatchLoader, maxImages = Infinity): Promise<{ loss: number; accuracy: number }> {
+  const wasTraining = model.training;
+  model.eval();
+  let lossSum = 0;
+  let correct = 0;
+  let seen = 0;
+  try {
+    for (let i = 0; i < loader.numBatches() && seen < maxImages; i++) {
+      const batch = loader.batch(0, i);
+      const [loss, logits] = noGrad(() =>
+        tidy(() => {
+          const x = tensor(batch.images, [batch.count, dataset.channels, dataset.height, dataset.width]);
+          const out = model.forward(x);
+          return [crossEntropy(out, batch.labels), out] as [Tensor, Tensor];
+        }),
+      );
+      lossSum += (await loss.toArray())[0] * batch.count;
+      correct += countCorrect(await logits.toArray(), batch.labels, batch.count);
+      seen += batch.count;
+      loss.dispose();
+      logits.dispose();
+    }
+  } finally {
+    if (wasTraining) model.train();
+  }
+  return { loss: lossSum / seen, accuracy: correct / seen };
+}
