@@ -9,6 +9,15 @@ export { Random, manualSeed } from './tensor/random.js';
 export { noGrad, isGradEnabled, gradBufferCount } from './autograd/engine.js';
 export { ShapeError } from './ops/util.js';
 export { add, mul, scale, relu, reshape, flatten } from './ops/elementwise.js';
+export { conv2d, type Conv2dOptions } from './ops/conv.js';
+export { blend } from './ops/blend.js';
+export { linear } from './ops/linear.js';
+export { crossEntropy, argmaxCorrect, type Labels } from './ops/loss.js';
+export { sum, mean } from './ops/reduce.js';
+export { SGD, zeroGrad, type SGDOptions } from './optim/sgd.js';
+export { batchNorm2d, batchNormRelu, type BatchNorm2dOptions } from './ops/norm.js';
+export { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from './ops/pool.js';
+export { padChannels } from './ops/pad.js';
 
 import { runtime as currentRuntime } from './device/index.js';
 import type { MemoryStats } from './gpu/pool.js';

@@ -5,6 +5,9 @@
 export const KERNELS = [
   'fill',
   'elementwise',
+  'conv2d_forward', 'conv2d_backward_input', 'conv2d_backward_weight',
+  'batchnorm', 'pool', 'pad',
+  'linear', 'cross_entropy', 'reduce', 'sgd',
 ] as const;
 
 export type KernelName = (typeof KERNELS)[number];

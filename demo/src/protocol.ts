@@ -1,0 +1,106 @@
+// Messages between the page (main.ts) and the training worker (worker.ts). Plain structured-clone data only.
+
+export type DatasetKind = 'mnist' | 'cifar10' | 'cifar100' | 'tinyimagenet';
+
+export interface TrainSettings {
+  model: string;
+  /** n of the shared layer (S / SL models); ignored by baselines. */
+  width: number;
+  dataset: DatasetKind;
+  batchSize: number;
+  lr: number;
+  epochs: number;
+  momentum: number;
+  weightDecay: number;
+  schedule: 'cosine' | 'step' | 'constant';
+  seed: number;
+  /** 0 = the whole epoch. */
+  maxStepsPerEpoch: number;
+  /** Test images evaluated after each epoch; 0 = all. */
+  maxEvalImages: number;
+  /** Steps between blend-matrix snapshots sent to the page. */
+  blendEvery: number;
+}
+
+/** A file handed to the worker (File objects are structured-cloneable); `path` keeps webkitRelativePath. */
+export interface PickedFile {
+  path: string;
+  file: File;
+}
+
+export type Request =
+  | { type: 'init' }
+  | { type: 'dataset'; kind: DatasetKind; files: PickedFile[]; maxPerClass?: number }
+  | { type: 'start'; settings: TrainSettings }
+  | { type: 'pause' }
+  | { type: 'resume' }
+  | { type: 'stop' }
+  | { type: 'load'; name: string; bytes: Uint8Array }
+  | { type: 'download' }
+  | { type: 'eval'; maxImages: number }
+  /** Test hook: destroys the GPU device to exercise device-loss recovery. */
+  | { type: 'lose-device' };
+
+export type RunState = 'idle' | 'preparing' | 'training' | 'pausing' | 'paused' | 'stopped' | 'done' | 'recovering';
+
+export interface ModelSummary {
+  name: string;
+  width: number | null;
+  parameters: number;
+  compression: number;
+  blendLayers: number;
+  dataset: string;
+  epoch: number;
+  globalStep: number;
+}
+
+export interface ProgressEvent {
+  type: 'progress';
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  /** Optimizer steps taken in this session (never goes back; pause/resume tests watch it). */
+  totalSteps: number;
+  /** This step's loss (not averaged). */
+  loss: number;
+  /** Running mean over the epoch so far. */
+  epochLoss: number;
+  acc: number;
+  imagesPerSecond: number;
+  lr: number;
+}
+
+export interface EpochEvent {
+  type: 'epoch';
+  epoch: number;
+  trainLoss: number;
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  imagesPerSecond: number;
+  seconds: number;
+}
+
+export interface BlendLayer {
+  name: string;
+  n: number;
+  /** Row-major [out, in]. */
+  weight: Float32Array;
+}
+
+export type ErrorKind = 'webgpu' | 'dataset' | 'checkpoint' | 'device-lost' | 'training' | 'usage';
+
+export type Event =
+  | { type: 'ready'; adapter: string; software: boolean; source: string }
+  | { type: 'state'; state: RunState; message?: string }
+  | { type: 'dataset'; name: string; train: number; test: number; classes: number; channels: number; size: number }
+  | { type: 'model'; summary: ModelSummary }
+  | ProgressEvent
+  | EpochEvent
+  | { type: 'blends'; step: number; layers: BlendLayer[] }
+  | { type: 'checkpoint'; name: string; bytes: Uint8Array }
+  | { type: 'loaded'; name: string; summary: ModelSummary }
+  | { type: 'eval'; loss: number; accuracy: number; images: number }
+  | { type: 'log'; message: string }
+  | { type: 'error'; kind: ErrorKind; message: string };

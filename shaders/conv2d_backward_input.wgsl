@@ -1,0 +1,97 @@
+// conv2d input gradient as a transposed-conv implicit GEMM (no atomics): M = C (in channels),
+// N = batch·H·W (input positions), K = O·KH·KW. dx[n,c,ih,iw] += Σ w[o,c,kh,kw] · dy[n,o,oh,ow] over the taps
+// with oh·SH = ih + ph − kh (and the same for w). Each invocation owns a TM × 4 block (TM in channels × 4
+// positions spaced WG apart): neighbouring lanes read neighbouring dy values, all lanes read the same weight.
+// Every dx element belongs to exactly one invocation, so it is accumulated (+=) without atomics.
+// Dispatch: [ceil(N·H·W / (4·WG)), ceil(C / TM)]. Also used by blend (KH = KW = 1).
+struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+
+override WG: u32 = 64u;
+override TM: u32 = 4u; // 4 or 8 in channels per invocation
+override KH: u32 = 3u;
+override KW: u32 = 3u;
+override SH: u32 = 1u;
+override SW: u32 = 1u;
+
+fn ld(i: i32, ok: bool) -> f32 {
+  return select(0.0, dy[u32(max(i, 0))], ok);
+}
+
+fn store(c: u32, a: vec4f, xb: vec4u, inb: vec4<bool>, hw: u32) {
+  if (c >= p.C) { return; }
+  let xi = xb + vec4u(c * hw);
+  if (inb.x) { dx[xi.x] += a.x; }
+  if (inb.y) { dx[xi.y] += a.y; }
+  if (inb.z) { dx[xi.z] += a.z; }
+  if (inb.w) { dx[xi.w] += a.w; }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let HW = p.H * p.W;
+  let OHW = p.OH * p.OW;
+  let KK = KH * KW;
+  let pos = vec4u(wid.x * WG * 4u + lid.x) + vec4u(0u, 1u, 2u, 3u) * WG;
+  let inb = pos < vec4u(p.N * HW);
+  let n = pos / HW;
+  let r = pos % HW;
+  let th0 = vec4i(r / p.W) + p.ph;
+  let tw0 = vec4i(r % p.W) + p.pw;
+  let dn = vec4i(n * (p.O * OHW));
+  let OH = vec4i(i32(p.OH));
+  let OW = vec4i(i32(p.OW));
+  let c0 = wid.y * TM;
+  let wo = p.C * KK;
+  let w0 = min(c0, p.C - 1u) * KK;
+  let w1 = min(c0 + 1u, p.C - 1u) * KK;
+  let w2 = min(c0 + 2u, p.C - 1u) * KK;
+  let w3 = min(c0 + 3u, p.C - 1u) * KK;
+  let w4 = min(c0 + 4u, p.C - 1u) * KK;
+  let w5 = min(c0 + 5u, p.C - 1u) * KK;
+  let w6 = min(c0 + 6u, p.C - 1u) * KK;
+  let w7 = min(c0 + 7u, p.C - 1u) * KK;
+  var a0 = vec4f(0.0); var a1 = vec4f(0.0); var a2 = vec4f(0.0); var a3 = vec4f(0.0);
+  var a4 = vec4f(0.0); var a5 = vec4f(0.0); var a6 = vec4f(0.0); var a7 = vec4f(0.0);
+  for (var o = 0u; o < p.O; o++) {
+    let dyo = dn + vec4i(i32(o * OHW));
+    for (var kh = 0u; kh < KH; kh++) {
+      let th = th0 - vec4i(i32(kh));
+      let oh = th / vec4i(i32(SH));
+      let rowok = inb & (th >= vec4i(0)) & (oh < OH) & (oh * vec4i(i32(SH)) == th);
+      let dr = dyo + oh * OW;
+      for (var kw = 0u; kw < KW; kw++) {
+        let tw = tw0 - vec4i(i32(kw));
+        let ow = tw / vec4i(i32(SW));
+        let ok = rowok & (tw >= vec4i(0)) & (ow < OW) & (ow * vec4i(i32(SW)) == tw);
+        let idx = dr + ow;
+        let v = vec4f(ld(idx.x, ok.x), ld(idx.y, ok.y), ld(idx.z, ok.z), ld(idx.w, ok.w));
+        let k = o * wo + kh * KW + kw;
+        a0 = fma(vec4f(weight[w0 + k]), v, a0);
+        a1 = fma(vec4f(weight[w1 + k]), v, a1);
+        a2 = fma(vec4f(weight[w2 + k]), v, a2);
+        a3 = fma(vec4f(weight[w3 + k]), v, a3);
+        if (TM > 4u) {
+          a4 = fma(vec4f(weight[w4 + k]), v, a4);
+          a5 = fma(vec4f(weight[w5 + k]), v, a5);
+          a6 = fma(vec4f(weight[w6 + k]), v, a6);
+          a7 = fma(vec4f(weight[w7 + k]), v, a7);
+        }
+      }
+    }
+  }
+  let xb = n * (p.C * HW) + r;
+  store(c0, a0, xb, inb, HW);
+  store(c0 + 1u, a1, xb, inb, HW);
+  store(c0 + 2u, a2, xb, inb, HW);
+  store(c0 + 3u, a3, xb, inb, HW);
+  if (TM > 4u) {
+    store(c0 + 4u, a4, xb, inb, HW);
+    store(c0 + 5u, a5, xb, inb, HW);
+    store(c0 + 6u, a6, xb, inb, HW);
+    store(c0 + 7u, a7, xb, inb, HW);
+  }
+}

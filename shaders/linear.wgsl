@@ -1,0 +1,120 @@
+// Dense layers: a tiled GEMM with register blocking, plus the bias gradient (column sums).
+//
+// gemm: C[M, N] = (accumulate ? C : 0) + op(A) · op(B) (+ bias[n] when use_bias = 1), where
+//   op(A)[m, k] = TRANS_A ? A[k * M + m] : A[m * K + k]   (A is [M, K], or [K, M] when transposed)
+//   op(B)[k, n] = TRANS_B ? B[n * K + k] : B[k * N + n]   (B is [K, N], or [N, K] when transposed)
+// linear uses it three ways: forward y = x·Wᵀ + b (TRANS_B), dx += dy·W, dW += dyᵀ·x (TRANS_A).
+// Each workgroup of WG×WG threads computes a (WG·RM)×(WG·RN) tile of C; every thread keeps RM×RN
+// accumulators in registers, strided by WG so that neighbouring threads read neighbouring shared words.
+// Every output element is written by exactly one thread with a fixed summation order: deterministic.
+struct Params { M: u32, N: u32, K: u32, accumulate: u32, use_bias: u32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> A: array<f32>;
+@group(0) @binding(2) var<storage, read> B: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+
+override TRANS_A: bool = false;
+override TRANS_B: bool = false;
+
+// Tile shape. Function-scope register arrays need const sizes, so these are consts (not overrides).
+const WG: u32 = 16u;
+const RM: u32 = 4u;
+const RN: u32 = 4u;
+const TK: u32 = 16u;
+const BM: u32 = WG * RM; // 64 rows of C per workgroup
+const BN: u32 = WG * RN; // 64 columns of C per workgroup
+
+var<workgroup> As: array<f32, TK * BM>; // As[k * BM + m]
+var<workgroup> Bs: array<f32, TK * BN>; // Bs[k * BN + n]
+
+fn loadA(m: u32, k: u32) -> f32 {
+  if (m >= p.M || k >= p.K) { return 0.0; }
+  if (TRANS_A) { return A[k * p.M + m]; }
+  return A[m * p.K + k];
+}
+
+fn loadB(k: u32, n: u32) -> f32 {
+  if (k >= p.K || n >= p.N) { return 0.0; }
+  if (TRANS_B) { return B[n * p.K + k]; }
+  return B[k * p.N + n];
+}
+
+@compute @workgroup_size(16, 16)
+fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: vec3u,
+        @builtin(local_invocation_index) li: u32) {
+  let m0 = wid.y * BM;
+  let n0 = wid.x * BN;
+  var acc: array<f32, 16>; // RM * RN, zero-initialised
+  var a: array<f32, 4>;
+  var b: array<f32, 4>;
+  let tiles = (p.K + TK - 1u) / TK;
+  for (var t = 0u; t < tiles; t++) {
+    let k0 = t * TK;
+    // 256 threads fill TK×BM = 1024 values of each tile: 4 each. The fast index follows the
+    // contiguous dimension of the stored matrix so global reads coalesce.
+    for (var r = 0u; r < (TK * BM) / (WG * WG); r++) {
+      let e = li + r * WG * WG;
+      if (TRANS_A) {
+        let m = e % BM; let k = e / BM;
+        As[k * BM + m] = loadA(m0 + m, k0 + k);
+      } else {
+        let k = e % TK; let m = e / TK;
+        As[k * BM + m] = loadA(m0 + m, k0 + k);
+      }
+      if (TRANS_B) {
+        let k = e % TK; let n = e / TK;
+        Bs[k * BN + n] = loadB(k0 + k, n0 + n);
+      } else {
+        let n = e % BN; let k = e / BN;
+        Bs[k * BN + n] = loadB(k0 + k, n0 + n);
+      }
+    }
+    workgroupBarrier();
+    for (var k = 0u; k < TK; k++) {
+      for (var i = 0u; i < RM; i++) { a[i] = As[k * BM + lid.y + i * WG]; }
+      for (var j = 0u; j < RN; j++) { b[j] = Bs[k * BN + lid.x + j * WG]; }
+      for (var i = 0u; i < RM; i++) {
+        for (var j = 0u; j < RN; j++) { acc[i * RN + j] = fma(a[i], b[j], acc[i * RN + j]); }
+      }
+    }
+    workgroupBarrier();
+  }
+  for (var i = 0u; i < RM; i++) {
+    let m = m0 + lid.y + i * WG;
+    if (m >= p.M) { continue; }
+    for (var j = 0u; j < RN; j++) {
+      let n = n0 + lid.x + j * WG;
+      if (n >= p.N) { continue; }
+      var v = acc[i * RN + j];
+      if (p.use_bias == 1u) { v += bias[n]; }
+      // A branch, not beta·C: a fresh pooled output buffer may hold NaN bits, and 0·NaN = NaN.
+      if (p.accumulate == 1u) { v += C[m * p.N + n]; }
+      C[m * p.N + n] = v;
+    }
+  }
+}
+
+// db[n] += Σ_m dy[m, n] for dy [M, N]. A workgroup owns 16 columns; its 16 rows of threads each sum a
+// strided subset of rows, then a fixed-order tree in shared memory combines them: deterministic.
+struct BiasParams { M: u32, N: u32 };
+@group(0) @binding(5) var<uniform> q: BiasParams;
+@group(0) @binding(6) var<storage, read> dy: array<f32>;
+@group(0) @binding(7) var<storage, read_write> db: array<f32>;
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(16, 16)
+fn bias_grad(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_id) lid: vec3u) {
+  let n = (wid.x + wid.y * nwg.x) * 16u + lid.x;
+  var s = 0.0;
+  if (n < q.N) {
+    for (var m = lid.y; m < q.M; m += 16u) { s += dy[m * q.N + n]; }
+  }
+  partial[lid.y * 16u + lid.x] = s;
+  workgroupBarrier();
+  for (var stride = 8u; stride > 0u; stride >>= 1u) {
+    if (lid.y < stride) { partial[lid.y * 16u + lid.x] += partial[(lid.y + stride) * 16u + lid.x]; }
+    workgroupBarrier();
+  }
+  if (lid.y == 0u && n < q.N) { db[n] = db[n] + partial[lid.x]; }
+}

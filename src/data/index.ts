@@ -1,0 +1,16 @@
+// Datasets for the browser and Node alike (no node:* imports here; Node file loading is in ./node.ts).
+export * from './types.js';
+export { loadMnist, mnistFromRaw, MNIST_TRAIN, MNIST_TEST } from './mnist.js';
+export { parseCifar, parseCifarArchive, cifarFileNames, type CifarKind } from './cifar.js';
+export {
+  parseTinyImagenet,
+  memoryFileTree,
+  browserImageDecoder,
+  type DecodedImage,
+  type ImageDecoder,
+  type FileTree,
+  type TinyImagenetOptions,
+} from './tinyimagenet.js';
+export { readTar, writeTar, gunzip, isGzip, readArchive } from './tar.js';
+export { BatchLoader, type BatchLoaderOptions } from './loader.js';
+export { resolveAugment, type AugmentOptions } from './augment.js';

@@ -1,0 +1,150 @@
+// safetensors (https://github.com/huggingface/safetensors): u64 LE header length, JSON header, raw little-endian data.
+// Only F32 is written or read: every tensor in onelayer is float32.
+
+export interface NamedTensorData {
+  name: string;
+  shape: number[];
+  data: Float32Array;
+}
+
+export class SafetensorsError extends Error {
+  override name = 'SafetensorsError';
+}
+
+const METADATA = '__metadata__';
+/** Typed arrays use the platform byte order; on little-endian machines (all usual ones) bytes copy straight across. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+function product(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Encodes tensors as a safetensors file. Tensors are laid out in name order (what the reference implementation
+ * does for a single dtype), the JSON is compact and padded with spaces so the data starts 8-byte aligned.
+ */
+export function encodeSafetensors(tensors: NamedTensorData[], metadata?: Record<string, string>): Uint8Array {
+  const seen = new Set<string>();
+  for (const t of tensors) {
+    if (t.name === METADATA || t.name.length === 0) throw new SafetensorsError(`encodeSafetensors: invalid tensor name "${t.name}"`);
+    if (seen.has(t.name)) throw new SafetensorsError(`encodeSafetensors: duplicate tensor name "${t.name}"`);
+    seen.add(t.name);
+    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(`encodeSafetensors: tensor "${t.name}" has invalid shape [${t.shape}]`);
+    if (product(t.shape) !== t.data.length) {
+      throw new SafetensorsError(`encodeSafetensors: tensor "${t.name}" has shape [${t.shape}] (${product(t.shape)} elements) but ${t.data.length} values`);
+    }
+  }
+  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (metadata && Object.keys(metadata).length > 0) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new SafetensorsError(`encodeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
+    }
+    header[METADATA] = metadata;
+  }
+  let offset = 0;
+  for (const t of sorted) {
+    const bytes = t.data.length * 4;
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLen = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  const view = new DataView(out.buffer);
+  view.setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let at = 8 + headerLen;
+  for (const t of sorted) {
+    const n = t.data.length;
+    if (LITTLE_ENDIAN) out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, 4 * n), at);
+    else for (let i = 0; i < n; i++) view.setFloat32(at + 4 * i, t.data[i], true);
+    at += 4 * n;
+  }
+  return out;
+}
+
+interface Entry {
+  name: string;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
+/** Decodes a safetensors file, validating everything; errors name `source` and the offset or tensor at fault. */
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: NamedTensorData[]; metadata: Record<string, string> } {
+  const fail = (msg: string): never => {
+    throw new SafetensorsError(`${source}: ${msg}`);
+  };
+  if (bytes.length < 8) fail(`${bytes.length} bytes is too short for a safetensors file (8-byte header length expected)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const n64 = view.getBigUint64(0, true);
+  if (n64 > BigInt(bytes.length - 8)) fail(`header length ${n64} (at offset 0) goes beyond the file: only ${bytes.length - 8} bytes follow the length field`);
+  const n = Number(n64);
+  const dataStart = 8 + n;
+  const dataLen = bytes.length - dataStart;
+  let header: unknown;
+  try {
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, dataStart));
+    if (!text.startsWith('{')) fail(`header at offset 8 does not start with '{' (not a safetensors file?)`);
+    header = JSON.parse(text);
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw e;
+    fail(`bad JSON header (bytes 8..${dataStart}): ${(e as Error).message}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
+  const metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
+    if (name === METADATA) {
+      if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${METADATA} must be an object of strings`);
+      for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(`${METADATA}["${k}"] must be a string, got ${JSON.stringify(v)}`);
+        metadata[k] = v as string;
+      }
+      continue;
+    }
+    const where = `tensor "${name}"`;
+    if (typeof info !== 'object' || info === null) fail(`${where}: entry is not an object`);
+    const { dtype, shape, data_offsets: offsets } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (dtype !== 'F32') fail(`${where}: unsupported dtype ${JSON.stringify(dtype)} (only F32 is supported)`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`${where}: invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+      fail(`${where}: invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [begin, end] = offsets as number[];
+    if (begin > end || end > dataLen) {
+      fail(`${where}: data_offsets [${begin}, ${end}] out of range: the data buffer (file offset ${dataStart}) has ${dataLen} bytes`);
+    }
+    const expected = product(shape as number[]) * 4;
+    if (end - begin !== expected) {
+      fail(`${where}: shape [${shape}] needs ${expected} bytes of F32 but data_offsets [${begin}, ${end}] hold ${end - begin}`);
+    }
+    entries.push({ name, shape: shape as number[], begin, end });
+  }
+  entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  // The spec requires the data buffer to be covered exactly: no overlaps, no holes.
+  let cursor = 0;
+  let prev: Entry | undefined;
+  for (const e of entries) {
+    if (e.begin < cursor) fail(`tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] overlap tensor "${prev!.name}" [${prev!.begin}, ${prev!.end}]`);
+    if (e.begin > cursor) fail(`data buffer bytes [${cursor}, ${e.begin}) (file offset ${dataStart + cursor}) belong to no tensor`);
+    cursor = e.end;
+    prev = e;
+  }
+  if (cursor !== dataLen) fail(`data buffer has ${dataLen} bytes but tensors cover only ${cursor} (trailing bytes at file offset ${dataStart + cursor})`);
+  const tensors = entries.map((e) => {
+    const count = (e.end - e.begin) / 4;
+    const at = dataStart + e.begin;
+    let data: Float32Array;
+    if (LITTLE_ENDIAN) {
+      data = new Float32Array(bytes.slice(at, at + 4 * count).buffer);
+    } else {
+      data = new Float32Array(count);
+      for (let i = 0; i < count; i++) data[i] = view.getFloat32(at + 4 * i, true);
+    }
+    return { name: e.name, shape: [...e.shape], data };
+  });
+  return { tensors, metadata };
+}

@@ -1,0 +1,151 @@
+import type { Tensor } from '../tensor/tensor.js';
+import { Module } from '../nn/module.js';
+import { BatchNorm2d, Blend, type BlendOptions, Conv2d, type InitOptions, Linear, Sequential } from '../nn/layers.js';
+import { add, relu } from '../ops/elementwise.js';
+import { InputStem, Model, type ModelConfig, poolAndClassify, subsample2d } from './model.js';
+import { RESNET_STAGES, blockStride, type ResNetDepth } from './resnet.js';
+
+/**
+ * S / SL ResNets of width n. Widths never change, so shortcuts carry no parameters: identity, or a stride-2
+ * subsample where the resolution halves (first block of stages 2–4). Every use of the shared entity has its own
+ * BatchNorms; SL adds an n×n blend (no bias) before every use.
+ *
+ * Names: `shared.*` (the one shared entity), `blend1`/`bn1` (stem use, basic-block models), `layerS.B.blendK`,
+ * `layerS.B.bnK`, `fc`; `stem.*` with stem: 'conv'.
+ */
+
+function blendOf(n: number, config: ModelConfig, init: InitOptions): BlendOptions {
+  return { rng: init.rng, initialize: init.initialize, init: config.blendInit };
+}
+
+/** One position of S-ResNet-18/34: two uses of the shared 3×3 conv (the first with the block's stride). */
+export class SharedBasicUse extends Module {
+  readonly blend1: Blend | null;
+  readonly bn1: BatchNorm2d;
+  readonly blend2: Blend | null;
+  readonly bn2: BatchNorm2d;
+
+  constructor(
+    readonly conv: Conv2d,
+    readonly stride: number,
+    n: number,
+    linked: boolean,
+    config: ModelConfig,
+    init: InitOptions,
+  ) {
+    super();
+    this.blend1 = linked ? this.registerModule('blend1', new Blend(n, blendOf(n, config, init))) : null;
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(n, init));
+    this.blend2 = linked ? this.registerModule('blend2', new Blend(n, blendOf(n, config, init))) : null;
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(n, init));
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = this.blend1 ? this.blend1.forward(x) : x;
+    h = this.bn1.forwardRelu(this.conv.forwardStride(h, this.stride));
+    if (this.blend2) h = this.blend2.forward(h);
+    h = this.bn2.forward(this.conv.forwardStride(h, 1));
+    return relu(add(h, this.stride === 2 ? subsample2d(x) : x));
+  }
+}
+
+/** The one bottleneck of S-ResNet-50: 1×1 n→n/4, 3×3 n/4→n/4, 1×1 n/4→n, no biases. Applied by SharedBottleneckUse. */
+export class SharedBottleneck extends Module {
+  readonly conv1: Conv2d;
+  readonly conv2: Conv2d;
+  readonly conv3: Conv2d;
+  constructor(n: number, init: InitOptions) {
+    super();
+    const m = n / 4;
+    this.conv1 = this.registerModule('conv1', new Conv2d(n, m, 1, { bias: false, ...init }));
+    this.conv2 = this.registerModule('conv2', new Conv2d(m, m, 3, { padding: 1, bias: false, ...init }));
+    this.conv3 = this.registerModule('conv3', new Conv2d(m, n, 1, { bias: false, ...init }));
+  }
+  forward(): Tensor {
+    throw new Error('onelayer: SharedBottleneck has no forward(): each block position applies it with its own BatchNorms (SharedBottleneckUse)');
+  }
+}
+
+/** One of the 16 block positions of S-ResNet-50: the shared bottleneck with this position's BNs (and blend). */
+export class SharedBottleneckUse extends Module {
+  readonly blend: Blend | null;
+  readonly bn1: BatchNorm2d;
+  readonly bn2: BatchNorm2d;
+  readonly bn3: BatchNorm2d;
+
+  constructor(
+    readonly block: SharedBottleneck,
+    readonly stride: number,
+    n: number,
+    linked: boolean,
+    config: ModelConfig,
+    init: InitOptions,
+  ) {
+    super();
+    this.blend = linked ? this.registerModule('blend', new Blend(n, blendOf(n, config, init))) : null;
+    this.bn1 = this.registerModule('bn1', new BatchNorm2d(n / 4, init));
+    this.bn2 = this.registerModule('bn2', new BatchNorm2d(n / 4, init));
+    this.bn3 = this.registerModule('bn3', new BatchNorm2d(n, init));
+  }
+
+  forward(x: Tensor): Tensor {
+    // The blend mixes the residual branch's input; the shortcut carries x itself.
+    let h = this.blend ? this.blend.forward(x) : x;
+    h = this.bn1.forwardRelu(this.block.conv1.forward(h));
+    h = this.bn2.forwardRelu(this.block.conv2.forwardStride(h, this.stride));
+    h = this.bn3.forward(this.block.conv3.forward(h));
+    return relu(add(h, this.stride === 2 ? subsample2d(x) : x));
+  }
+}
+
+/**
+ * s-resnet18/34 (`shared` = one n→n 3×3 conv without bias, used by the stem and by both convs of every block:
+ * 17 / 33 uses) and s-resnet50 (`shared` = one bottleneck used at all 16 block positions; no stem conv).
+ */
+export class SharedResNet extends Model {
+  readonly shared: Conv2d | SharedBottleneck;
+  readonly blend1: Blend | null = null;
+  readonly bn1: BatchNorm2d | null = null;
+  readonly layers: Sequential[] = [];
+  readonly fc: Linear;
+  private readonly stem: InputStem;
+
+  constructor(config: ModelConfig, depth: ResNetDepth, linked: boolean, initialize = true) {
+    super(config, `resnet${depth}`, initialize);
+    const n = config.width!;
+    this.stem = new InputStem(this, config, n, this.init);
+    const bottleneck = depth === 50;
+    this.shared = this.registerModule('shared', bottleneck ? new SharedBottleneck(n, this.init) : new Conv2d(n, n, 3, { padding: 1, bias: false, ...this.init }));
+    if (!bottleneck) {
+      this.blend1 = linked ? this.registerModule('blend1', new Blend(n, blendOf(n, config, this.init))) : null;
+      this.bn1 = this.registerModule('bn1', new BatchNorm2d(n, this.init));
+    }
+    RESNET_STAGES[depth].forEach((blocks, s) => {
+      const layer = this.registerModule(`layer${s + 1}`, new Sequential());
+      for (let b = 0; b < blocks; b++) {
+        const stride = blockStride(s, b);
+        layer.append(
+          this.shared instanceof SharedBottleneck
+            ? new SharedBottleneckUse(this.shared, stride, n, linked, config, this.init)
+            : new SharedBasicUse(this.shared, stride, n, linked, config, this.init),
+        );
+      }
+      this.layers.push(layer);
+    });
+    this.fc = this.registerModule('fc', new Linear(n, config.numClasses, this.init));
+  }
+
+  get classifier(): Linear {
+    return this.fc;
+  }
+
+  forward(x: Tensor): Tensor {
+    let h = this.stem.forward(x);
+    if (this.bn1 && this.shared instanceof Conv2d) {
+      if (this.blend1) h = this.blend1.forward(h);
+      h = this.bn1.forwardRelu(this.shared.forward(h));
+    }
+    for (const layer of this.layers) h = layer.forward(h);
+    return poolAndClassify(h, this.fc);
+  }
+}

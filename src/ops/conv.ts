@@ -1,0 +1,165 @@
+import { gradOf, record } from '../autograd/engine.js';
+import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
+import { checkRank, checkTensor, dispatch, fail, groups256 } from './util.js';
+
+/** Geometry of one 2-D convolution (NCHW activations, OIHW weights). Blend is the 1×1, stride 1, pad 0 case. */
+export interface ConvGeom {
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  OH: number;
+  OW: number;
+  sh: number;
+  sw: number;
+  ph: number;
+  pw: number;
+}
+
+export interface Conv2dOptions {
+  stride?: number | [number, number];
+  padding?: number | [number, number];
+}
+
+// Lanes per workgroup. Every kernel keeps a register block per invocation; see the shaders for the layout.
+const WG = 64;
+// Below this many dw tiles the weight gradient splits K (positions) so that enough workgroups run at once.
+const MIN_WEIGHT_TILES = 128;
+// A split covers at least this many positions, so the fixed-cost lane reduction stays small next to the K loop.
+const MIN_SPLIT_POSITIONS = 8 * WG;
+
+function pair(op: string, what: string, v: number | [number, number] | undefined, dflt: number, min: number): [number, number] {
+  const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
+  if (!Array.isArray(v) && v !== undefined && typeof v !== 'number') fail(op, `${what} must be a number or [h, w], got ${String(v)}`);
+  if (p.some((d) => !Number.isInteger(d) || d < min)) fail(op, `${what} must be integer(s) ≥ ${min}, got ${JSON.stringify(v)}`);
+  return p;
+}
+
+function geomParams(g: ConvGeom): Record<string, number> {
+  return { N: g.N, C: g.C, H: g.H, W: g.W, O: g.O, OH: g.OH, OW: g.OW, ph: g.ph, pw: g.pw };
+}
+
+function shapeConsts(g: ConvGeom): Record<string, number> {
+  return { WG, KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw };
+}
+
+function convFlops(g: ConvGeom): number {
+  return 2 * g.N * g.O * g.OH * g.OW * g.C * g.KH * g.KW;
+}
+
+function checkGrid(op: string, g: ConvGeom, n: number): void {
+  if (n > 65535) fail(op, `too many positions for one dispatch (batch ${g.N}, ${g.H}×${g.W}): ${n} workgroups exceed 65535`);
+}
+
+/** y = conv(x, w) + bias, written into y (all of it). */
+export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
+  const gx = Math.ceil((g.N * g.OH * g.OW) / (4 * WG));
+  checkGrid(op, g, gx);
+  const TM = g.O >= 8 ? 8 : 4;
+  dispatch(
+    {
+      op,
+      kernel: 'conv2d_forward',
+      constants: { ...shapeConsts(g), TM },
+      // Without a bias the weight is bound in its place (read-only, never read): every binding needs a buffer.
+      buffers: { x, weight: w, bias: bias ?? w, y },
+      params: { ...geomParams(g), has_bias: bias ? 1 : 0 },
+      workgroups: [gx, Math.ceil(g.O / TM), 1],
+    },
+    convFlops(g),
+  );
+}
+
+/** dx += conv_transpose(dy, w). */
+export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
+  const gx = Math.ceil((g.N * g.H * g.W) / (4 * WG));
+  checkGrid(op, g, gx);
+  const TM = g.C >= 8 ? 8 : 4;
+  dispatch(
+    {
+      op,
+      kernel: 'conv2d_backward_input',
+      constants: { ...shapeConsts(g), TM },
+      buffers: { dy, weight: w, dx },
+      params: geomParams(g),
+      workgroups: [gx, Math.ceil(g.C / TM), 1],
+    },
+    convFlops(g),
+  );
+}
+
+/** dw += Σ over positions of dy ⊗ im2col(x): deterministic, no atomics (split-K partials + ordered reduction). */
+export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
+  const P = g.N * g.OH * g.OW;
+  if (P >= 1 << 24) fail(op, `batch ${g.N} × ${g.OH}×${g.OW} output positions exceed 2^24 (the weight-gradient kernel's index range)`);
+  const TM = g.O >= 8 ? 8 : 4;
+  const CKK = g.C * g.KH * g.KW;
+  const tx = Math.ceil(CKK / 4);
+  const ty = Math.ceil(g.O / TM);
+  if (tx > 65535 || ty > 65535) fail(op, `weight ${shapeStr([g.O, g.C, g.KH, g.KW])} is too large for one dispatch`);
+  const tiles = tx * ty;
+  let S = Math.max(1, Math.min(Math.ceil(MIN_WEIGHT_TILES / tiles), Math.ceil(P / MIN_SPLIT_POSITIONS), 65535));
+  const qchunk = Math.ceil(P / S);
+  S = Math.ceil(P / qchunk);
+  const params = { ...geomParams(g), qchunk, S };
+  const constants = { ...shapeConsts(g), TM };
+  const flops = convFlops(g);
+  if (S === 1) {
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dy, x, dw }, params, workgroups: [tx, ty, 1] }, flops);
+    return;
+  }
+  const partial = empty([S, g.O, CKK]);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dy, x, partial }, params, workgroups: [tx, ty, S] }, flops);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * CKK) });
+  partial.dispose();
+}
+
+/** db[o] += Σ_{n,h,w} dy[n,o,h,w]. */
+export function biasGrad(op: string, dy: Tensor, db: Tensor, g: ConvGeom): void {
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: shapeConsts(g), buffers: { dy, db }, params: { ...geomParams(g), qchunk: 0, S: 0 }, workgroups: g.O });
+}
+
+/**
+ * Records the backward rule shared by conv2d and blend: each input that requires grad gets its gradient
+ * ADDED into its one gradient buffer (gradOf), so a weight used by k convolutions sums k contributions in place.
+ */
+export function recordConv(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): Tensor {
+  const inputs = bias ? [x, w, bias] : [x, w];
+  return record(op, inputs, y, [x, w], (dy, [sx, sw]) => {
+    if (x.requiresGrad) convBackwardInput(`${op}.backward`, dy, sw, gradOf(x), g);
+    if (w.requiresGrad) convBackwardWeight(`${op}.backward`, dy, sx, gradOf(w), g);
+    if (bias?.requiresGrad) biasGrad(`${op}.backward`, dy, gradOf(bias), g);
+  });
+}
+
+/**
+ * 2-D convolution with PyTorch semantics: x [N, C, H, W], weight [O, C, KH, KW], bias [O] or null;
+ * output [N, O, OH, OW] with OH = floor((H + 2·padding − KH) / stride) + 1.
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkRank(op, 'x', x, 4, '[N, C, H, W]');
+  checkRank(op, 'weight', weight, 4, '[O, C, KH, KW]');
+  const [N, C, H, W] = x.shape;
+  const [O, WC, KH, KW] = weight.shape;
+  if (WC !== C) fail(op, `x ${shapeStr(x.shape)} has ${C} channels but weight ${shapeStr(weight.shape)} expects ${WC}`);
+  if (bias !== null && bias !== undefined) {
+    checkTensor(op, 'bias', bias);
+    if (bias.ndim !== 1 || bias.shape[0] !== O) fail(op, `bias ${shapeStr(bias.shape)} must be [${O}] for weight ${shapeStr(weight.shape)} (x ${shapeStr(x.shape)})`);
+  }
+  const [sh, sw] = pair(op, 'stride', options.stride, 1, 1);
+  const [ph, pw] = pair(op, 'padding', options.padding, 0, 0);
+  const OH = Math.floor((H + 2 * ph - KH) / sh) + 1;
+  const OW = Math.floor((W + 2 * pw - KW) / sw) + 1;
+  if (OH < 1 || OW < 1) {
+    fail(op, `kernel ${KH}×${KW} (weight ${shapeStr(weight.shape)}) does not fit x ${shapeStr(x.shape)} with padding [${ph}, ${pw}] and stride [${sh}, ${sw}]`);
+  }
+  const g: ConvGeom = { N, C, H, W, O, KH, KW, OH, OW, sh, sw, ph, pw };
+  const y = empty([N, O, OH, OW]);
+  const b = bias ?? null;
+  convForward(op, x, weight, b, y, g);
+  return recordConv(op, x, weight, b, y, g);
+}

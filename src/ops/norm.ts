@@ -1,0 +1,135 @@
+import { gradOf, record } from '../autograd/engine.js';
+import { type Tensor, empty, full, shapeStr, zeros } from '../tensor/tensor.js';
+import { checkRank, checkTensor, dispatch, fail, groups256 } from './util.js';
+
+export interface BatchNorm2dOptions {
+  /** Per-channel scale γ, shape [C]; absent means 1. */
+  weight?: Tensor | null;
+  /** Per-channel shift β, shape [C]; absent means 0. */
+  bias?: Tensor | null;
+  /** Running mean [C]: updated in place in training mode, used in evaluation mode. */
+  runningMean?: Tensor | null;
+  /** Running (unbiased) variance [C]: updated in place in training mode, used in evaluation mode. */
+  runningVar?: Tensor | null;
+  /** Batch statistics (true, default) or running statistics (false). */
+  training?: boolean;
+  /** Running-statistics update factor: running = (1 − momentum)·running + momentum·batch. Default 0.1. */
+  momentum?: number;
+  /** Added to the variance before the square root. Default 1e-5. */
+  eps?: number;
+}
+
+interface Checked {
+  x: Tensor;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+  training: boolean;
+  momentum: number;
+  eps: number;
+  N: number;
+  C: number;
+  HW: number;
+}
+
+function checkChannelVector(op: string, what: string, t: Tensor | null | undefined, x: Tensor): Tensor | null {
+  if (t === undefined || t === null) return null;
+  checkTensor(op, what, t);
+  const C = x.shape[1];
+  if (t.ndim !== 1 || t.shape[0] !== C) fail(op, `${what} must have shape [${C}] for x ${shapeStr(x.shape)} (C = ${C}), got ${shapeStr(t.shape)}`);
+  return t;
+}
+
+function check(op: string, x: Tensor, options: BatchNorm2dOptions): Checked {
+  checkRank(op, 'x', x, 4, '[N, C, H, W]');
+  if (options === null || typeof options !== 'object') fail(op, `options must be an object, got ${options === null ? 'null' : typeof options}`);
+  const [N, C, H, W] = x.shape;
+  const weight = checkChannelVector(op, 'weight', options.weight, x);
+  const bias = checkChannelVector(op, 'bias', options.bias, x);
+  const runningMean = checkChannelVector(op, 'runningMean', options.runningMean, x);
+  const runningVar = checkChannelVector(op, 'runningVar', options.runningVar, x);
+  const training = options.training ?? true;
+  const momentum = options.momentum ?? 0.1;
+  const eps = options.eps ?? 1e-5;
+  if (typeof training !== 'boolean') fail(op, `training must be a boolean, got ${String(training)}`);
+  if (!Number.isFinite(momentum)) fail(op, `momentum must be a finite number, got ${momentum}`);
+  if (!Number.isFinite(eps) || eps < 0) fail(op, `eps must be a finite number ≥ 0, got ${eps}`);
+  if (!runningMean !== !runningVar) fail(op, `runningMean and runningVar must be given together (got ${runningMean ? 'runningMean only' : 'runningVar only'}) for x ${shapeStr(x.shape)}`);
+  if (!training && !runningMean) fail(op, `evaluation mode (training: false) needs runningMean and runningVar of shape [${C}] for x ${shapeStr(x.shape)}`);
+  if (training && N * H * W < 2) fail(op, `training mode needs more than 1 value per channel, got x ${shapeStr(x.shape)} (N·H·W = ${N * H * W})`);
+  return { x, weight, bias, runningMean, runningVar, training, momentum, eps, N, C, HW: H * W };
+}
+
+/** Computes the [2C] stats tensor (mean, invstd) the apply and backward kernels read. */
+function statistics(op: string, k: Checked): Tensor {
+  const stats = empty([2 * k.C]);
+  const params = { N: k.N, C: k.C, HW: k.HW, total: k.x.size, momentum: k.momentum, eps: k.eps };
+  if (!k.training) {
+    dispatch({ op, kernel: 'batchnorm', entry: 'eval_stats', buffers: { stats, runningMean: k.runningMean!, runningVar: k.runningVar! }, params, workgroups: Math.ceil(k.C / 64) });
+  } else if (k.runningMean) {
+    dispatch({ op, kernel: 'batchnorm', entry: 'batch_stats_running', buffers: { x: k.x, stats, runningMean: k.runningMean, runningVar: k.runningVar! }, params, workgroups: k.C }, 3 * k.x.size);
+  } else {
+    dispatch({ op, kernel: 'batchnorm', entry: 'batch_stats', buffers: { x: k.x, stats }, params, workgroups: k.C }, 3 * k.x.size);
+  }
+  return stats;
+}
+
+function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: BatchNorm2dOptions): Tensor {
+  const k = check(op, x, options);
+  const relu = op === 'batchNormRelu';
+  const { C } = k;
+  // Absent affine parameters act as γ = 1, β = 0: small [C] constants keep one kernel per mode.
+  const weight = k.weight ?? full([C], 1);
+  const bias = k.bias ?? zeros([C]);
+  const stats = statistics(op, k);
+  const params = { N: k.N, C, HW: k.HW, total: x.size, momentum: k.momentum, eps: k.eps };
+  const out = empty(x.shape);
+  dispatch({ op, kernel: 'batchnorm', entry: relu ? 'apply_relu' : 'apply', buffers: { x, statsIn: stats, weight, bias, out }, params, workgroups: groups256(x.size) }, 4 * x.size);
+
+  const inputs = [x, ...(k.weight ? [k.weight] : []), ...(k.bias ? [k.bias] : [])];
+  const result = record(op, inputs, out, [x, stats, weight, bias], (g, [sx, sStats, sWeight, sBias]) => {
+    const bop = `${op}.backward`;
+    const needSums = k.training ? x.requiresGrad : false;
+    const needW = !!k.weight?.requiresGrad;
+    const needB = !!k.bias?.requiresGrad;
+    let sums: Tensor | null = null;
+    if (needSums || needW || needB) {
+      sums = empty([2 * C]);
+      dispatch({ op: bop, kernel: 'batchnorm', entry: relu ? 'grad_sums_relu' : 'grad_sums', buffers: { x: sx, dy: g, statsIn: sStats, ...(relu ? { weight: sWeight, bias: sBias } : {}), sumsOut: sums }, params, workgroups: C }, 4 * x.size);
+    }
+    if (x.requiresGrad) {
+      const gx = gradOf(x);
+      const common = { x: sx, dy: g, statsIn: sStats, weight: sWeight, ...(relu ? { bias: sBias } : {}), out: gx };
+      if (k.training) {
+        dispatch({ op: bop, kernel: 'batchnorm', entry: relu ? 'grad_x_train_relu' : 'grad_x_train', buffers: { ...common, sums: sums! }, params, workgroups: groups256(x.size) }, 8 * x.size);
+      } else {
+        const buffers = relu ? common : { dy: g, statsIn: sStats, weight: sWeight, out: gx };
+        dispatch({ op: bop, kernel: 'batchnorm', entry: relu ? 'grad_x_eval_relu' : 'grad_x_eval', buffers, params, workgroups: groups256(x.size) }, 3 * x.size);
+      }
+    }
+    if (needW) dispatch({ op: bop, kernel: 'batchnorm', entry: 'acc_weight_grad', buffers: { sums: sums!, out: gradOf(k.weight!) }, params, workgroups: Math.ceil(C / 64) });
+    if (needB) dispatch({ op: bop, kernel: 'batchnorm', entry: 'acc_bias_grad', buffers: { sums: sums!, out: gradOf(k.bias!) }, params, workgroups: Math.ceil(C / 64) });
+    sums?.dispose();
+  });
+  // The saved copies hold their own references; release the op-local ones now.
+  stats.dispose();
+  if (!k.weight) weight.dispose();
+  if (!k.bias) bias.dispose();
+  return result;
+}
+
+/**
+ * Batch normalisation of x [N, C, H, W] over N·H·W per channel, as torch.nn.functional.batch_norm.
+ * Training mode (default) normalises with the batch mean and biased variance and, when runningMean and
+ * runningVar are given, updates them in place (running_var takes the unbiased variance). Evaluation mode
+ * normalises with the running statistics. Backward gives x, weight and bias gradients in both modes.
+ */
+export function batchNorm2d(x: Tensor, options: BatchNorm2dOptions = {}): Tensor {
+  return batchNormImpl('batchNorm2d', x, options);
+}
+
+/** relu(batchNorm2d(x, options)) in one pass over x (forward and backward), same options. */
+export function batchNormRelu(x: Tensor, options: BatchNorm2dOptions = {}): Tensor {
+  return batchNormImpl('batchNormRelu', x, options);
+}

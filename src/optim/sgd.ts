@@ -1,0 +1,105 @@
+import { runtime } from '../device/index.js';
+import { fail, groups256 } from '../ops/util.js';
+import { keep } from '../tensor/scope.js';
+import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
+
+export interface SGDOptions {
+  lr: number;
+  momentum?: number;
+  weightDecay?: number;
+  nesterov?: boolean;
+  dampening?: number;
+}
+
+/** Zero-fills the existing gradient buffers in place (the Tensor objects stay; a shared weight keeps its one buffer). */
+export function zeroGrad(params: readonly Tensor[]): void {
+  const rt = runtime();
+  for (const p of params) if (p.grad && !p.grad.isDisposed) rt.clear(p.grad, 'zeroGrad');
+}
+
+function checkNumber(name: string, v: number, min = 0): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) fail('SGD', `${name} must be a finite number >= ${min}, got ${String(v)}`);
+}
+
+/**
+ * torch.optim.SGD: weight decay is added to the gradient, the momentum buffer starts as the first step's
+ * gradient, then buf = momentum·buf + (1 − dampening)·d, and nesterov uses d + momentum·buf.
+ * step() runs one fused kernel per parameter that has a gradient; parameters without one are skipped.
+ */
+export class SGD {
+  readonly params: readonly Tensor[];
+  /** Learning rate; may be changed between steps (schedules). */
+  lr: number;
+  readonly momentum: number;
+  readonly weightDecay: number;
+  readonly nesterov: boolean;
+  readonly dampening: number;
+  /**
+   * Optimizer state for save/resume, one entry per parameter (null until its first momentum step).
+   * Persistent (kept out of tidy scopes). To resume, assign kept tensors of the parameters' shapes.
+   */
+  momentumBuffers: (Tensor | null)[];
+  private stepsTaken = 0;
+
+  constructor(params: readonly Tensor[], options: SGDOptions) {
+    if (!Array.isArray(params) || params.length === 0) fail('SGD', 'params must be a non-empty array of Tensors');
+    const seen = new Set<Tensor>();
+    params.forEach((p, i) => {
+      if (!p || typeof p !== 'object' || !('gpuBuffer' in p)) fail('SGD', `params[${i}] is not a Tensor`);
+      if (seen.has(p)) fail('SGD', `params[${i}] ${shapeStr(p.shape)} appears twice (a shared weight is one parameter)`);
+      seen.add(p);
+    });
+    if (!options || typeof options !== 'object') fail('SGD', 'options { lr } are required');
+    checkNumber('lr', options.lr);
+    this.params = [...params];
+    this.lr = options.lr;
+    this.momentum = options.momentum ?? 0;
+    this.weightDecay = options.weightDecay ?? 0;
+    this.dampening = options.dampening ?? 0;
+    this.nesterov = options.nesterov ?? false;
+    checkNumber('momentum', this.momentum);
+    checkNumber('weightDecay', this.weightDecay);
+    checkNumber('dampening', this.dampening, -Infinity);
+    if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
+      fail('SGD', `nesterov momentum requires momentum > 0 and dampening = 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
+    }
+    this.momentumBuffers = this.params.map(() => null);
+  }
+
+  /** Number of step() calls so far. */
+  get steps(): number {
+    return this.stepsTaken;
+  }
+
+  /** One update of every parameter that has a gradient: a single fused dispatch per parameter. */
+  step(): void {
+    checkNumber('lr', this.lr);
+    const rt = runtime();
+    this.params.forEach((p, i) => {
+      const grad = p.grad;
+      if (!grad || grad.isDisposed) return;
+      if (p.isDisposed) fail('SGD.step', `params[${i}] ${shapeStr(p.shape)} was disposed`);
+      const common = { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0 };
+      if (this.momentum === 0) {
+        rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step', buffers: { param: p, grad }, params: { ...common, first: 0 }, workgroups: groups256(p.size) });
+        return;
+      }
+      let buf = this.momentumBuffers[i];
+      const first = !buf;
+      if (buf && buf.size !== p.size) fail('SGD.step', `momentumBuffers[${i}] ${shapeStr(buf.shape)} does not match parameter ${shapeStr(p.shape)}`);
+      if (!buf) buf = this.momentumBuffers[i] = keep(empty(p.shape));
+      rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step_momentum', buffers: { param: p, grad, buf }, params: { ...common, first: first ? 1 : 0 }, workgroups: groups256(p.size) });
+    });
+    this.stepsTaken++;
+  }
+
+  zeroGrad(): void {
+    zeroGrad(this.params);
+  }
+
+  /** Frees the momentum buffers. */
+  dispose(): void {
+    for (const b of this.momentumBuffers) b?.dispose();
+    this.momentumBuffers = this.params.map(() => null);
+  }
+}

@@ -1,0 +1,125 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { type Tensor, conv2d, tensor } from '../src/index.js';
+import { gpu } from './setup.js';
+import { type RefConv, conv2dBackwardRef, conv2dRef, maxErr, outSize, seeded } from './reference/conv.js';
+
+beforeAll(async () => {
+  await gpu();
+});
+
+function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
+  const { err, scale } = maxErr(got, want);
+  expect(scale, `${what}: reference is all zeros`).toBeGreaterThan(0);
+  expect(err, `${what}: max abs error ${err} vs max |ref| ${scale}`).toBeLessThanOrEqual(1e-4 * scale);
+}
+
+const CASES: (RefConv & { bias: boolean })[] = [
+  { N: 2, C: 3, H: 5, W: 7, O: 5, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
+  { N: 1, C: 5, H: 5, W: 7, O: 6, KH: 3, KW: 3, stride: 2, pad: 1, bias: true },
+  { N: 2, C: 6, H: 7, W: 5, O: 3, KH: 1, KW: 1, stride: 1, pad: 0, bias: false },
+  { N: 1, C: 3, H: 6, W: 6, O: 10, KH: 3, KW: 3, stride: 2, pad: 0, bias: true },
+  { N: 2, C: 9, H: 5, W: 5, O: 12, KH: 3, KW: 3, stride: 1, pad: 0, bias: true },
+  { N: 2, C: 5, H: 7, W: 6, O: 3, KH: 1, KW: 1, stride: 2, pad: 1, bias: true },
+  // Several workgroups along positions, and a weight gradient split over K (partials + reduction).
+  { N: 2, C: 3, H: 17, W: 19, O: 4, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
+  { N: 2, C: 16, H: 12, W: 11, O: 16, KH: 3, KW: 3, stride: 2, pad: 1, bias: false },
+];
+
+function name(s: RefConv & { bias: boolean }): string {
+  return `x [${s.N},${s.C},${s.H},${s.W}] w [${s.O},${s.C},${s.KH},${s.KW}] stride ${s.stride} pad ${s.pad}${s.bias ? ' +bias' : ''}`;
+}
+
+describe('conv2d vs float64 CPU reference', () => {
+  for (const s of CASES) {
+    it(name(s), async () => {
+      const [OH, OW] = outSize(s);
+      const xv = seeded(s.N * s.C * s.H * s.W, 1);
+      const wv = seeded(s.O * s.C * s.KH * s.KW, 2);
+      const bv = seeded(s.O, 3);
+      const dyv = seeded(s.N * s.O * OH * OW, 4);
+      const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
+      const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
+      const b: Tensor | null = s.bias ? tensor(bv, [s.O], { requiresGrad: true }) : null;
+      const y = conv2d(x, w, b, { stride: s.stride, padding: s.pad });
+      expect(y.shape).toEqual([s.N, s.O, OH, OW]);
+      close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
+      await y.backward(tensor(dyv, y.shape));
+      const ref = conv2dBackwardRef(s, xv, wv, dyv);
+      close('dx', await x.grad!.toArray(), ref.dx);
+      close('dw', await w.grad!.toArray(), ref.dw);
+      if (b) close('db', await b.grad!.toArray(), ref.db);
+    });
+  }
+
+  it('gradients accumulate (+=) over two backward passes, only into inputs that require grad', async () => {
+    const s: RefConv = { N: 1, C: 4, H: 6, W: 5, O: 3, KH: 3, KW: 3, stride: 1, pad: 1 };
+    const xv = seeded(s.N * s.C * s.H * s.W, 5);
+    const wv = seeded(s.O * s.C * 9, 6);
+    const dyv = seeded(s.N * s.O * s.H * s.W, 7);
+    const x = tensor(xv, [1, 4, 6, 5]);
+    const w = tensor(wv, [3, 4, 3, 3], { requiresGrad: true });
+    for (let k = 0; k < 2; k++) await conv2d(x, w, null, { padding: 1 }).backward(tensor(dyv, [1, 3, 6, 5]));
+    expect(x.grad).toBeNull();
+    const ref = conv2dBackwardRef(s, xv, wv, dyv);
+    close('dw twice', await w.grad!.toArray(), ref.dw.map((v) => 2 * v));
+  });
+
+  it('rectangular stride and padding', async () => {
+    const s = { N: 1, C: 2, H: 7, W: 6, O: 3, KH: 3, KW: 3 };
+    const xv = seeded(s.N * s.C * s.H * s.W, 8);
+    const wv = seeded(s.O * s.C * 9, 9);
+    const y = conv2d(tensor(xv, [1, 2, 7, 6]), tensor(wv, [3, 2, 3, 3]), null, { stride: [2, 1], padding: [0, 1] });
+    // Reference: pad W by one column on each side, then stride 2 along H only.
+    expect(y.shape).toEqual([1, 3, 3, 6]);
+    const got = await y.toArray();
+    const want = new Float64Array(3 * 3 * 6);
+    for (let o = 0; o < 3; o++)
+      for (let oh = 0; oh < 3; oh++)
+        for (let ow = 0; ow < 6; ow++) {
+          let acc = 0;
+          for (let c = 0; c < 2; c++)
+            for (let kh = 0; kh < 3; kh++)
+              for (let kw = 0; kw < 3; kw++) {
+                const ih = oh * 2 + kh;
+                const iw = ow - 1 + kw;
+                if (iw >= 0 && iw < 6) acc += wv[((o * 2 + c) * 3 + kh) * 3 + kw] * xv[(c * 7 + ih) * 6 + iw];
+              }
+          want[(o * 3 + oh) * 6 + ow] = acc;
+        }
+    close('forward [2,1]/[0,1]', got, want);
+  });
+
+  it('mismatched channels throw naming conv2d and both shapes', () => {
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+    const w = tensor(new Float32Array(5 * 4 * 9), [5, 4, 3, 3]);
+    expect(() => conv2d(x, w, null)).toThrow(/conv2d.*\[2, 3, 4, 4\].*\[5, 4, 3, 3\]/);
+    expect(() => conv2d(x, tensor(new Float32Array(5 * 3 * 9), [5, 3, 3, 3]), tensor([1, 2], [2]))).toThrow(/conv2d: bias \[2\]/);
+    expect(() => conv2d(x, tensor(new Float32Array(5 * 3 * 25), [5, 3, 5, 5]))).toThrow(/conv2d: kernel 5×5/);
+    expect(() => conv2d(x, tensor(new Float32Array(5 * 3 * 9), [5, 3, 3, 3]), null, { stride: 0 })).toThrow(/conv2d: stride/);
+  });
+});
+
+describe('conv2d CPU reference vs central finite differences (float64)', () => {
+  it('dx, dw, db', () => {
+    const s: RefConv = { N: 2, C: 2, H: 4, W: 5, O: 3, KH: 3, KW: 3, stride: 2, pad: 1 };
+    const x = Float64Array.from(seeded(s.N * s.C * s.H * s.W, 11));
+    const w = Float64Array.from(seeded(s.O * s.C * 9, 12));
+    const b = Float64Array.from(seeded(s.O, 13));
+    const [OH, OW] = outSize(s);
+    const dy = Float64Array.from(seeded(s.N * s.O * OH * OW, 14));
+    const loss = () => conv2dRef(s, x, w, b).reduce((acc, v, i) => acc + v * dy[i], 0);
+    const g = conv2dBackwardRef(s, x, w, dy);
+    const h = 1e-6;
+    for (const [arr, grad, what] of [[x, g.dx, 'dx'], [w, g.dw, 'dw'], [b, g.db, 'db']] as const) {
+      for (let i = 0; i < arr.length; i++) {
+        const v = arr[i];
+        arr[i] = v + h;
+        const lp = loss();
+        arr[i] = v - h;
+        const lm = loss();
+        arr[i] = v;
+        expect(Math.abs((lp - lm) / (2 * h) - grad[i]), `${what}[${i}]`).toBeLessThan(1e-6);
+      }
+    }
+  });
+});

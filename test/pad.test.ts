@@ -1,0 +1,66 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { Random, padChannels, scale, tensor } from '../src/index.js';
+import { gpu } from './setup.js';
+import { type Shape4, dot, maxErr, numericGrad, padChannelsBackwardRef, padChannelsRef } from './reference/norm_pool.js';
+
+beforeAll(async () => {
+  await gpu();
+});
+
+function randArray(n: number, seed: number): Float32Array {
+  const r = new Random(seed);
+  return Float32Array.from({ length: n }, () => r.normal());
+}
+
+const size = (s: Shape4) => s[0] * s[1] * s[2] * s[3];
+
+describe('padChannels', () => {
+  it('CPU reference backward matches finite differences', () => {
+    const s: Shape4 = [2, 2, 2, 3];
+    const x = randArray(size(s), 1);
+    const dy = randArray(2 * 4 * 2 * 3, 2);
+    const fd = numericGrad((v) => dot(padChannelsRef(v, s, 4), dy), x);
+    expect(maxErr(padChannelsBackwardRef(s, 4, dy), fd).err).toBeLessThan(1e-6);
+  });
+
+  const cases: [Shape4, number][] = [
+    [[2, 3, 5, 7], 8],
+    [[1, 3, 4, 4], 5],
+    [[2, 5, 3, 3], 5],
+  ];
+  cases.forEach(([s, n], k) => {
+    it(`${JSON.stringify(s)} → ${n} channels, forward and backward`, async () => {
+      const xs = randArray(size(s), 10 + k);
+      const x = tensor(xs, s, { requiresGrad: true });
+      const y = padChannels(x, n);
+      expect(y.shape).toEqual([s[0], n, s[2], s[3]]);
+      // A copy with zeros: exact.
+      expect(Array.from(await y.toArray())).toEqual(Array.from(padChannelsRef(xs, s, n)));
+      const dys = randArray(s[0] * n * s[2] * s[3], 20 + k);
+      await y.backward(tensor(dys, y.shape));
+      expect(Array.from(await x.grad!.toArray())).toEqual(Array.from(Float32Array.from(padChannelsBackwardRef(s, n, dys))));
+    });
+  });
+
+  it('backward accumulates into an existing gradient', async () => {
+    const s: Shape4 = [2, 3, 5, 7];
+    const xs = randArray(size(s), 30);
+    const x = tensor(xs, s, { requiresGrad: true });
+    const dys = randArray(2 * 6 * 5 * 7, 31);
+    // x feeds padChannels and also scale(x, 2): gradOf(x) = first 3 channels of dy + 2·dy_scale.
+    const y1 = padChannels(x, 6);
+    await y1.backward(tensor(dys, y1.shape));
+    const y2 = scale(x, 2);
+    await y2.backward(tensor(new Float32Array(size(s)).fill(1), s));
+    const want = padChannelsBackwardRef(s, 6, dys).map((v) => v + 2);
+    const { err } = maxErr(await x.grad!.toArray(), want);
+    expect(err).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('bad input names the op and the shapes', () => {
+    const x = tensor(new Float32Array(2 * 3 * 4 * 4), [2, 3, 4, 4]);
+    expect(() => padChannels(x, 2)).toThrow(/padChannels: n must be an integer ≥ C = 3 for x \[2, 3, 4, 4\], got n = 2/);
+    expect(() => padChannels(x, 4.5)).toThrow(/padChannels: n must be an integer ≥ C = 3/);
+    expect(() => padChannels(tensor(new Float32Array(12), [3, 4]), 8)).toThrow(/padChannels: x must be 4-D \[N, C, H, W\], got shape \[3, 4\]/);
+  });
+});
