@@ -4,7 +4,7 @@
 //   op(A)[m, k] = TRANS_A ? A[k * M + m] : A[m * K + k]   (A is [M, K], or [K, M] when transposed)
 //   op(B)[k, n] = TRANS_B ? B[n * K + k] : B[k * N + n]   (B is [K, N], or [N, K] when transposed)
 // linear uses it three ways: forward y = x·Wᵀ + b (TRANS_B), dx += dy·W, dW += dyᵀ·x (TRANS_A).
-// Each workgroup of WG×WG threads computes a (WG·RM)×(WG·RN) tile of C; every thread keeps RM×RN
+// Each workgroup of WG×WG threads computes a (WG·RM)×(WG·RN) tile of C; every thread keeps RM×RN = 4×4
 // accumulators in registers, strided by WG so that neighbouring threads read neighbouring shared words.
 // Every output element is written by exactly one thread with a fixed summation order: deterministic.
 struct Params { M: u32, N: u32, K: u32, accumulate: u32, use_bias: u32 };
@@ -17,7 +17,7 @@ struct Params { M: u32, N: u32, K: u32, accumulate: u32, use_bias: u32 };
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
 
-// Tile shape. Function-scope register arrays need const sizes, so these are consts (not overrides).
+// Tile shape: consts, not overrides, since the register block below is written out for RM = RN = 4.
 const WG: u32 = 16u;
 const RM: u32 = 4u;
 const RN: u32 = 4u;
@@ -45,9 +45,9 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
         @builtin(local_invocation_index) li: u32) {
   let m0 = wid.y * BM;
   let n0 = wid.x * BN;
-  var acc: array<f32, 16>; // RM * RN, zero-initialised
-  var a: array<f32, 4>;
-  var b: array<f32, 4>;
+  // Row i of this thread's RM×RN block is acc_i (RN = 4 lanes): named vec4 registers, no dynamically
+  // indexed arrays (which software adapters spill to memory).
+  var acc0 = vec4f(0.0); var acc1 = vec4f(0.0); var acc2 = vec4f(0.0); var acc3 = vec4f(0.0);
   let tiles = (p.K + TK - 1u) / TK;
   for (var t = 0u; t < tiles; t++) {
     let k0 = t * TK;
@@ -72,26 +72,34 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
     }
     workgroupBarrier();
     for (var k = 0u; k < TK; k++) {
-      for (var i = 0u; i < RM; i++) { a[i] = As[k * BM + lid.y + i * WG]; }
-      for (var j = 0u; j < RN; j++) { b[j] = Bs[k * BN + lid.x + j * WG]; }
-      for (var i = 0u; i < RM; i++) {
-        for (var j = 0u; j < RN; j++) { acc[i * RN + j] = fma(a[i], b[j], acc[i * RN + j]); }
-      }
+      let ab = k * BM + lid.y;
+      let bb = k * BN + lid.x;
+      let a = vec4f(As[ab], As[ab + WG], As[ab + 2u * WG], As[ab + 3u * WG]);
+      let b = vec4f(Bs[bb], Bs[bb + WG], Bs[bb + 2u * WG], Bs[bb + 3u * WG]);
+      acc0 = fma(vec4f(a.x), b, acc0);
+      acc1 = fma(vec4f(a.y), b, acc1);
+      acc2 = fma(vec4f(a.z), b, acc2);
+      acc3 = fma(vec4f(a.w), b, acc3);
     }
     workgroupBarrier();
   }
-  for (var i = 0u; i < RM; i++) {
-    let m = m0 + lid.y + i * WG;
-    if (m >= p.M) { continue; }
-    for (var j = 0u; j < RN; j++) {
-      let n = n0 + lid.x + j * WG;
-      if (n >= p.N) { continue; }
-      var v = acc[i * RN + j];
-      if (p.use_bias == 1u) { v += bias[n]; }
-      // A branch, not beta·C: a fresh pooled output buffer may hold NaN bits, and 0·NaN = NaN.
-      if (p.accumulate == 1u) { v += C[m * p.N + n]; }
-      C[m * p.N + n] = v;
-    }
+  storeRow(m0 + lid.y, n0 + lid.x, acc0);
+  storeRow(m0 + lid.y + WG, n0 + lid.x, acc1);
+  storeRow(m0 + lid.y + 2u * WG, n0 + lid.x, acc2);
+  storeRow(m0 + lid.y + 3u * WG, n0 + lid.x, acc3);
+}
+
+// Writes row m of a thread's block: columns n, n + WG, n + 2·WG, n + 3·WG.
+fn storeRow(m: u32, n: u32, v: vec4f) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < RN; j++) {
+    let c = n + j * WG;
+    if (c >= p.N) { return; }
+    var y = v[j];
+    if (p.use_bias == 1u) { y += bias[c]; }
+    // A branch, not beta·C: a fresh pooled output buffer may hold NaN bits, and 0·NaN = NaN.
+    if (p.accumulate == 1u) { y += C[m * p.N + c]; }
+    C[m * p.N + c] = y;
   }
 }
 

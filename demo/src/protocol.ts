@@ -38,6 +38,8 @@ export type Request =
   | { type: 'load'; name: string; bytes: Uint8Array }
   | { type: 'download' }
   | { type: 'eval'; maxImages: number }
+  /** Parameter count and compression factor of a model choice (built without values, then freed). */
+  | { type: 'describe'; model: string; width: number; dataset: DatasetKind }
   /** Test hook: destroys the GPU device to exercise device-loss recovery. */
   | { type: 'lose-device' };
 
@@ -103,4 +105,5 @@ export type Event =
   | { type: 'loaded'; name: string; summary: ModelSummary }
   | { type: 'eval'; loss: number; accuracy: number; images: number }
   | { type: 'log'; message: string }
+  | { type: 'describe'; model: string; parameters: number; compression: number; blendLayers: number }
   | { type: 'error'; kind: ErrorKind; message: string };

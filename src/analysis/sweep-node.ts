@@ -43,10 +43,13 @@ export async function writeSweepOutputs(out: string, results: readonly SweepResu
 
 export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
   const log = options.log ?? ((s: string) => process.stderr.write(`${s}\n`));
-  const plan = planSweep(options);
+  // Only training settings go into each run's TrainConfig (and into queued job data).
+  const { queue: _q, trainer: _t, signal: _s, log: _l, queueName: _qn, attempts: _a, lockDurationMs: _ld, stalledIntervalMs: _si, maxStalledCount: _mc, ...spec } = options;
+  const plan = planSweep(spec);
   const summaries = new Map<string, RunSummary>();
   const skipped: string[] = [];
   const trained: string[] = [];
+  const failures: string[] = [];
   for (const run of plan) {
     const s = await readFinishedSummary(run.config.out);
     if (s) {
@@ -76,9 +79,22 @@ export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
     for (const run of pending) {
       if (options.signal?.aborted) throw new Error(`sweep: interrupted before ${run.name}; rerun the same command to continue`);
       log(`sweep: training ${run.name} -> ${run.config.out}`);
-      await record(run, await trainer.runTraining(run.config, { signal: options.signal }));
+      let summary: RunSummary;
+      try {
+        summary = await trainer.runTraining(run.config, { signal: options.signal });
+      } catch (e) {
+        if (options.signal?.aborted) throw new Error(`sweep: interrupted during ${run.name}; rerun the same command to continue (it resumes from its last checkpoint)`);
+        // One diverging run should not cost the rest of the sweep: record it, go on, report at the end.
+        failures.push(`${run.name}: ${(e as Error).message}`);
+        log(`sweep: ${run.name} failed: ${(e as Error).message}`);
+        const failed = { status: 'failed', model: run.config.model, width: run.config.width ?? null, dataset: run.config.dataset, error: (e as Error).message, time: new Date().toISOString() };
+        await writeAtomic(join(run.config.out, 'summary.json'), `${JSON.stringify(failed, null, 2)}\n`);
+        continue;
+      }
+      await record(run, summary);
     }
   }
   const files = await writeSweepOutputs(options.out, results());
+  if (failures.length > 0) throw new Error(`sweep: ${failures.length} run(s) failed (rerun the sweep to retry them):\n  ${failures.join('\n  ')}`);
   return { results: results(), trained, skipped, files };
 }

@@ -1,0 +1,451 @@
+// The training worker: runs the SAME src/ code as Node (init, createModel, Trainer, checkpoints, data parsers),
+// so the page stays responsive. It keeps the last epoch's checkpoint in memory to survive a lost GPU device.
+import { init, shutdown, WebGPUUnavailableError, type DeviceContext } from '../../src/device/index.js';
+import { createModel, compressionFactor, type Model } from '../../src/models/index.js';
+import { Blend } from '../../src/nn/layers.js';
+import { Trainer, NonFiniteLossError, evaluateModel } from '../../src/train/trainer.js';
+import { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimizerCheckpoint, parseInfo, type CheckpointInfo } from '../../src/train/checkpoint.js';
+import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { BatchLoader } from '../../src/data/loader.js';
+import { DatasetError, type Dataset } from '../../src/data/types.js';
+import { parseCifar, parseCifarArchive } from '../../src/data/cifar.js';
+import { parseTinyImagenet, browserImageDecoder, type FileTree } from '../../src/data/tinyimagenet.js';
+import type { DatasetKind, ErrorKind, Event, ModelSummary, PickedFile, Request, RunState, TrainSettings } from './protocol.js';
+
+const scope = self as unknown as { postMessage(m: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
+const post = (m: Event, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
+
+/** Classes, channels and side of each dataset, for parameter counts before any file is read. */
+const DATASET_SHAPES: Record<DatasetKind, { numClasses: number; inChannels: number; inputSize: number }> = {
+  mnist: { numClasses: 10, inChannels: 1, inputSize: 32 },
+  cifar10: { numClasses: 10, inChannels: 3, inputSize: 32 },
+  cifar100: { numClasses: 100, inChannels: 3, inputSize: 32 },
+  tinyimagenet: { numClasses: 200, inChannels: 3, inputSize: 64 },
+};
+
+let ctx: DeviceContext | null = null;
+let dataset: Dataset | null = null;
+let model: Model | null = null;
+let trainer: Trainer | null = null;
+let settings: TrainSettings | null = null;
+/** A checkpoint loaded by the user that the next Start continues from. */
+let loadedInfo: CheckpointInfo | null = null;
+/** The last epoch's state, kept in memory: what device-loss recovery restores. */
+let last: { model: Uint8Array; optimizer: Uint8Array; info: CheckpointInfo } | null = null;
+let state: RunState = 'idle';
+let running = false;
+let pauseRequested = false;
+let stopRequested = false;
+let wake: (() => void) | null = null;
+let deviceLost: string | null = null;
+let ownShutdown = false;
+let totalSteps = 0;
+let blendBusy = false;
+let lastTestAccuracy: number | undefined;
+
+function setState(s: RunState, message?: string): void {
+  state = s;
+  post({ type: 'state', state: s, message });
+}
+
+function fail(kind: ErrorKind, e: unknown): void {
+  const message = e instanceof Error ? e.message : String(e);
+  post({ type: 'error', kind, message });
+}
+
+function watchDevice(c: DeviceContext): void {
+  void c.device.lost.then((info) => {
+    if (ownShutdown || ctx !== c) return;
+    deviceLost = `${info.reason}${info.message ? `: ${info.message}` : ''}`;
+    // Idle: nothing will notice the loss by failing, so recover now.
+    if (!running) void recover();
+  });
+}
+
+async function device(): Promise<DeviceContext> {
+  if (!ctx) {
+    ctx = await init();
+    watchDevice(ctx);
+  }
+  return ctx;
+}
+
+function summary(): ModelSummary {
+  const m = model!;
+  return {
+    name: m.name,
+    width: m.config.width,
+    parameters: m.numParameters(),
+    compression: compressionFactor(m),
+    blendLayers: blendModules().length,
+    dataset: dataset?.name ?? '',
+    epoch: trainer?.epoch ?? loadedInfo?.epoch ?? 0,
+    globalStep: trainer?.globalStep ?? loadedInfo?.globalStep ?? 0,
+  };
+}
+
+function checkpointInfo(): CheckpointInfo {
+  const m = model!;
+  return {
+    model: m.name,
+    width: m.config.width,
+    numClasses: m.config.numClasses,
+    inChannels: m.config.inChannels,
+    inputSize: m.config.inputSize,
+    stem: m.config.stem,
+    dataset: dataset?.name ?? loadedInfo?.dataset ?? '',
+    epoch: trainer?.epoch ?? loadedInfo?.epoch ?? 0,
+    globalStep: trainer?.globalStep ?? loadedInfo?.globalStep ?? 0,
+    testAccuracy: lastTestAccuracy,
+  };
+}
+
+/** The SL blends in order of appearance (registration order is the order of use). */
+function blendModules(): [string, Blend][] {
+  if (!model) return [];
+  return model.namedModules().filter((e): e is [string, Blend] => e[1] instanceof Blend);
+}
+
+async function sendBlends(): Promise<void> {
+  const blends = blendModules();
+  if (!blends.length || blendBusy) return;
+  blendBusy = true;
+  try {
+    const layers = [];
+    for (const [name, b] of blends) layers.push({ name, n: b.n, weight: await b.weight.toArray() });
+    post({ type: 'blends', step: totalSteps, layers }, layers.map((l) => l.weight.buffer));
+  } finally {
+    blendBusy = false;
+  }
+}
+
+/** Reads every file as bytes (CIFAR), or wraps a folder pick as a lazy FileTree (Tiny ImageNet: 120k JPEGs). */
+async function loadDataset(kind: DatasetKind, files: PickedFile[], maxPerClass?: number): Promise<Dataset> {
+  if (kind === 'mnist') {
+    post({ type: 'log', message: 'Loading the embedded MNIST digits…' });
+    const { loadMnist } = await import('../../src/data/mnist.js');
+    return loadMnist();
+  }
+  if (!files.length) throw new DatasetError(`${kind}: no files chosen`);
+  if (kind === 'tinyimagenet') {
+    const byPath = new Map(files.map((f) => [f.path, f.file]));
+    const tree: FileTree = {
+      list: () => [...byPath.keys()],
+      read: async (p) => {
+        const f = byPath.get(p);
+        if (!f) throw new DatasetError(`${p}: file not found`);
+        return new Uint8Array(await f.arrayBuffer());
+      },
+    };
+    let lastReport = 0;
+    return parseTinyImagenet(tree, browserImageDecoder, {
+      maxPerClass,
+      onProgress: (done, total) => {
+        const now = performance.now();
+        if (now - lastReport > 500 || done === total) {
+          lastReport = now;
+          post({ type: 'log', message: `Decoding Tiny ImageNet: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} images` });
+        }
+      },
+    });
+  }
+  const named = await Promise.all(files.map(async (f) => ({ name: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
+  if (named.length === 1 && /\.(tar\.gz|tgz|tar)$/i.test(named[0].name)) return parseCifarArchive(named[0].bytes, named[0].name, kind);
+  return parseCifar(named, kind);
+}
+
+function checkCompatible(m: { numClasses: number; inChannels: number; inputSize: number }, what: string, ds: Dataset): void {
+  if (m.numClasses !== ds.numClasses || m.inChannels !== ds.channels || m.inputSize !== ds.height) {
+    throw new Error(
+      `${what} is for ${m.numClasses} classes of ${m.inChannels}×${m.inputSize}×${m.inputSize} images, but ${ds.name} has ${ds.numClasses} classes of ${ds.channels}×${ds.height}×${ds.width}. Choose the matching dataset.`,
+    );
+  }
+}
+
+async function snapshot(): Promise<void> {
+  const info = checkpointInfo();
+  last = { model: await modelCheckpoint(model!, info), optimizer: trainer ? await optimizerCheckpoint(model!, trainer.optimizer, info) : new Uint8Array(0), info };
+}
+
+function trainerFor(m: Model, s: TrainSettings, ds: Dataset): Trainer {
+  return new Trainer(m, ds, {
+    epochs: s.epochs,
+    batchSize: s.batchSize,
+    lr: s.lr,
+    momentum: s.momentum,
+    weightDecay: s.weightDecay,
+    nesterov: false,
+    schedule: s.schedule,
+    seed: s.seed,
+    warmupSteps: 0,
+    maxStepsPerEpoch: s.maxStepsPerEpoch > 0 ? s.maxStepsPerEpoch : undefined,
+    maxEvalImages: s.maxEvalImages > 0 ? s.maxEvalImages : undefined,
+  });
+}
+
+async function start(s: TrainSettings): Promise<void> {
+  if (running) throw new Error('Training is already running: pause or stop it first.');
+  await device();
+  if (!dataset || dataset.name !== s.dataset) {
+    if (s.dataset !== 'mnist') throw new DatasetError(`${s.dataset}: choose the dataset files first (the file picker next to the dataset).`);
+    dataset = await loadDataset('mnist', []);
+    postDataset();
+  }
+  settings = s;
+  const ds = dataset;
+  if (loadedInfo && model) {
+    checkCompatible(model.config, `The loaded checkpoint (${model.name})`, ds);
+  } else {
+    model?.dispose();
+    model = null;
+    model = createModel(s.model, { width: s.width, numClasses: ds.numClasses, inChannels: ds.channels, inputSize: ds.height, seed: s.seed });
+  }
+  trainer?.optimizer.dispose?.();
+  trainer = trainerFor(model, s, ds);
+  if (loadedInfo) {
+    trainer.epoch = loadedInfo.epoch;
+    trainer.globalStep = loadedInfo.globalStep;
+    if (trainer.epoch >= s.epochs) post({ type: 'log', message: `The checkpoint has ${trainer.epoch} epochs already; raise Epochs to train on.` });
+  }
+  loadedInfo = null;
+  totalSteps = 0;
+  pauseRequested = false;
+  stopRequested = false;
+  post({ type: 'model', summary: summary() });
+  await snapshot();
+  await sendBlends();
+  void loop();
+}
+
+async function loop(): Promise<void> {
+  const t = trainer!;
+  const s = settings!;
+  running = true;
+  setState('training');
+  let prevMean = 0;
+  try {
+    while (t.epoch < s.epochs && !stopRequested) {
+      if (pauseRequested) {
+        setState('paused');
+        await new Promise<void>((r) => (wake = r));
+        wake = null;
+        if (stopRequested) break;
+        setState('training');
+      }
+      const epoch = t.epoch;
+      prevMean = 0;
+      const result = await t.trainEpoch(
+        (p) => {
+          totalSteps++;
+          // Batches are equal-sized (dropLast), so this step's loss follows from the running means.
+          const loss = p.loss * p.step - prevMean * (p.step - 1);
+          prevMean = p.loss;
+          post({ type: 'progress', epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, totalSteps, loss, epochLoss: p.loss, acc: p.acc, imagesPerSecond: p.imagesPerSecond, lr: p.lr });
+          if (totalSteps % Math.max(1, s.blendEvery) === 0) void sendBlends().catch(() => undefined);
+        },
+        () => pauseRequested || stopRequested,
+      );
+      if (t.epoch === epoch) continue; // interrupted by pause or stop; the epoch restarts on resume
+      const test = await t.evaluate();
+      lastTestAccuracy = test.accuracy;
+      post({ type: 'epoch', epoch: t.epoch, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds });
+      await snapshot();
+      await sendBlends();
+    }
+    running = false;
+    setState(stopRequested ? 'stopped' : 'done');
+  } catch (e) {
+    running = false;
+    if (deviceLost) {
+      await recover();
+      return;
+    }
+    fail(e instanceof NonFiniteLossError ? 'training' : e instanceof DatasetError ? 'dataset' : 'training', e);
+    setState('stopped');
+  }
+}
+
+/** After a lost device: a new device, the model and optimizer from the in-memory checkpoint, then paused. */
+async function recover(): Promise<void> {
+  const reason = deviceLost ?? 'unknown reason';
+  setState('recovering');
+  post({ type: 'error', kind: 'device-lost', message: `The GPU device was lost (${reason}). Restoring the last checkpoint${last ? ` (epoch ${last.info.epoch})` : ''} on a new device…` });
+  ownShutdown = true;
+  shutdown();
+  ownShutdown = false;
+  ctx = null;
+  model = null;
+  trainer = null;
+  deviceLost = null;
+  try {
+    await device();
+    if (!last || !settings || !dataset) {
+      setState('idle', 'The device was replaced; no checkpoint was held, so start again.');
+      return;
+    }
+    const info = parseInfo(decodeSafetensors(last.model, 'checkpoint in memory').metadata, 'checkpoint in memory');
+    model = createModel(info.model, { width: info.width ?? undefined, numClasses: info.numClasses, inChannels: info.inChannels, inputSize: info.inputSize, stem: info.stem === 'conv' ? 'conv' : 'pad', initialize: false });
+    loadModelCheckpoint(model, last.model, 'checkpoint in memory');
+    trainer = trainerFor(model, settings, dataset);
+    if (last.optimizer.length) loadOptimizerCheckpoint(model, trainer.optimizer, last.optimizer, 'optimizer state in memory');
+    trainer.epoch = info.epoch;
+    trainer.globalStep = info.globalStep;
+    pauseRequested = false;
+    stopRequested = false;
+    post({ type: 'model', summary: summary() });
+    await sendBlends();
+    setState('paused', `Restored the checkpoint of epoch ${info.epoch} on a new device. Press Resume to continue.`);
+  } catch (e) {
+    fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'device-lost', e);
+    setState('idle');
+  }
+}
+
+function postDataset(): void {
+  const d = dataset!;
+  post({ type: 'dataset', name: d.name, train: d.train.count, test: d.test.count, classes: d.numClasses, channels: d.channels, size: d.height });
+}
+
+async function load(name: string, bytes: Uint8Array): Promise<void> {
+  if (running) throw new Error('Stop or pause training before loading a checkpoint.');
+  await device();
+  const { metadata } = decodeSafetensors(bytes, name);
+  const info = parseInfo(metadata, name);
+  const next = createModel(info.model, { width: info.width ?? undefined, numClasses: info.numClasses, inChannels: info.inChannels, inputSize: info.inputSize, stem: info.stem === 'conv' ? 'conv' : 'pad', initialize: false });
+  try {
+    loadModelCheckpoint(next, bytes, name);
+  } catch (e) {
+    next.dispose();
+    throw e;
+  }
+  model?.dispose();
+  trainer?.optimizer.dispose?.();
+  trainer = null;
+  model = next;
+  loadedInfo = info;
+  lastTestAccuracy = info.testAccuracy;
+  last = { model: bytes, optimizer: new Uint8Array(0), info };
+  post({ type: 'loaded', name, summary: summary() });
+  await sendBlends();
+  setState('stopped', `Loaded ${name}: ${info.model}${info.width ? ` n=${info.width}` : ''}, trained ${info.epoch} epochs on ${info.dataset || 'an unnamed dataset'}. Start continues it; Evaluate tests it.`);
+}
+
+async function evaluate(maxImages: number): Promise<void> {
+  if (state === 'training' || state === 'pausing') throw new Error('Pause or stop training before evaluating.');
+  if (!model) throw new Error('No model yet: start training or load a checkpoint first.');
+  await device();
+  if (!dataset) {
+    if (settings?.dataset && settings.dataset !== 'mnist') throw new DatasetError('Choose the dataset files first.');
+    dataset = await loadDataset('mnist', []);
+    postDataset();
+  }
+  checkCompatible(model.config, `The model (${model.name})`, dataset);
+  const loader = new BatchLoader(dataset, 'test', { batchSize: 100, shuffle: false, augment: false, seed: 0 });
+  const limit = maxImages > 0 ? maxImages : Infinity;
+  const r = await evaluateModel(model, dataset, loader, limit);
+  post({ type: 'eval', loss: r.loss, accuracy: r.accuracy, images: Math.min(dataset.test.count, limit) });
+}
+
+async function handle(m: Request): Promise<void> {
+  switch (m.type) {
+    case 'init': {
+      try {
+        const c = await device();
+        const i = c.info;
+        post({ type: 'ready', adapter: [i.vendor, i.architecture, i.device, i.description].filter((x) => x).join(' ') || 'unknown adapter', software: i.software, source: c.platform.source });
+      } catch (e) {
+        fail('webgpu', e);
+      }
+      return;
+    }
+    case 'dataset':
+      try {
+        if (running) throw new Error('Stop training before changing the dataset.');
+        setState('preparing', `Reading ${m.kind}…`);
+        dataset = await loadDataset(m.kind, m.files, m.maxPerClass);
+        postDataset();
+        setState(model ? 'stopped' : 'idle');
+      } catch (e) {
+        fail('dataset', e);
+        setState(model ? 'stopped' : 'idle');
+      }
+      return;
+    case 'start':
+      try {
+        setState('preparing', 'Preparing…');
+        await start(m.settings);
+      } catch (e) {
+        fail(e instanceof WebGPUUnavailableError ? 'webgpu' : e instanceof DatasetError ? 'dataset' : 'usage', e);
+        setState(model ? 'stopped' : 'idle');
+      }
+      return;
+    case 'pause':
+      if (running && !pauseRequested) {
+        pauseRequested = true;
+        setState('pausing');
+      }
+      return;
+    case 'resume':
+      pauseRequested = false;
+      if (wake) wake();
+      else if (!running && trainer && state === 'paused') void loop();
+      return;
+    case 'stop':
+      stopRequested = true;
+      if (wake) wake();
+      else if (!running && state === 'paused') setState('stopped');
+      return;
+    case 'load':
+      try {
+        await load(m.name, m.bytes);
+      } catch (e) {
+        fail(running ? 'usage' : 'checkpoint', e);
+      }
+      return;
+    case 'download':
+      try {
+        if (!model) throw new Error('No model yet: start training or load a checkpoint first.');
+        const info = checkpointInfo();
+        const bytes = await modelCheckpoint(model, info);
+        const name = `${info.model}${info.width ? `-n${info.width}` : ''}-${info.dataset || 'model'}-epoch${info.epoch}.safetensors`;
+        post({ type: 'checkpoint', name, bytes }, [bytes.buffer]);
+      } catch (e) {
+        fail('checkpoint', e);
+      }
+      return;
+    case 'eval':
+      try {
+        await evaluate(m.maxImages);
+      } catch (e) {
+        fail(e instanceof DatasetError ? 'dataset' : 'usage', e);
+      }
+      return;
+    case 'describe':
+      try {
+        await device();
+        const shape = DATASET_SHAPES[m.dataset];
+        const probe = createModel(m.model, { width: m.width, ...shape, initialize: false });
+        try {
+          const blendLayers = probe.namedModules().filter(([, x]) => x instanceof Blend).length;
+          post({ type: 'describe', model: m.model, parameters: probe.numParameters(), compression: compressionFactor(probe), blendLayers });
+        } finally {
+          probe.dispose();
+        }
+      } catch (e) {
+        fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'usage', e);
+      }
+      return;
+    case 'lose-device':
+      // A real loss: the device is destroyed under the trainer, exactly as a driver reset would leave it.
+      ctx?.device.destroy();
+      return;
+  }
+}
+
+// Requests run one at a time, in order, except pause/resume/stop, which must reach a running loop at once.
+let queue: Promise<void> = Promise.resolve();
+scope.onmessage = (e: MessageEvent<Request>) => {
+  const m = e.data;
+  if (m.type === 'pause' || m.type === 'resume' || m.type === 'stop' || m.type === 'lose-device') void handle(m);
+  else queue = queue.then(() => handle(m));
+};

@@ -1,0 +1,116 @@
+// Node-only entry points of `onelayer sweep | worker | blends | prune` (src/cli/main.ts parses the flags).
+import { mkdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { bool, list, num, optNum, optStr, str, UsageError, type Args } from '../cli/args.js';
+import { trainConfigFromArgs } from '../cli/train.js';
+import { decodeSafetensors } from '../io/safetensors.js';
+import { renderBlendLayers } from './blend.js';
+import { writeAtomic } from './files-node.js';
+import { pruneCurve } from './prune-node.js';
+import type { QueueSettings } from './queue-node.js';
+import { runSweep } from './sweep-node.js';
+
+function queueSettings(args: Args): Partial<QueueSettings> {
+  return {
+    queueName: optStr(args, 'queue-name'),
+    attempts: optNum(args, 'attempts'),
+    lockDurationMs: optNum(args, 'lock-duration'),
+    stalledIntervalMs: optNum(args, 'stalled-interval'),
+    maxStalledCount: optNum(args, 'max-stalled'),
+  };
+}
+
+/** Ctrl-C / SIGTERM abort the signal once; a second Ctrl-C exits at once. */
+function interruptSignal(): AbortController {
+  const ac = new AbortController();
+  const onSignal = (): void => {
+    if (ac.signal.aborted) process.exit(130);
+    process.stderr.write('\nonelayer: stopping (again to force)...\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return ac;
+}
+
+/**
+ * onelayer sweep --models vgg16,s-vgg16,sl-vgg16 --widths 32,64,128 --dataset D [--data PATH] --out DIR
+ *   [every `onelayer train` flag except --model/--width/--out/--resume] [--queue redis://HOST:PORT
+ *   [--queue-name N] [--attempts 3] [--lock-duration MS] [--stalled-interval MS] [--max-stalled K]] [--trainer MODULE]
+ */
+export async function sweepCommand(args: Args): Promise<number> {
+  const models = list(args, 'models');
+  const widths = list(args, 'widths', []).map((w) => {
+    const n = Number(w);
+    if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--widths: '${w}' is not a positive integer`);
+    return n;
+  });
+  const { model: _m, width: _w, out: _o, resume: _r, ...train } = trainConfigFromArgs({ ...args, model: models[0] ?? '', out: '' });
+  const ac = interruptSignal();
+  const outcome = await runSweep({
+    ...train,
+    ...queueSettings(args),
+    models,
+    widths,
+    out: resolve(str(args, 'out')),
+    queue: optStr(args, 'queue'),
+    trainer: optStr(args, 'trainer'),
+    signal: ac.signal,
+  });
+  process.stdout.write(`${JSON.stringify({ runs: outcome.results.length, trained: outcome.trained, skipped: outcome.skipped, files: outcome.files }, null, 2)}\n`);
+  return 0;
+}
+
+/** onelayer worker --queue redis://HOST:PORT [--queue-name N] [--out-dir DIR] [--trainer MODULE] [lock flags as for sweep] */
+export async function workerCommand(args: Args): Promise<number> {
+  const { runWorker } = await import('./queue-node.js');
+  const ac = interruptSignal();
+  await runWorker({ ...queueSettings(args), queue: str(args, 'queue'), outDir: optStr(args, 'out-dir'), trainer: optStr(args, 'trainer'), signal: ac.signal });
+  return 0;
+}
+
+/** onelayer blends --checkpoint FILE --out DIR: DIR/<k>-<name>.png per blend layer + DIR/blends.png. */
+export async function blendsCommand(args: Args): Promise<number> {
+  const file = resolve(str(args, 'checkpoint'));
+  const out = resolve(str(args, 'out'));
+  const { tensors } = decodeSafetensors(new Uint8Array(await readFile(file)), file);
+  const pictures = renderBlendLayers(tensors);
+  await mkdir(out, { recursive: true });
+  const written: string[] = [];
+  for (const [k, layer] of pictures.layers.entries()) {
+    const path = join(out, `${String(k).padStart(2, '0')}-${layer.name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);
+    await writeAtomic(path, layer.png);
+    written.push(path);
+  }
+  await writeAtomic(join(out, 'blends.png'), pictures.sheet);
+  process.stdout.write(`${JSON.stringify({ layers: pictures.layers.map((l) => ({ name: l.name, n: l.n })), files: written, sheet: join(out, 'blends.png') }, null, 2)}\n`);
+  return 0;
+}
+
+/**
+ * onelayer prune --checkpoint FILE [--fractions 0,0.1,...,0.9] [--per-layer] [--baselines SWEEP_DIR|results.csv]
+ *   [--reference MODEL] [--dataset D] [--data PATH] [--batch-size 100] [--max-eval-images N] [--out DIR]
+ */
+export async function pruneCommand(args: Args): Promise<number> {
+  const checkpoint = resolve(str(args, 'checkpoint'));
+  const fractions = list(args, 'fractions', ['0', '0.1', '0.2', '0.3', '0.4', '0.5', '0.6', '0.7', '0.8', '0.9']).map((f) => {
+    const v = Number(f);
+    if (!(v >= 0 && v <= 1)) throw new UsageError(`--fractions: '${f}' is not in [0, 1]`);
+    return v;
+  });
+  const outcome = await pruneCurve({
+    checkpoint,
+    fractions,
+    perLayer: bool(args, 'per-layer'),
+    baselines: optStr(args, 'baselines'),
+    reference: optStr(args, 'reference'),
+    dataset: optStr(args, 'dataset'),
+    dataPath: optStr(args, 'data'),
+    batchSize: num(args, 'batch-size', 100),
+    maxEvalImages: optNum(args, 'max-eval-images'),
+    out: resolve(str(args, 'out', join(resolve(checkpoint, '..'), 'prune'))),
+  });
+  process.stdout.write(`${JSON.stringify(outcome, null, 2)}\n`);
+  return 0;
+}

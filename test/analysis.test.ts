@@ -1,0 +1,231 @@
+// Analysis: plots (SVG + rasterised PNG), CSV, resumable sweeps with a fake trainer, blend pictures, pruning maths.
+import { describe, expect, it } from 'vitest';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { encodePng, createImage } from '../src/analysis/png.js';
+import { layoutPlot, linearTicks, logTicks, renderPng, renderSvg, type Prim } from '../src/analysis/plot.js';
+import { parseColor } from '../src/analysis/raster.js';
+import { parseCsv, toCsv } from '../src/analysis/csv.js';
+import { lineChart, planSweep, resultsFromCsv, resultsToCsv, tradeoffPlot, type SweepResult } from '../src/analysis/sweep.js';
+import { runSweep } from '../src/analysis/sweep-node.js';
+import { BLEND_BLUE, BLEND_OTHER, BLEND_RED, blendCellSize, blendLayers, classifyBlendRows, renderBlendLayers } from '../src/analysis/blend.js';
+import { blendPruner, countNonzero, equivalentParameters, nonzeroParameters, referencePoints } from '../src/analysis/prune.js';
+import type { RunSummary, TrainConfig } from '../src/train/types.js';
+
+const decode = (bytes: Uint8Array): PNG => PNG.sync.read(Buffer.from(bytes));
+const pixel = (png: PNG, x: number, y: number): number[] => {
+  const o = (Math.round(y) * png.width + Math.round(x)) * 4;
+  return [png.data[o]!, png.data[o + 1]!, png.data[o + 2]!];
+};
+
+function row(model: string, width: number | null, compression: number, acc: number, parameters = 1e6 / compression): SweepResult {
+  return { run: width === null ? model : `${model}-w${width}`, model, width, dataset: 'cifar10', epochs: 1, parameters, compression, testAccuracy: acc, bestTestAccuracy: acc, trainLoss: 0.5, wallSeconds: 1, imagesPerSecond: 100, adapter: 'fake, "quoted"', software: true };
+}
+const ROWS: SweepResult[] = [
+  row('vgg16', null, 1, 0.93),
+  row('s-vgg16', 32, 500, 0.8),
+  row('s-vgg16', 64, 120, 0.85),
+  row('sl-vgg16', 32, 300, 0.82),
+  row('sl-vgg16', 64, 80, 0.88),
+];
+
+describe('png encoder', () => {
+  it('round-trips through pngjs (random and flat data)', () => {
+    const img = createImage(37, 23);
+    let s = 1;
+    for (let i = 0; i < img.data.length; i++) img.data[i] = i < 1500 ? ((s = (s * 1103515245 + 12345) >>> 0) >>> 24) : (i >> 7) & 0xff;
+    const png = decode(encodePng(img));
+    expect([png.width, png.height]).toEqual([37, 23]);
+    expect(Buffer.compare(png.data, Buffer.from(img.data))).toBe(0);
+  });
+  it('rejects a buffer of the wrong size', () => {
+    expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(15) })).toThrow(/2x2x4 = 16 bytes, got 15/);
+  });
+});
+
+describe('plots', () => {
+  it('ticks: 1/2/5 linear steps, powers of ten on log axes', () => {
+    expect(linearTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
+    expect(logTicks(0.8, 2000)).toEqual([1, 10, 100, 1000]);
+    expect(logTicks(1, 30)).toEqual([1, 2, 5, 10, 20]);
+  });
+
+  it('trade-off SVG has axes, labels, log ticks, one marker per point, the baseline marker and dashed line', () => {
+    const svg = renderSvg(tradeoffPlot(ROWS));
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg).toContain('compression factor C (log scale)');
+    expect(svg).toContain('test accuracy (%)');
+    expect(svg).toMatch(/<text class="title"[^>]*>Accuracy vs compression \(cifar10\)</);
+    for (const t of ['1', '10', '100']) expect(svg).toMatch(new RegExp(`class="tick x-tick"[^>]*>${t}<`));
+    for (const l of ['n=32', 'n=64']) expect(svg.match(new RegExp(`class="point-label"[^>]*>${l}<`, 'g'))?.length).toBe(2);
+    // 5 data points + 3 legend entries; the baseline is a star (polygon).
+    expect(svg.match(/class="marker"/g)?.length).toBe(8);
+    expect(svg.match(/<polygon class="marker"/g)?.length).toBe(2);
+    expect(svg).toContain('stroke-dasharray="6 4"');
+    expect(svg).toContain('vgg16 93.00%');
+    for (const l of ['vgg16 (baseline)', 's-vgg16', 'sl-vgg16']) expect(svg).toMatch(new RegExp(`class="legend"[^>]*>${l.replace(/[()]/g, '\\$&')}<`));
+  });
+
+  it('PNG has the expected size and the series colour at every point', () => {
+    const spec = tradeoffPlot(ROWS);
+    const png = decode(renderPng(spec, 2));
+    expect([png.width, png.height]).toEqual([1440, 960]);
+    const scene = layoutPlot(spec);
+    const markers = scene.prims.filter((p): p is Extract<Prim, { kind: 'marker' }> => p.kind === 'marker');
+    expect(markers.length).toBe(8);
+    for (const m of markers) expect(pixel(png, m.x * 2, m.y * 2)).toEqual([...parseColor(m.color)]);
+    // The plot is mostly white but has text and lines: count dark pixels in the title band.
+    let dark = 0;
+    for (let y = 20; y < 60; y++) for (let x = 0; x < png.width; x++) if (pixel(png, x, y)[0]! < 80) dark++;
+    expect(dark).toBeGreaterThan(200);
+  });
+
+  it('line chart renders both outputs', () => {
+    const spec = lineChart([{ name: 'loss', points: [1, 2, 3].map((x) => ({ x, y: 1 / x })) }, { name: 'acc', points: [1, 2, 3].map((x) => ({ x, y: x / 4 })) }], { title: 'T', xLabel: 'epoch', yLabel: 'v' });
+    expect(renderSvg(spec)).toContain('>epoch<');
+    expect(decode(renderPng(spec, 1)).width).toBe(720);
+  });
+});
+
+describe('csv', () => {
+  it('quotes commas, quotes and newlines and parses them back', () => {
+    const text = toCsv([{ a: 'x,y', b: 'say "hi"', c: 'two\nlines' }, { a: '', b: 3, c: true }], ['a', 'b', 'c']);
+    expect(parseCsv(text)).toEqual([{ a: 'x,y', b: 'say "hi"', c: 'two\nlines' }, { a: '', b: '3', c: 'true' }]);
+  });
+  it('sweep results round-trip', () => {
+    expect(resultsFromCsv(resultsToCsv(ROWS))).toEqual(ROWS);
+  });
+  it('names the bad column', () => {
+    expect(() => resultsFromCsv('run,model,parameters,compression,testAccuracy\nx,y,abc,1,0.5\n')).toThrow(/row 2: column 'parameters'/);
+  });
+});
+
+describe('sweep', () => {
+  const spec = { models: ['vgg16', 's-vgg16', 'sl-vgg16'], widths: [8, 16], dataset: 'mnist', epochs: 1, batchSize: 8, lr: 0.1 };
+
+  it('plans baselines once and shared models at every width', () => {
+    const plan = planSweep({ ...spec, out: '/tmp/sw/' });
+    expect(plan.map((p) => p.name)).toEqual(['vgg16', 's-vgg16-w8', 's-vgg16-w16', 'sl-vgg16-w8', 'sl-vgg16-w16']);
+    expect(plan[0]!.config.width).toBeUndefined();
+    expect(plan[2]!.config).toMatchObject({ model: 's-vgg16', width: 16, out: '/tmp/sw/runs/s-vgg16-w16', resume: true, momentum: 0.9 });
+    expect(() => planSweep({ ...spec, widths: [], out: 'x' })).toThrow(/need --widths/);
+  });
+
+  it('resumes after an interruption without retraining finished runs', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'onelayer-sweep-'));
+    try {
+      const calls: string[] = [];
+      const fake = (ac?: AbortController, stopAfter = Infinity) => ({
+        async runTraining(config: TrainConfig): Promise<RunSummary> {
+          calls.push(`${config.model}-w${config.width ?? ''}`);
+          const { mkdir, writeFile } = await import('node:fs/promises');
+          await mkdir(config.out, { recursive: true });
+          const width = config.width ?? null;
+          const parameters = width === null ? 1e6 : width * width * 9;
+          const s: RunSummary = { status: 'completed', model: config.model, width, dataset: config.dataset, epochs: config.epochs, parameters, compression: 1e6 / parameters, testAccuracy: 0.5 + (width ?? 64) / 200, bestTestAccuracy: 0.6, testLoss: 1, trainLoss: 1, trainAccuracy: 0.5, wallSeconds: 0.01, imagesPerSecond: 1, adapter: 'fake', software: true, checkpoint: join(config.out, 'model.safetensors') };
+          await writeFile(join(config.out, 'summary.json'), JSON.stringify(s));
+          if (calls.length >= stopAfter) ac?.abort(); // Ctrl-C arrives while run 2 finishes
+          return s;
+        },
+      });
+      const ac = new AbortController();
+      const logs: string[] = [];
+      await expect(runSweep({ ...spec, out, trainer: fake(ac, 2), signal: ac.signal, log: (l) => logs.push(l) })).rejects.toThrow(/interrupted before s-vgg16-w16/);
+      expect(calls).toEqual(['vgg16-w', 's-vgg16-w8']);
+      expect(resultsFromCsv(await readFile(join(out, 'results.csv'), 'utf8')).map((r) => r.run)).toEqual(['vgg16', 's-vgg16-w8']);
+
+      calls.length = 0;
+      const done = await runSweep({ ...spec, out, trainer: fake(), log: (l) => logs.push(l) });
+      expect(calls).toEqual(['s-vgg16-w16', 'sl-vgg16-w8', 'sl-vgg16-w16']);
+      expect(done.skipped).toEqual(['vgg16', 's-vgg16-w8']);
+      const rows = resultsFromCsv(await readFile(join(out, 'results.csv'), 'utf8'));
+      expect(rows.map((r) => r.run)).toEqual(['vgg16', 's-vgg16-w8', 's-vgg16-w16', 'sl-vgg16-w8', 'sl-vgg16-w16']);
+      expect(rows[2]).toMatchObject({ model: 's-vgg16', width: 16, parameters: 2304 });
+      expect(await readFile(join(out, 'tradeoff.svg'), 'utf8')).toContain('n=16');
+      expect(decode(new Uint8Array(await readFile(join(out, 'tradeoff.png')))).width).toBe(1440);
+
+      // A third run trains nothing.
+      calls.length = 0;
+      expect((await runSweep({ ...spec, out, trainer: fake(), log: () => {} })).trained).toEqual([]);
+      expect(calls).toEqual([]);
+      expect((await stat(join(out, 'results.csv'))).size).toBeGreaterThan(0);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('blend pictures', () => {
+  it("marks each row's 32 largest |w| red and 32 smallest blue (n = 64)", () => {
+    const n = 64;
+    const data = new Float32Array(n * n);
+    // Row r: |w| grows with (c + r) mod n, alternating signs so |w| (not w) has to decide.
+    for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) data[r * n + c] = (((c + r) % n) + 1) * (c % 2 ? -1 : 1);
+    const t = { name: 'blends.0.weight', shape: [n, n], data };
+    const marks = classifyBlendRows(t);
+    for (let c = 0; c < n; c++) expect(marks[c]).toBe(c >= 32 ? 1 : -1);
+    const png = decode(renderBlendLayers([t]).layers[0]!.png);
+    const cell = blendCellSize(n);
+    expect([png.width, png.height]).toEqual([n * cell, n * cell]);
+    const at = (r: number, c: number): number[] => pixel(png, c * cell + cell / 2, r * cell + cell / 2);
+    expect(at(0, 63)).toEqual([...BLEND_RED]);
+    expect(at(0, 32)).toEqual([...BLEND_RED]);
+    expect(at(0, 31)).toEqual([...BLEND_BLUE]);
+    expect(at(0, 0)).toEqual([...BLEND_BLUE]);
+    expect(at(5, 63)).toEqual([...BLEND_BLUE]); // (63 + 5) % 64 = 4: small
+    expect(at(5, 58)).toEqual([...BLEND_RED]); // (58 + 5) % 64 = 63: largest
+  });
+
+  it('uses k = min(32, n/2): odd n leaves the median grey; layers in order of appearance; contact sheet', () => {
+    const n = 5;
+    const t = (name: string) => ({ name, shape: [n, n, 1, 1], data: Float32Array.from({ length: n * n }, (_, i) => (i % n) + 1) });
+    const pics = renderBlendLayers([t('blends.10.weight'), { name: 'bn.weight', shape: [5], data: new Float32Array(5) }, t('blends.2.weight'), t('blend1.weight')]);
+    expect(pics.layers.map((l) => l.name)).toEqual(['blend1.weight', 'blends.2.weight', 'blends.10.weight']);
+    const png = decode(pics.layers[0]!.png);
+    const cell = blendCellSize(n);
+    expect([0, 1, 2, 3, 4].map((c) => pixel(png, c * cell + 1, 1))).toEqual([[...BLEND_BLUE], [...BLEND_BLUE], [...BLEND_OTHER], [...BLEND_RED], [...BLEND_RED]]);
+    const sheet = decode(pics.sheet);
+    expect(sheet.width).toBeGreaterThan(2 * 256);
+    expect(blendLayers([{ name: 'x.weight', shape: [4, 4], data: new Float32Array(16) }])).toEqual([]);
+    expect(() => renderBlendLayers([])).toThrow(/no blend layers/);
+  });
+});
+
+describe('pruning', () => {
+  const layers = [Float32Array.from([0.1, -5, 0.2, 3]), Float32Array.from([0.05, 1])];
+
+  it('zeros the globally smallest |w|', () => {
+    const p = blendPruner(layers).at(0.5);
+    expect(p.zeroed).toBe(3);
+    expect(p.layers.map((l) => [...l])).toEqual([[0, -5, 0, 3], [0, 1]]);
+    expect([...layers[0]!]).toEqual([...Float32Array.from([0.1, -5, 0.2, 3])]); // inputs untouched
+    expect(countNonzero(p.layers)).toBe(3);
+    expect(nonzeroParameters(100, p.layers)).toBe(97);
+    expect(blendPruner(layers).at(0).zeroed).toBe(0);
+    expect(countNonzero(blendPruner(layers).at(1).layers)).toBe(0);
+    expect(() => blendPruner(layers).at(1.5)).toThrow(/fraction/);
+  });
+
+  it('per layer zeros the same fraction of each layer; ties give exact counts', () => {
+    const p = blendPruner(layers, true).at(0.5);
+    expect(p.layers.map((l) => [...l])).toEqual([[0, -5, 0, 3], [0, 1]]);
+    const q = blendPruner([new Float32Array(10).fill(2)]).at(0.3);
+    expect(countNonzero(q.layers)).toBe(7);
+    expect([...q.layers[0]!.slice(0, 4)]).toEqual([0, 0, 0, 2]);
+  });
+
+  it('interpolates log(parameters) linearly in accuracy between reference points', () => {
+    const pts = [{ accuracy: 0.9, parameters: 1e6 }, { accuracy: 0.8, parameters: 1e4 }];
+    expect(equivalentParameters(pts, 0.85).parameters).toBeCloseTo(1e5, 3);
+    expect(equivalentParameters(pts, 0.85).extrapolated).toBe(false);
+    expect(equivalentParameters(pts, 0.95)).toEqual({ parameters: 1e6, extrapolated: true });
+    expect(equivalentParameters(pts, 0.5).parameters).toBeCloseTo(1e4, 6);
+    expect(equivalentParameters([{ accuracy: 0.9, parameters: 100 }, { accuracy: 0.9, parameters: 10000 }], 0.9).parameters).toBeCloseTo(1000, 6);
+    const ref = referencePoints(ROWS, { baseline: 'vgg16', dataset: 'cifar10' });
+    expect(ref).toEqual([{ accuracy: 0.93, parameters: 1e6 }]);
+    expect(referencePoints(ROWS, { reference: 's-vgg16' }).length).toBe(2);
+    expect(() => referencePoints(ROWS, { reference: 'resnet18' })).toThrow(/no rows of model 'resnet18'/);
+  });
+});
