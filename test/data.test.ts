@@ -251,7 +251,14 @@ describe('Tiny ImageNet', () => {
   const wnids = ['n01443537', 'n01629819', 'n01641577'];
   // Each class a distinct flat colour, so decoded pixels (JPEG is lossy) can be checked against it.
   const colour = (c: number, k: number): [number, number, number] => [40 + 80 * c, 200 - 60 * c + 5 * k, 30 + 50 * k];
+  // jpeg-js encoding costs ~0.1 s per image: encode each colour once.
+  const jpegs = new Map<string, Uint8Array>();
   const jpegOf = (rgb: [number, number, number], size = 64): Uint8Array => {
+    const key = `${rgb}/${size}`;
+    if (!jpegs.has(key)) jpegs.set(key, encodeJpeg(rgb, size));
+    return jpegs.get(key)!;
+  };
+  const encodeJpeg = (rgb: [number, number, number], size: number): Uint8Array => {
     const data = new Uint8Array(size * size * 4);
     for (let i = 0; i < size * size; i++) data.set([...rgb, 255], i * 4);
     return new Uint8Array(jpeg.encode({ width: size, height: size, data }, 95).data);

@@ -18,6 +18,8 @@ export interface SweepOptions extends SweepSpec, Partial<QueueSettings> {
   signal?: AbortSignal;
   /** Progress lines (default: stderr). */
   log?: (line: string) => void;
+  /** Queue mode: how often job states are polled, in ms (default 1000). */
+  pollMs?: number;
 }
 
 export interface SweepOutcome {
@@ -44,7 +46,7 @@ export async function writeSweepOutputs(out: string, results: readonly SweepResu
 export async function runSweep(options: SweepOptions): Promise<SweepOutcome> {
   const log = options.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   // Only training settings go into each run's TrainConfig (and into queued job data).
-  const { queue: _q, trainer: _t, signal: _s, log: _l, queueName: _qn, attempts: _a, lockDurationMs: _ld, stalledIntervalMs: _si, maxStalledCount: _mc, ...spec } = options;
+  const { queue: _q, trainer: _t, signal: _s, log: _l, queueName: _qn, attempts: _a, lockDurationMs: _ld, stalledIntervalMs: _si, maxStalledCount: _mc, pollMs: _p, ...spec } = options;
   const plan = planSweep(spec);
   const summaries = new Map<string, RunSummary>();
   const skipped: string[] = [];
