@@ -157,4 +157,4 @@ export function vggStepFlops(model, batch = BATCH, size = 32, inChannels = 3) {
 
 export const fmtMs = (ms) => (ms === null || ms === undefined ? '–' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 export const fmtNum = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
-export const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+export const mib = (b) => (b === null || b === undefined ? '–' : b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);

@@ -12,9 +12,9 @@ export async function fmaCeiling(device, { minMs = 400, repeats = 3 } = {}) {
   const errors = info.messages.filter((m) => m.type === 'error');
   if (errors.length) throw new Error(`bench/fma.wgsl: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
   const results = [];
-  // Workgroup sizes 64 and 256: SwiftShader and GPUs prefer different ones; the ceiling is the best.
-  for (const WG of [64, 256]) {
-    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main', constants: { WG } } });
+  // fma() and a*m+c, workgroup sizes 64 and 256: adapters differ in which is fastest; the ceiling is the best.
+  for (const [entryPoint, WG] of [['main', 64], ['main', 256], ['main_muladd', 64], ['main_muladd', 256]]) {
+    const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint, constants: { WG } } });
     const workgroups = Math.max(256, (16384 * 64) / WG / 16); // many workgroups: every core busy
     const invocations = workgroups * WG;
     const out = device.createBuffer({ size: invocations * 4, usage: GPUBufferUsage.STORAGE });
@@ -47,7 +47,7 @@ export async function fmaCeiling(device, { minMs = 400, repeats = 3 } = {}) {
     for (let r = 1; r < repeats; r++) samples.push(await run(iters));
     const t = median(samples);
     const flops = 2 * FMAS_PER_ITER * iters * invocations;
-    results.push({ workgroupSize: WG, workgroups, iters, ms: t, gflops: flops / (t * 1e6) });
+    results.push({ entry: entryPoint, workgroupSize: WG, workgroups, iters, ms: t, gflops: flops / (t * 1e6) });
     out.destroy();
     uni.destroy();
   }

@@ -11,7 +11,7 @@ export async function loadTfjs(gpu) {
   const backend = tf.backend();
   // tfjs batches its dispatches; submit them and wait for the queue: the same fence onelayer's sync() uses.
   const sync = async () => {
-    backend.submitQueue();
+    if (backend.commandEncoder) backend.submitQueue();
     await backend.queue.onSubmittedWorkDone();
   };
   const info = backend.adapterInfo ?? {};

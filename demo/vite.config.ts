@@ -18,6 +18,8 @@ export default defineConfig({
     emptyOutDir: true,
     // The embedded MNIST digits are a ~20 MB chunk, loaded by the worker only when MNIST is chosen.
     chunkSizeWarningLimit: 30_000,
+    // Kernels stay real files (shaders/NAME.wgsl → assets/NAME-hash.wgsl), fetched by init() like in Node.
+    assetsInlineLimit: (file: string) => (file.endsWith('.wgsl') ? false : undefined),
     rollupOptions: { input: { main: resolve(here, 'index.html'), parity: resolve(here, 'parity.html') } },
   },
   worker: { format: 'es' },

@@ -229,3 +229,103 @@ describe('pruning', () => {
     expect(() => referencePoints(ROWS, { reference: 'resnet18' })).toThrow(/no rows of model 'resnet18'/);
   });
 });
+
+describe('pruning and blend pictures of a real SL checkpoint (GPU)', () => {
+  it('prunes sl-resnet18 (n = 4) on MNIST at 0, 50, 100 % and pictures its blends in model order', async () => {
+    const { gpu } = await import('./setup.js');
+    const { createModel, compressionFactor } = await import('../src/models/index.js');
+    const { modelCheckpoint } = await import('../src/train/checkpoint.js');
+    const { decodeSafetensors } = await import('../src/io/safetensors.js');
+    const { pruneCurve } = await import('../src/analysis/prune-node.js');
+    const { writeFile } = await import('node:fs/promises');
+    await gpu();
+    const dir = await mkdtemp(join(tmpdir(), 'onelayer-prune-'));
+    try {
+      const model = createModel('sl-resnet18', { width: 4, numClasses: 10, inChannels: 1, inputSize: 28 });
+      const names = model.namedParameters().map(([n]) => n);
+      const total = model.numParameters();
+      const c = compressionFactor(model);
+      const bytes = await modelCheckpoint(model, { model: 'sl-resnet18', width: 4, numClasses: 10, inChannels: 1, inputSize: 28, stem: 'pad', dataset: 'mnist', epoch: 1, globalStep: 1 });
+      model.dispose();
+      const file = join(dir, 'model.safetensors');
+      await writeFile(file, bytes);
+
+      const blendNames = names.filter((n) => /blend/.test(n));
+      expect(blendNames.length).toBeGreaterThan(1);
+      const pics = renderBlendLayers(decodeSafetensors(bytes, file).tensors);
+      expect(pics.layers.map((l) => l.name)).toEqual(blendNames);
+
+      const baselines = join(dir, 'results.csv');
+      await writeFile(baselines, resultsToCsv([{ ...row('resnet18', null, 1, 0.99, 1e7), dataset: 'mnist' }, { ...row('resnet18', null, 1, 0.05, 1e3), run: 'resnet18-tiny', dataset: 'mnist' }]));
+      const { rows, files } = await pruneCurve({ checkpoint: file, fractions: [0, 0.5, 1], maxEvalImages: 40, batchSize: 20, baselines, out: join(dir, 'prune'), log: () => {} });
+      const blendTotal = blendNames.length * 16;
+      expect(rows.map((r) => r.zeroed)).toEqual([0, blendTotal / 2, blendTotal]);
+      expect(rows.map((r) => r.nonzeroParameters)).toEqual([total, total - blendTotal / 2, total - blendTotal]);
+      expect(rows[0]!.compression).toBeCloseTo(c, 6);
+      for (const r of rows) {
+        expect(r.testAccuracy).toBeGreaterThanOrEqual(0);
+        expect(r.testAccuracy).toBeLessThanOrEqual(1);
+        expect(r.equivalentCompression).toBeGreaterThan(0);
+      }
+      expect(parseCsv(await readFile(files!.csv, 'utf8')).length).toBe(3);
+      expect(decode(new Uint8Array(await readFile(files!.png))).width).toBe(1440);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('CLI entry points', () => {
+  it('sweepCommand parses the flags, loads --trainer MODULE and writes the sweep outputs', async () => {
+    const { sweepCommand } = await import('../src/analysis/commands-node.js');
+    const { writeFile } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'onelayer-sweepcli-'));
+    try {
+      await writeFile(
+        join(dir, 'trainer.mjs'),
+        `export async function runTraining(c) {
+          const p = c.width ? 9 * c.width * c.width : 1e5;
+          return { status: 'completed', model: c.model, width: c.width ?? null, dataset: c.dataset, epochs: c.epochs, parameters: p, compression: 1e5 / p,
+            testAccuracy: c.lr, bestTestAccuracy: c.lr, testLoss: 1, trainLoss: c.batchSize, trainAccuracy: 0, wallSeconds: 0, imagesPerSecond: 0, adapter: c.schedule, software: c.nesterov, checkpoint: '' };
+        }`,
+      );
+      const args = { _: ['sweep'], models: 'vgg16,sl-vgg16', widths: '4,8', dataset: 'mnist', epochs: '2', 'batch-size': '16', lr: '0.25', schedule: 'step', nesterov: true, out: join(dir, 'sw'), trainer: join(dir, 'trainer.mjs') };
+      const write = process.stdout.write;
+      process.stdout.write = (() => true) as typeof process.stdout.write;
+      try {
+        expect(await sweepCommand(args)).toBe(0);
+      } finally {
+        process.stdout.write = write;
+      }
+      const rows = resultsFromCsv(await readFile(join(dir, 'sw', 'results.csv'), 'utf8'));
+      expect(rows.map((r) => r.run)).toEqual(['vgg16', 'sl-vgg16-w4', 'sl-vgg16-w8']);
+      expect(rows[1]).toMatchObject({ testAccuracy: 0.25, trainLoss: 16, adapter: 'step', software: true, epochs: 2 });
+      // The sweep kept a summary.json for each run (the trainer wrote none), so a rerun skips them.
+      expect(JSON.parse(await readFile(join(dir, 'sw', 'runs', 'sl-vgg16-w8', 'summary.json'), 'utf8')).status).toBe('completed');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('blendsCommand writes one PNG per blend layer and a contact sheet', async () => {
+    const { blendsCommand } = await import('../src/analysis/commands-node.js');
+    const { encodeSafetensors } = await import('../src/io/safetensors.js');
+    const { writeFile, readdir } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'onelayer-blends-'));
+    try {
+      const t = (name: string, n: number) => ({ name, shape: [n, n], data: Float32Array.from({ length: n * n }, (_, i) => Math.sin(i)) });
+      await writeFile(join(dir, 'm.safetensors'), encodeSafetensors([t('blends.0.weight', 8), t('blends.1.weight', 8), t('blends.10.weight', 8), { name: 'fc.bias', shape: [3], data: new Float32Array(3) }], { model: 'sl-vgg16' }));
+      const write = process.stdout.write;
+      process.stdout.write = (() => true) as typeof process.stdout.write;
+      try {
+        expect(await blendsCommand({ _: ['blends'], checkpoint: join(dir, 'm.safetensors'), out: join(dir, 'pics') })).toBe(0);
+      } finally {
+        process.stdout.write = write;
+      }
+      expect((await readdir(join(dir, 'pics'))).sort()).toEqual(['00-blends.0.weight.png', '01-blends.1.weight.png', '02-blends.10.weight.png', 'blends.png']);
+      expect(decode(new Uint8Array(await readFile(join(dir, 'pics', '02-blends.10.weight.png')))).width).toBe(8 * blendCellSize(8));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,5 +1,4 @@
 // The demo page: settings, controls, live charts and blend pictures. All GPU work happens in worker.ts.
-import { MODEL_NAMES } from '../../src/models/model.js';
 import { Charts } from './charts.js';
 import { blendK, drawBlend } from './blends.js';
 import type { DatasetKind, Event, ModelSummary, PickedFile, Request, RunState, TrainSettings } from './protocol.js';
@@ -46,13 +45,20 @@ function fatal(text: string): void {
 }
 
 // ---- settings --------------------------------------------------------------------------------------------
-for (const name of MODEL_NAMES) {
-  const o = document.createElement('option');
-  o.value = name;
-  o.textContent = name;
-  select('model').append(o);
+/** The model list comes from the library's registry, via the worker (keeps the models out of the page bundle). */
+function setModels(names: string[]): void {
+  const sel = select('model');
+  const current = sel.value || 'sl-vgg16';
+  sel.innerHTML = '';
+  for (const name of names) {
+    const o = document.createElement('option');
+    o.value = name;
+    o.textContent = name;
+    sel.append(o);
+  }
+  sel.value = names.includes(current) ? current : names[0];
+  input('width').disabled = isBaseline();
 }
-select('model').value = 'sl-vgg16';
 
 function num(id: string, what: string, min: number, integer = true): number {
   const v = Number(input(id).value);
@@ -204,6 +210,9 @@ function download(name: string, bytes: Uint8Array<ArrayBuffer>): void {
 worker.onmessage = (e: MessageEvent<Event>) => {
   const m = e.data;
   switch (m.type) {
+    case 'models':
+      setModels(m.names);
+      break;
     case 'ready':
       ready = true;
       $('adapter').textContent = `WebGPU: ${m.adapter}${m.software ? ' (software adapter: slow; keep models small)' : ''}`;

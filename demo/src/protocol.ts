@@ -94,6 +94,8 @@ export interface BlendLayer {
 export type ErrorKind = 'webgpu' | 'dataset' | 'checkpoint' | 'device-lost' | 'training' | 'usage';
 
 export type Event =
+  /** Sent once the worker module has loaded, before any GPU work. */
+  | { type: 'models'; names: string[] }
   | { type: 'ready'; adapter: string; software: boolean; source: string }
   | { type: 'state'; state: RunState; message?: string }
   | { type: 'dataset'; name: string; train: number; test: number; classes: number; channels: number; size: number }

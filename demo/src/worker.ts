@@ -1,7 +1,7 @@
 // The training worker: runs the SAME src/ code as Node (init, createModel, Trainer, checkpoints, data parsers),
 // so the page stays responsive. It keeps the last epoch's checkpoint in memory to survive a lost GPU device.
 import { init, shutdown, WebGPUUnavailableError, type DeviceContext } from '../../src/device/index.js';
-import { createModel, compressionFactor, type Model } from '../../src/models/index.js';
+import { createModel, compressionFactor, MODEL_NAMES, type Model } from '../../src/models/index.js';
 import { Blend } from '../../src/nn/layers.js';
 import { Trainer, NonFiniteLossError, evaluateModel } from '../../src/train/trainer.js';
 import { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimizerCheckpoint, parseInfo, type CheckpointInfo } from '../../src/train/checkpoint.js';
@@ -441,6 +441,8 @@ async function handle(m: Request): Promise<void> {
       return;
   }
 }
+
+post({ type: 'models', names: [...MODEL_NAMES] });
 
 // Requests run one at a time, in order, except pause/resume/stop, which must reach a running loop at once.
 let queue: Promise<void> = Promise.resolve();

@@ -21,8 +21,8 @@ function queueSettings(args: Args): Partial<QueueSettings> {
   };
 }
 
-/** Ctrl-C / SIGTERM abort the signal once; a second Ctrl-C exits at once. */
-function interruptSignal(): AbortController {
+/** Ctrl-C / SIGTERM abort the signal once, a second one exits; `dispose` removes the handlers again. */
+function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
   const onSignal = (): void => {
     if (ac.signal.aborted) process.exit(130);
@@ -31,7 +31,13 @@ function interruptSignal(): AbortController {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  return ac;
+  return {
+    signal: ac.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
 }
 
 /**
@@ -47,17 +53,22 @@ export async function sweepCommand(args: Args): Promise<number> {
     return n;
   });
   const { model: _m, width: _w, out: _o, resume: _r, ...train } = trainConfigFromArgs({ ...args, model: models[0] ?? '', out: '' });
-  const ac = interruptSignal();
-  const outcome = await runSweep({
-    ...train,
-    ...queueSettings(args),
-    models,
-    widths,
-    out: resolve(str(args, 'out')),
-    queue: optStr(args, 'queue'),
-    trainer: optStr(args, 'trainer'),
-    signal: ac.signal,
-  });
+  const interrupt = interruptSignal();
+  let outcome;
+  try {
+    outcome = await runSweep({
+      ...train,
+      ...queueSettings(args),
+      models,
+      widths,
+      out: resolve(str(args, 'out')),
+      queue: optStr(args, 'queue'),
+      trainer: optStr(args, 'trainer'),
+      signal: interrupt.signal,
+    });
+  } finally {
+    interrupt.dispose();
+  }
   process.stdout.write(`${JSON.stringify({ runs: outcome.results.length, trained: outcome.trained, skipped: outcome.skipped, files: outcome.files }, null, 2)}\n`);
   return 0;
 }
@@ -65,8 +76,12 @@ export async function sweepCommand(args: Args): Promise<number> {
 /** onelayer worker --queue redis://HOST:PORT [--queue-name N] [--out-dir DIR] [--trainer MODULE] [lock flags as for sweep] */
 export async function workerCommand(args: Args): Promise<number> {
   const { runWorker } = await import('./queue-node.js');
-  const ac = interruptSignal();
-  await runWorker({ ...queueSettings(args), queue: str(args, 'queue'), outDir: optStr(args, 'out-dir'), trainer: optStr(args, 'trainer'), signal: ac.signal });
+  const interrupt = interruptSignal();
+  try {
+    await runWorker({ ...queueSettings(args), queue: str(args, 'queue'), outDir: optStr(args, 'out-dir'), trainer: optStr(args, 'trainer'), signal: interrupt.signal });
+  } finally {
+    interrupt.dispose();
+  }
   return 0;
 }
 

@@ -156,7 +156,9 @@ export function zlibDeflate(data: Uint8Array): Uint8Array {
     }
     if (bestLen >= 3) {
       writeMatch(w, bestLen, bestDist);
-      for (let k = 0; k < bestLen; k++) insert(i + k);
+      // Like zlib's fast levels: index every position of short matches, only the ends of long ones.
+      if (bestLen <= 16) for (let k = 0; k < bestLen; k++) insert(i + k);
+      else for (const k of [0, bestLen - 3, bestLen - 2, bestLen - 1]) insert(i + k);
       i += bestLen;
     } else {
       writeLiteral(w, data[i]!);

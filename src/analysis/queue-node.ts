@@ -138,7 +138,7 @@ export async function runQueued(runs: readonly PlannedRun[], options: RunQueuedO
     }
     if (failures.length > 0) throw new Error(`sweep: ${failures.length} run(s) failed:\n  ${failures.join('\n  ')}`);
   } finally {
-    await queue.close();
+    await queue.close().catch(() => undefined);
   }
 }
 
@@ -189,7 +189,14 @@ export async function runWorker(options: WorkerOptions): Promise<void> {
     },
   );
   worker.on('failed', (job, err) => log(`worker ${process.pid}: ${job?.id ?? '?'} failed: ${err.message}`));
-  worker.on('error', (err) => log(`worker ${process.pid}: ${err.message}`));
+  // Connection errors repeat while Redis is unreachable: report each distinct message once a minute.
+  const reported = new Map<string, number>();
+  worker.on('error', (err) => {
+    const last = reported.get(err.message) ?? -Infinity;
+    if (Date.now() - last < 60_000) return;
+    reported.set(err.message, Date.now());
+    log(`worker ${process.pid}: ${err.message}`);
+  });
   log(`worker ${process.pid}: waiting for jobs on ${options.queue} queue '${s.queueName}'`);
   await new Promise<void>((resolve) => {
     if (options.signal?.aborted) return resolve();

@@ -69,11 +69,12 @@ function recordCount(file: string, bytes: Uint8Array, layout: Layout, sameAs?: {
 function split(kind: CifarKind, names: string[], byName: Map<string, Uint8Array>): DatasetSplit {
   const layout = LAYOUTS[kind];
   const rec = layout.labelBytes + PIXELS;
-  const counts: number[] = [];
-  names.forEach((file, i) => {
-    const sameAs = i > 0 ? { file: names[0], count: counts[0] } : undefined;
-    counts.push(recordCount(file, byName.get(file)!, layout, sameAs));
-  });
+  // All batches of a split have the same size: the official one if any file has it (then a truncated first file
+  // is named as such), else the first file's (small test fixtures).
+  const officialFile = names.find((f) => byName.get(f)!.length === layout.official[f] * rec);
+  const ref = officialFile ?? names[0];
+  const refCount = recordCount(ref, byName.get(ref)!, layout);
+  const counts = names.map((file) => (file === ref ? refCount : recordCount(file, byName.get(file)!, layout, { file: ref, count: refCount })));
   const count = counts.reduce((a, b) => a + b, 0);
   const images = new Uint8Array(count * PIXELS);
   const labels = new Uint16Array(count);

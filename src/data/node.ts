@@ -3,6 +3,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { pathKind, readFileBytes } from '../node/files.js';
+import { cachedDataset } from './cache-node.js';
 import { cifarFileNames, parseCifar, parseCifarArchive, type CifarKind } from './cifar.js';
 import { parseTinyImagenet, type DecodedImage, type FileTree, type TinyImagenetOptions } from './tinyimagenet.js';
 import { DATASETS, DatasetError, type Dataset, type NamedBytes } from './types.js';
@@ -64,16 +65,31 @@ export async function jpegDecoder(): Promise<(bytes: Uint8Array, name: string) =
   };
 }
 
-async function loadTinyImagenet(path: string, options: TinyImagenetOptions): Promise<Dataset> {
+export interface TinyImagenetNodeOptions extends TinyImagenetOptions {
+  /**
+   * Where to cache the decoded images (decoding 110k JPEGs with jpeg-js takes minutes). Default
+   * `<root>/.onelayer-cache/tiny-imagenet-<maxPerClass|all>.bin`; false disables. The cache is keyed on the file
+   * count, wnids.txt and maxPerClass: delete it after editing images in place.
+   */
+  cache?: string | false;
+}
+
+async function loadTinyImagenet(path: string, options: TinyImagenetNodeOptions): Promise<Dataset> {
   if ((await pathKind(path)) !== 'dir') throw new DatasetError(`${path}: not a folder (tiny-imagenet needs ${SOURCES['tiny-imagenet']})`);
   const nested = join(path, 'tiny-imagenet-200');
   const root = (await pathKind(join(nested, 'wnids.txt'))) === 'file' ? nested : path;
   if ((await pathKind(join(root, 'wnids.txt'))) !== 'file') throw new DatasetError(`${join(root, 'wnids.txt')}: not found (tiny-imagenet needs ${SOURCES['tiny-imagenet']})`);
-  return parseTinyImagenet(await directoryFileTree(root), await jpegDecoder(), { concurrency: 1, ...options });
+  const { cache, ...parseOptions } = options;
+  const tree = await directoryFileTree(root);
+  const files = (await tree.list()).filter((p) => !p.startsWith('.onelayer-cache/'));
+  const key = JSON.stringify({ files: files.length, wnids: new TextDecoder().decode(await readFileBytes(join(root, 'wnids.txt'))), max: options.maxPerClass ?? null });
+  const cachePath = cache === false ? undefined : (cache ?? join(root, '.onelayer-cache', `tiny-imagenet-${options.maxPerClass ?? 'all'}.bin`));
+  const filtered: FileTree = { list: () => files, read: tree.read };
+  return cachedDataset(cachePath, key, async () => parseTinyImagenet(filtered, await jpegDecoder(), { concurrency: 1, ...parseOptions }));
 }
 
 /** Loads a dataset by name: mnist is embedded (path ignored); the others read `path` (folder or archive). */
-export async function loadDataset(name: string, options: { path?: string; tinyImagenet?: TinyImagenetOptions } = {}): Promise<Dataset> {
+export async function loadDataset(name: string, options: { path?: string; tinyImagenet?: TinyImagenetNodeOptions } = {}): Promise<Dataset> {
   if (!(DATASETS as readonly string[]).includes(name)) throw new DatasetError(`unknown dataset "${name}" (expected one of ${DATASETS.join(', ')})`);
   if (name === 'mnist') return (await import('./mnist.js')).loadMnist();
   const path = options.path;
