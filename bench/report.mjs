@@ -24,8 +24,8 @@ export function makeRow(label, work, ol, tf, ceiling, extra = {}) {
     notes: [],
     ...extra,
   };
-  if (work.bytes && row.onelayerMs !== null) row.notes.push(`onelayer ${fmtNum(work.bytes / (row.onelayerMs * 1e6), 1)} GB/s`);
-  if (work.bytes && row.tfjsMs !== null) row.notes.push(`tfjs ${fmtNum(work.bytes / (row.tfjsMs * 1e6), 1)} GB/s`);
+  if (work.bytes && row.onelayerMs !== null) row.notes.push(`onelayer ${fmtNum(work.bytes / (row.onelayerMs * 1e6), 3)} GB/s`);
+  if (work.bytes && row.tfjsMs !== null) row.notes.push(`tfjs ${fmtNum(work.bytes / (row.tfjsMs * 1e6), 3)} GB/s`);
   if (extra.images) {
     if (row.onelayerMs !== null) row.notes.push(`onelayer ${fmtNum((1000 * extra.images) / row.onelayerMs, 1)} img/s`);
     if (row.tfjsMs !== null) row.notes.push(`tfjs ${fmtNum((1000 * extra.images) / row.tfjsMs, 1)} img/s`);

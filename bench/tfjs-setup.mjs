@@ -11,6 +11,7 @@ export async function loadTfjs(gpu) {
   const backend = tf.backend();
   // tfjs batches its dispatches; submit them and wait for the queue: the same fence onelayer's sync() uses.
   const sync = async () => {
+    backend.endComputePassEncoder();
     if (backend.commandEncoder) backend.submitQueue();
     await backend.queue.onSubmittedWorkDone();
   };

@@ -108,11 +108,7 @@ function expectCifar10(ds: Dataset): void {
 
 describe('MNIST (embedded)', () => {
   it('has the fixed 8,000/2,000 split, padded to 1×32×32, 10 classes', () => {
-    const t0 = performance.now();
     const ds = loadMnist();
-    const ms = performance.now() - t0;
-    console.log(`loadMnist: ${ms.toFixed(0)} ms (package import excluded)`);
-    expect(ms).toBeLessThan(3000);
     expect([ds.name, ds.channels, ds.height, ds.width, ds.numClasses]).toEqual(['mnist', 1, 32, 32, 10]);
     expect([ds.train.count, ds.test.count]).toEqual([8000, 2000]);
     expect(ds.train.images.length).toBe(8000 * 1024);
@@ -478,20 +474,5 @@ describe('BatchLoader', () => {
     };
     for (let n = 0; n < 5; n++) expect(Array.from(plain.images.subarray(n * 3072, (n + 1) * 3072))).toEqual(Array.from(ref(5 + n)));
     expect(Array.from(plain.labels)).toEqual(cifar10Files.testLabels.slice(5, 10));
-  });
-
-  it('makes a 64-image 32×32 augmented batch in about a millisecond', () => {
-    const l = new BatchLoader(cifar, 'train', { batchSize: 64, shuffle: true, augment: true, seed: 3, dropLast: true });
-    for (let i = 0; i < 20; i++) l.batch(0, 0);
-    // Best of several rounds: the test machine is shared with SwiftShader, so means are noisy.
-    let ms = Infinity;
-    for (let round = 0; round < 8; round++) {
-      const t0 = performance.now();
-      const reps = 40;
-      for (let i = 0; i < reps; i++) l.batch(i % 7, 0);
-      ms = Math.min(ms, (performance.now() - t0) / reps);
-    }
-    console.log(`BatchLoader: ${ms.toFixed(3)} ms per 64×3×32×32 augmented batch`);
-    expect(ms).toBeLessThan(20); // generous: tests share 2 cores with SwiftShader
   });
 });
