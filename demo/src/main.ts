@@ -120,6 +120,8 @@ input('tiny-folder').onchange = () =>
 
 // ---- controls --------------------------------------------------------------------------------------------
 let state: RunState = 'idle';
+/** Every step's loss this session (the browser tests read it through window.onelayerDemo). */
+const history: { totalSteps: number; epoch: number; step: number; loss: number }[] = [];
 let hasModel = false;
 let ready = false;
 
@@ -251,6 +253,7 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       ($('progress-bar') as HTMLDivElement).style.width = `${(100 * (m.epoch + m.step / m.steps)) / m.epochs}%`;
       $('status').textContent = `epoch ${m.epoch + 1}, step ${m.step}/${m.steps}: loss ${fmt(m.loss)} (epoch mean ${fmt(m.epochLoss)}), lr ${m.lr.toPrecision(3)}`;
       charts.progress(m);
+      history.push({ totalSteps: m.totalSteps, epoch: m.epoch, step: m.step, loss: m.loss });
       break;
     case 'epoch':
       $('test-acc').textContent = pct(m.testAccuracy);
@@ -282,6 +285,7 @@ worker.onerror = (e) => message('error', `The training worker failed to start: $
 // Test hooks: the browser tests read state and trigger a device loss through these.
 (window as unknown as { onelayerDemo: unknown }).onelayerDemo = {
   state: () => state,
+  history: () => history.slice(),
   loseDevice: () => send({ type: 'lose-device' }),
 };
 

@@ -221,7 +221,7 @@ async function loop(): Promise<void> {
   const t = trainer!;
   const s = settings!;
   running = true;
-  setState('training');
+  setState('training', t.globalStep === 0 ? 'Training… the first step also compiles the GPU pipelines (slow on a software adapter).' : 'Training…');
   let prevMean = 0;
   try {
     while (t.epoch < s.epochs && !stopRequested) {

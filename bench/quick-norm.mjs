@@ -1,0 +1,96 @@
+// Per-kernel GPU timings of the non-conv kernels of a training step (BatchNorm+ReLU, max pooling,
+// padChannels) at the paper's activation shapes (batch 32), from timestamp queries (median of reps).
+// Run: npx tsc -p . && node bench/quick-norm.mjs [reps] [distDir]
+// distDir (default ./dist) lets two builds (before/after) be timed back to back with the same script.
+import { pathToFileURL } from 'node:url';
+import { resolve } from 'node:path';
+
+const reps = Number(process.argv[2] ?? 5);
+const dist = resolve(process.argv[3] ?? new URL('../dist', import.meta.url).pathname);
+const ol = await import(pathToFileURL(`${dist}/index.js`).href);
+const { Profiler } = await import(pathToFileURL(`${dist}/gpu/profiler.js`).href);
+const { init, runtime, randn, tensor, ones, zeros, batchNormRelu, maxPool2d, padChannels, tidy } = ol;
+
+// [H=W, C] at batch 32.
+const SHAPES = [[32, 16], [32, 64], [16, 128], [8, 512]];
+const N = 32;
+
+await init();
+const rt = runtime();
+const prof = new Profiler(rt);
+// kernel → shape → durations (µs) over reps
+const times = new Map();
+const bytesOf = new Map();
+
+function step(x, w, b, rm, rv, dyBn, dyPool, x3) {
+  tidy(() => {
+    const y = batchNormRelu(x, { weight: w, bias: b, runningMean: rm, runningVar: rv });
+    y.backward(dyBn);
+    const p = maxPool2d(x, { kernelSize: 2 });
+    p.backward(dyPool);
+    const q = padChannels(x3, x.shape[1]);
+    q.backward(x);
+  });
+}
+
+for (const [hw, c] of SHAPES) {
+  const key = `${hw}x${hw}x${c}`;
+  const numel = N * c * hw * hw;
+  const x = randn([N, c, hw, hw], { requiresGrad: true });
+  const x3 = randn([N, 3, hw, hw], { requiresGrad: true });
+  const w = ones([c], { requiresGrad: true });
+  const b = zeros([c], { requiresGrad: true });
+  const rm = zeros([c]);
+  const rv = ones([c]);
+  const dyBn = randn([N, c, hw, hw]);
+  const dyPool = randn([N, c, hw / 2, hw / 2]);
+  step(x, w, b, rm, rv, dyBn, dyPool, x3); // warm-up: pipeline compile, gradient buffers
+  await rt.sync();
+  for (let r = 0; r < reps; r++) {
+    prof.start();
+    step(x, w, b, rm, rv, dyBn, dyPool, x3);
+    prof.stop();
+    const per = new Map();
+    for (const t of await prof.collect()) per.set(t.kernel, (per.get(t.kernel) ?? 0) + t.durationUs);
+    for (const [k, us] of per) {
+      if (!times.has(k)) times.set(k, new Map());
+      const m = times.get(k);
+      if (!m.has(key)) m.set(key, []);
+      m.get(key).push(us);
+    }
+  }
+  // Minimum bytes each kernel family must move (read + write), for effective bandwidth.
+  bytesOf.set(key, { numel, pooled: numel / 4, pad: N * 3 * hw * hw });
+  for (const t of [x, x3, w, b, rm, rv, dyBn, dyPool]) t.dispose();
+}
+
+// Essential traffic in floats per kernel, as multiples of the tensor sizes.
+function traffic(kernel, s) {
+  const { numel, pooled, pad } = s;
+  if (kernel.startsWith('batchnorm:batch_stats')) return numel; // read x (a second pass is a re-read)
+  if (kernel.startsWith('batchnorm:apply')) return 2 * numel;
+  if (kernel.startsWith('batchnorm:grad_sums')) return 2 * numel; // x, dy
+  if (kernel.startsWith('batchnorm:grad_x')) return 4 * numel; // x, dy, out (read+write)
+  if (kernel === 'pool:max_forward') return numel + 2 * pooled;
+  if (kernel === 'pool:max_backward') return 2 * pooled + 2 * numel;
+  if (kernel === 'pad:forward') return pad + numel;
+  if (kernel === 'pad:backward') return 3 * pad;
+  return 0;
+}
+
+const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+console.log(`dist ${dist}, ${reps} reps, batch ${N}; median µs per step (effective GB/s)`);
+const cols = SHAPES.map(([hw, c]) => `${hw}x${hw}x${c}`);
+console.log(['kernel'.padEnd(34), ...cols.map((c) => c.padStart(18))].join(''));
+for (const [k, m] of [...times.entries()].sort()) {
+  const cells = cols.map((col) => {
+    const a = m.get(col);
+    if (!a) return '-'.padStart(18);
+    const us = median(a);
+    const bytes = 4 * traffic(k, bytesOf.get(col));
+    const gbs = bytes > 0 ? ` (${(bytes / us / 1000).toFixed(2)})` : '';
+    return `${us.toFixed(0)}${gbs}`.padStart(18);
+  });
+  console.log([k.padEnd(34), ...cells].join(''));
+}
+process.exit(0);
