@@ -113,16 +113,17 @@ export function median(xs) {
  * Times `run` (which records work) followed by `sync` (which waits for the device), as wall-clock ms.
  * One warm-up call (pipeline compilation) first. The warm-up's time decides how many timed calls fit:
  * a call slower than budgetS is reported from the warm-up alone (flagged), so a pathological kernel
- * costs one call, not several.
+ * costs one call, not several. aroundWarmup(once) may wrap the warm-up call (memory measurement) and
+ * must return its time.
  */
-export async function timeCalls(run, sync, { iters, budgetS, maxTotalS = 20 }) {
+export async function timeCalls(run, sync, { iters, budgetS, maxTotalS = 10, aroundWarmup = null }) {
   const once = async () => {
     const t0 = performance.now();
     await run();
     await sync();
     return performance.now() - t0;
   };
-  const warm = await once();
+  const warm = aroundWarmup ? await aroundWarmup(once) : await once();
   if (warm > budgetS * 1000) return { ms: warm, samples: [warm], warmupOnly: true, warmupMs: warm };
   const n = Math.max(1, Math.min(iters, Math.floor((maxTotalS * 1000) / Math.max(warm, 1e-3))));
   const samples = [];

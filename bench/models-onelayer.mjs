@@ -48,9 +48,19 @@ export function onelayerTrainer(spec) {
 
 export async function onelayerStep(spec, opts) {
   const tr = onelayerTrainer(spec);
+  let memory = null;
   try {
-    const time = await timeCalls(tr.step, tr.sync, { iters: opts.quick ? 2 : 3, budgetS: 600, maxTotalS: opts.quick ? 20 : 60 });
-    const memory = await stepMemory(tr);
+    // Memory is taken on the warm-up (first) step, so that a slow model costs no extra step: gradients and
+    // momentum buffers are created during it, so the peak is the steady-state peak.
+    const aroundWarmup = async (once) => {
+      await runtime().sync();
+      const before = memoryStats().liveBytes;
+      runtime().pool.resetPeak();
+      const ms = await once();
+      memory = stepMemory(tr, before);
+      return ms;
+    };
+    const time = await timeCalls(tr.step, tr.sync, { iters: opts.quick ? 2 : 3, budgetS: opts.budget, maxTotalS: opts.quick ? 20 : 60, aroundWarmup });
     return { time, memory };
   } finally {
     tr.dispose();
@@ -58,30 +68,25 @@ export async function onelayerStep(spec, opts) {
 }
 
 /**
- * Peak GPU bytes of one training step (after warm-up, so grads and momentum exist and are counted as
- * the resident baseline) and the gradient accounting: one gradient buffer per parameter, shared or not.
+ * Peak GPU bytes of one training step and the gradient accounting: one gradient buffer per parameter,
+ * shared or not, so gradient bytes equal parameter bytes.
  */
-async function stepMemory(tr) {
-  await runtime().sync();
-  const before = memoryStats().liveBytes;
-  runtime().pool.resetPeak();
-  tr.step();
-  await tr.sync();
-  const peak = memoryStats().peakLiveBytes;
+function stepMemory(tr, before) {
+  const { peakLiveBytes: peak, liveBytes: after } = memoryStats();
   const params = tr.model.parameters();
   const paramBytes = params.reduce((s, p) => s + p.size * 4, 0);
   const gradBytes = params.reduce((s, p) => s + (p.grad ? p.grad.size * 4 : 0), 0);
-  const shared = tr.model.shared;
-  const sharedWeight = shared ? shared.weight : null;
+  const sharedWeight = tr.model.shared ? tr.model.shared.weight : null;
   return {
-    residentBytes: before,
+    residentBeforeBytes: before,
+    residentBytes: after,
     peakLiveBytes: peak,
-    stepWorkingBytes: peak - before,
+    stepWorkingBytes: peak - after,
     parameters: params.length,
     paramBytes,
     gradBytes,
     gradTensors: params.filter((p) => p.grad).length,
-    sharedWeightUses: sharedWeight ? tr.model.positions?.length ?? null : null,
+    sharedWeightUses: sharedWeight ? (tr.model.positions?.length ?? null) : null,
     sharedWeightGradBuffers: sharedWeight ? gradBufferCount(sharedWeight) : null,
     sharedWeightBytes: sharedWeight ? sharedWeight.size * 4 : null,
   };

@@ -1,11 +1,12 @@
 // Quick conv2d timing on the current adapter: forward, input grad, weight grad (batch 32, 3×3, pad 1).
-// Run: npx tsx bench/quick-conv.ts [iters] [shape filter]   (or node --experimental-strip-types)
+// Run: npx tsx bench/quick-conv.ts [iters] [shape, e.g. 16x256] [batch]   (or node --experimental-strip-types)
 import { init, runtime, randn, zeros, conv2d, noGrad } from '../src/index.js';
 import { convBackwardInput, convBackwardWeight, type ConvGeom } from '../src/ops/conv.js';
 
 const SHAPES: [number, number][] = [[32, 64], [16, 128], [16, 256], [8, 512]];
 const iters = Number(process.argv[2] ?? 3);
 const only = process.argv[3];
+const N = Number(process.argv[4] ?? 32);
 
 async function time(fn: () => void): Promise<number> {
   fn(); // warm-up: pipeline compile
@@ -20,7 +21,6 @@ const ctx = await init();
 console.log(`adapter: ${ctx.info.description || ctx.info.device} (software: ${ctx.info.software}), ${iters} iters`);
 for (const [hw, c] of SHAPES) {
   if (only && `${hw}x${c}` !== only) continue;
-  const N = 32;
   const g: ConvGeom = { N, C: c, H: hw, W: hw, O: c, KH: 3, KW: 3, OH: hw, OW: hw, sh: 1, sw: 1, ph: 1, pw: 1 };
   const x = randn([N, c, hw, hw]);
   const w = randn([c, c, 3, 3], { std: 0.05 });

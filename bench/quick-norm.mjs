@@ -25,11 +25,11 @@ const bytesOf = new Map();
 function step(x, w, b, rm, rv, dyBn, dyPool, x3) {
   tidy(() => {
     const y = batchNormRelu(x, { weight: w, bias: b, runningMean: rm, runningVar: rv });
-    y.backward(dyBn);
+    void y.backward(dyBn);
     const p = maxPool2d(x, { kernelSize: 2 });
-    p.backward(dyPool);
+    void p.backward(dyPool);
     const q = padChannels(x3, x.shape[1]);
-    q.backward(x);
+    void q.backward(x);
   });
 }
 

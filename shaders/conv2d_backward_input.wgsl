@@ -70,15 +70,15 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
         let idx = dr + ow;
         let v = vec4f(ld(idx.x, ok.x), ld(idx.y, ok.y), ld(idx.z, ok.z), ld(idx.w, ok.w));
         let k = o * wo + kh * KW + kw;
-        a0 = fma(vec4f(weight[w0 + k]), v, a0);
-        a1 = fma(vec4f(weight[w1 + k]), v, a1);
-        a2 = fma(vec4f(weight[w2 + k]), v, a2);
-        a3 = fma(vec4f(weight[w3 + k]), v, a3);
+        a0 += vec4f(weight[w0 + k]) * v;
+        a1 += vec4f(weight[w1 + k]) * v;
+        a2 += vec4f(weight[w2 + k]) * v;
+        a3 += vec4f(weight[w3 + k]) * v;
         if (TM > 4u) {
-          a4 = fma(vec4f(weight[w4 + k]), v, a4);
-          a5 = fma(vec4f(weight[w5 + k]), v, a5);
-          a6 = fma(vec4f(weight[w6 + k]), v, a6);
-          a7 = fma(vec4f(weight[w7 + k]), v, a7);
+          a4 += vec4f(weight[w4 + k]) * v;
+          a5 += vec4f(weight[w5 + k]) * v;
+          a6 += vec4f(weight[w6 + k]) * v;
+          a7 += vec4f(weight[w7 + k]) * v;
         }
       }
     }

@@ -22,6 +22,13 @@ export { encodeSafetensors, decodeSafetensors, SafetensorsError, type NamedTenso
 export { Module, StateDictError, Conv2d, BatchNorm2d, Linear, Blend, ReLU, MaxPool2d, Sequential, ModuleList, type StateEntry, type LoadStateDictOptions, type LoadStateDictResult, type InitOptions as LayerInitOptions, type Conv2dOptions as Conv2dLayerOptions, type BlendOptions } from './nn/index.js';
 export * as analysis from './analysis/index.js';
 export { MODEL_NAMES, BASELINE_NAMES, Model, createModel, resolveConfig, isModelName, subsample2d, parameterBreakdown, compressionFactor, modelTable, formatTable, type ModelName, type BaselineName, type ModelOptions, type ModelConfig, type ParameterBreakdown, type ModelTableRow } from './models/index.js';
+export { Trainer, evaluateModel, countCorrect, NonFiniteLossError, type TrainerConfig, type EpochResult } from './train/trainer.js';
+export { learningRate } from './train/schedule.js';
+export { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimizerCheckpoint, parseInfo, type CheckpointInfo } from './train/checkpoint.js';
+export type { TrainConfig, RunSummary, Progress, EpochMetrics } from './train/types.js';
+export { BatchLoader } from './data/loader.js';
+export type { Dataset, DatasetSplit, Batch } from './data/types.js';
+export { Profiler, summarize as summarizeProfile, formatSummary as formatProfile, chromeTrace, type TimedDispatch, type KernelSummary } from './gpu/profiler.js';
 
 import { runtime as currentRuntime } from './device/index.js';
 import type { MemoryStats } from './gpu/pool.js';

@@ -137,6 +137,14 @@ describe('batchNorm2d on the GPU vs the CPU reference', () => {
   });
 });
 
+describe('batchNorm2d run decomposition (several runs per plane, short last run, scalar and vec4 forms)', () => {
+  // H·W = 576 (vec4: 144 per plane, runs of 64 → 3 runs, the last short); H·W = 323 (scalar: 256 + 67).
+  it('training, vec4 form, mean ~50', async () => checkGpu({ shape: [2, 3, 24, 24], training: true, mean: 50, std: 0.5 }, 70));
+  it('training + relu, vec4 form', async () => checkGpu({ shape: [2, 3, 24, 24], training: true, relu: true }, 71));
+  it('eval + relu, vec4 form', async () => checkGpu({ shape: [2, 3, 24, 24], training: false, relu: true }, 72));
+  it('training + relu, scalar form', async () => checkGpu({ shape: [2, 2, 17, 19], training: true, relu: true }, 73));
+});
+
 describe('batchNorm2d memory', () => {
   it('forward + backward inside tidy leaves only the gradients and running stats', async () => {
     const s: Shape4 = [2, 3, 5, 7];

@@ -21,6 +21,8 @@ export class Charts {
   private testLoss = new Series();
   private epochTrainAcc = new Series();
   private testAcc = new Series();
+  /** Optimizer steps so far: the x axis (it never goes back, even when a paused epoch restarts). */
+  private step = 0;
   private dirty = false;
   private timer: number | null = null;
 
@@ -34,11 +36,12 @@ export class Charts {
 
   clear(): void {
     for (const s of [this.stepLoss, this.stepAcc, this.ips, this.epochTrainLoss, this.testLoss, this.epochTrainAcc, this.testAcc]) s.points = [];
+    this.step = 0;
     this.draw();
   }
 
   progress(p: ProgressEvent): void {
-    const x = p.epoch + p.step / p.steps;
+    const x = (this.step = p.totalSteps);
     if (Number.isFinite(p.loss)) this.stepLoss.add({ x, y: p.loss });
     this.stepAcc.add({ x, y: 100 * p.acc });
     this.ips.add({ x, y: p.imagesPerSecond });
@@ -46,10 +49,11 @@ export class Charts {
   }
 
   epoch(e: EpochEvent): void {
-    this.epochTrainLoss.add({ x: e.epoch, y: e.trainLoss });
-    this.testLoss.add({ x: e.epoch, y: e.testLoss });
-    this.epochTrainAcc.add({ x: e.epoch, y: 100 * e.trainAccuracy });
-    this.testAcc.add({ x: e.epoch, y: 100 * e.testAccuracy });
+    const x = this.step;
+    this.epochTrainLoss.add({ x, y: e.trainLoss, label: `ep ${e.epoch}` });
+    this.testLoss.add({ x, y: e.testLoss });
+    this.epochTrainAcc.add({ x, y: 100 * e.trainAccuracy });
+    this.testAcc.add({ x, y: 100 * e.testAccuracy, label: `${(100 * e.testAccuracy).toFixed(1)}%` });
     this.schedule();
   }
 
@@ -69,17 +73,17 @@ export class Charts {
     const line = (name: string, s: Series, color: string, marker: PlotSeries['marker'] = 'none'): PlotSeries => ({ name, points: s.points, color, marker });
     this.render(this.loss, {
       title: 'Loss',
-      xLabel: 'epoch',
+      xLabel: 'step',
       ...size,
       series: [line('step', this.stepLoss, '#9ec5f0'), line('train', this.epochTrainLoss, '#1f77b4', 'circle'), line('test', this.testLoss, '#d62728', 'square')],
     });
     this.render(this.acc, {
       title: 'Accuracy (%)',
-      xLabel: 'epoch',
+      xLabel: 'step',
       ...size,
       series: [line('step', this.stepAcc, '#9ec5f0'), line('train', this.epochTrainAcc, '#1f77b4', 'circle'), line('test', this.testAcc, '#d62728', 'square')],
     });
-    this.render(this.speed, { title: 'Images / s', xLabel: 'epoch', ...size, legend: false, series: [line('images/s', this.ips, '#2ca02c')] });
+    this.render(this.speed, { title: 'Images / s', xLabel: 'step', ...size, legend: false, series: [line('images/s', this.ips, '#2ca02c')] });
   }
 
   private render(el: HTMLElement, spec: Parameters<typeof renderSvg>[0]): void {

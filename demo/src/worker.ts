@@ -8,20 +8,11 @@ import { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimize
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { BatchLoader } from '../../src/data/loader.js';
 import { DatasetError, type Dataset } from '../../src/data/types.js';
-import { parseCifar, parseCifarArchive } from '../../src/data/cifar.js';
-import { parseTinyImagenet, browserImageDecoder, type FileTree } from '../../src/data/tinyimagenet.js';
-import type { DatasetKind, ErrorKind, Event, ModelSummary, PickedFile, Request, RunState, TrainSettings } from './protocol.js';
+import { DATASET_SHAPES, loadDataset } from './datasets.js';
+import type { ErrorKind, Event, ModelSummary, Request, RunState, TrainSettings } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
 const post = (m: Event, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
-
-/** Classes, channels and side of each dataset, for parameter counts before any file is read. */
-const DATASET_SHAPES: Record<DatasetKind, { numClasses: number; inChannels: number; inputSize: number }> = {
-  mnist: { numClasses: 10, inChannels: 1, inputSize: 32 },
-  cifar10: { numClasses: 10, inChannels: 3, inputSize: 32 },
-  cifar100: { numClasses: 100, inChannels: 3, inputSize: 32 },
-  tinyimagenet: { numClasses: 200, inChannels: 3, inputSize: 64 },
-};
 
 let ctx: DeviceContext | null = null;
 let dataset: Dataset | null = null;
@@ -43,6 +34,8 @@ let totalSteps = 0;
 let blendBusy = false;
 let lastTestAccuracy: number | undefined;
 
+const log = (message: string) => post({ type: 'log', message });
+
 function setState(s: RunState, message?: string): void {
   state = s;
   post({ type: 'state', state: s, message });
@@ -57,8 +50,9 @@ function watchDevice(c: DeviceContext): void {
   void c.device.lost.then((info) => {
     if (ownShutdown || ctx !== c) return;
     deviceLost = `${info.reason}${info.message ? `: ${info.message}` : ''}`;
-    // Idle: nothing will notice the loss by failing, so recover now.
+    // Idle: nothing will notice the loss by failing, so recover now. Paused: wake the loop, whose next op fails.
     if (!running) void recover();
+    else if (wake) wake();
   });
 }
 
@@ -111,47 +105,13 @@ async function sendBlends(): Promise<void> {
   if (!blends.length || blendBusy) return;
   blendBusy = true;
   try {
-    const layers = [];
-    for (const [name, b] of blends) layers.push({ name, n: b.n, weight: await b.weight.toArray() });
+    // All copies in one submission, then one wait: sequential reads would each queue behind a training step.
+    const weights = await Promise.all(blends.map(([, b]) => b.weight.toArray()));
+    const layers = blends.map(([name, b], i) => ({ name, n: b.n, weight: weights[i] }));
     post({ type: 'blends', step: totalSteps, layers }, layers.map((l) => l.weight.buffer));
   } finally {
     blendBusy = false;
   }
-}
-
-/** Reads every file as bytes (CIFAR), or wraps a folder pick as a lazy FileTree (Tiny ImageNet: 120k JPEGs). */
-async function loadDataset(kind: DatasetKind, files: PickedFile[], maxPerClass?: number): Promise<Dataset> {
-  if (kind === 'mnist') {
-    post({ type: 'log', message: 'Loading the embedded MNIST digits…' });
-    const { loadMnist } = await import('../../src/data/mnist.js');
-    return loadMnist();
-  }
-  if (!files.length) throw new DatasetError(`${kind}: no files chosen`);
-  if (kind === 'tinyimagenet') {
-    const byPath = new Map(files.map((f) => [f.path, f.file]));
-    const tree: FileTree = {
-      list: () => [...byPath.keys()],
-      read: async (p) => {
-        const f = byPath.get(p);
-        if (!f) throw new DatasetError(`${p}: file not found`);
-        return new Uint8Array(await f.arrayBuffer());
-      },
-    };
-    let lastReport = 0;
-    return parseTinyImagenet(tree, browserImageDecoder, {
-      maxPerClass,
-      onProgress: (done, total) => {
-        const now = performance.now();
-        if (now - lastReport > 500 || done === total) {
-          lastReport = now;
-          post({ type: 'log', message: `Decoding Tiny ImageNet: ${done.toLocaleString('en-US')} / ${total.toLocaleString('en-US')} images` });
-        }
-      },
-    });
-  }
-  const named = await Promise.all(files.map(async (f) => ({ name: f.path, bytes: new Uint8Array(await f.file.arrayBuffer()) })));
-  if (named.length === 1 && /\.(tar\.gz|tgz|tar)$/i.test(named[0].name)) return parseCifarArchive(named[0].bytes, named[0].name, kind);
-  return parseCifar(named, kind);
 }
 
 function checkCompatible(m: { numClasses: number; inChannels: number; inputSize: number }, what: string, ds: Dataset): void {
@@ -188,11 +148,13 @@ async function start(s: TrainSettings): Promise<void> {
   await device();
   if (!dataset || dataset.name !== s.dataset) {
     if (s.dataset !== 'mnist') throw new DatasetError(`${s.dataset}: choose the dataset files first (the file picker next to the dataset).`);
-    dataset = await loadDataset('mnist', []);
+    dataset = await loadDataset('mnist', [], log);
     postDataset();
   }
   settings = s;
   const ds = dataset;
+  // A loaded checkpoint is continued unless the user has since picked another architecture or width.
+  if (loadedInfo && model && (model.name !== s.model || (model.config.width !== null && model.config.width !== s.width))) loadedInfo = null;
   if (loadedInfo && model) {
     checkCompatible(model.config, `The loaded checkpoint (${model.name})`, ds);
   } else {
@@ -336,7 +298,7 @@ async function evaluate(maxImages: number): Promise<void> {
   await device();
   if (!dataset) {
     if (settings?.dataset && settings.dataset !== 'mnist') throw new DatasetError('Choose the dataset files first.');
-    dataset = await loadDataset('mnist', []);
+    dataset = await loadDataset('mnist', [], log);
     postDataset();
   }
   checkCompatible(model.config, `The model (${model.name})`, dataset);
@@ -362,7 +324,7 @@ async function handle(m: Request): Promise<void> {
       try {
         if (running) throw new Error('Stop training before changing the dataset.');
         setState('preparing', `Reading ${m.kind}…`);
-        dataset = await loadDataset(m.kind, m.files, m.maxPerClass);
+        dataset = await loadDataset(m.kind, m.files, log, m.maxPerClass);
         postDataset();
         setState(model ? 'stopped' : 'idle');
       } catch (e) {

@@ -1,6 +1,6 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Tensor, empty, full, shapeStr, zeros } from '../tensor/tensor.js';
-import { checkRank, checkTensor, dispatch, fail, groups256 } from './util.js';
+import { checkRank, checkTensor, dispatch, fail } from './util.js';
 
 export interface BatchNorm2dOptions {
   /** Per-channel scale γ, shape [C]; absent means 1. */
@@ -61,17 +61,52 @@ function check(op: string, x: Tensor, options: BatchNorm2dOptions): Checked {
   return { x, weight, bias, runningMean, runningVar, training, momentum, eps, N, C, HW: H * W };
 }
 
+/** Values per run of the per-run kernels: reductions use long runs (few partials), element-wise passes short ones. */
+const REDUCE_RUN = 256;
+const APPLY_RUN = 16;
+
+/** Values per index: the per-run kernels use their vec4 forms (entry + '4') when planes split into vec4s. */
+function width(k: Checked): number {
+  return k.HW % 4 === 0 ? 4 : 1;
+}
+
+/** Uniforms for a kernel that gives each invocation one run of at most L values of an (n, c) plane. */
+function runParams(k: Checked, L: number): Record<string, number> {
+  const V = width(k);
+  const HW = k.HW / V;
+  const len = Math.min(L / V, HW);
+  const J = Math.ceil(HW / len);
+  return { N: k.N, C: k.C, HW, L: len, J, units: k.N * k.C * J, V, momentum: k.momentum, eps: k.eps };
+}
+
+const VEC4_NAMES: Record<string, string> = { x: 'x4', dy: 'dy4', out: 'out4' };
+
+/** Dispatches a per-run kernel: one invocation per run, workgroups of 64 (vec4 form when it applies). */
+function perRun(op: string, entry: string, k: Checked, L: number, buffers: Record<string, Tensor>, flops: number): void {
+  const params = runParams(k, L);
+  const vec4 = params.V === 4;
+  const bound = vec4 ? Object.fromEntries(Object.entries(buffers).map(([name, t]) => [VEC4_NAMES[name] ?? name, t])) : buffers;
+  dispatch({ op, kernel: 'batchnorm', entry: vec4 ? `${entry}4` : entry, buffers: bound, params, workgroups: Math.ceil(params.units / 64) }, flops);
+}
+
+/** Dispatches a per-channel kernel (finalize steps, affine gradients). */
+function perChannel(op: string, entry: string, k: Checked, buffers: Record<string, Tensor>): void {
+  dispatch({ op, kernel: 'batchnorm', entry, buffers, params: runParams(k, REDUCE_RUN), workgroups: Math.ceil(k.C / 64) });
+}
+
 /** Computes the [2C] stats tensor (mean, invstd) the apply and backward kernels read. */
 function statistics(op: string, k: Checked): Tensor {
   const stats = empty([2 * k.C]);
-  const params = { N: k.N, C: k.C, HW: k.HW, total: k.x.size, momentum: k.momentum, eps: k.eps };
   if (!k.training) {
-    dispatch({ op, kernel: 'batchnorm', entry: 'eval_stats', buffers: { stats, runningMean: k.runningMean!, runningVar: k.runningVar! }, params, workgroups: Math.ceil(k.C / 64) });
-  } else if (k.runningMean) {
-    dispatch({ op, kernel: 'batchnorm', entry: 'batch_stats_running', buffers: { x: k.x, stats, runningMean: k.runningMean, runningVar: k.runningVar! }, params, workgroups: k.C }, 3 * k.x.size);
-  } else {
-    dispatch({ op, kernel: 'batchnorm', entry: 'batch_stats', buffers: { x: k.x, stats }, params, workgroups: k.C }, 3 * k.x.size);
+    perChannel(op, 'eval_stats', k, { stats, runningMean: k.runningMean!, runningVar: k.runningVar! });
+    return stats;
   }
+  // Per-run (mean, M2) partials, then one invocation per channel combines them in a fixed order.
+  const partials = empty([2 * runParams(k, REDUCE_RUN).units]);
+  perRun(op, 'stats_partial', k, REDUCE_RUN, { x: k.x, partials }, 3 * k.x.size);
+  if (k.runningMean) perChannel(op, 'stats_finalize_running', k, { partialsIn: partials, stats, runningMean: k.runningMean, runningVar: k.runningVar! });
+  else perChannel(op, 'stats_finalize', k, { partialsIn: partials, stats });
+  partials.dispose();
   return stats;
 }
 
@@ -83,9 +118,8 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
   const weight = k.weight ?? full([C], 1);
   const bias = k.bias ?? zeros([C]);
   const stats = statistics(op, k);
-  const params = { N: k.N, C, HW: k.HW, total: x.size, momentum: k.momentum, eps: k.eps };
   const out = empty(x.shape);
-  dispatch({ op, kernel: 'batchnorm', entry: relu ? 'apply_relu' : 'apply', buffers: { x, statsIn: stats, weight, bias, out }, params, workgroups: groups256(x.size) }, 4 * x.size);
+  perRun(op, relu ? 'apply_relu' : 'apply', k, APPLY_RUN, { x, statsIn: stats, weight, bias, out }, 4 * x.size);
 
   const inputs = [x, ...(k.weight ? [k.weight] : []), ...(k.bias ? [k.bias] : [])];
   const result = record(op, inputs, out, [x, stats, weight, bias], (g, [sx, sStats, sWeight, sBias]) => {
@@ -96,20 +130,23 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
     let sums: Tensor | null = null;
     if (needSums || needW || needB) {
       sums = empty([2 * C]);
-      dispatch({ op: bop, kernel: 'batchnorm', entry: relu ? 'grad_sums_relu' : 'grad_sums', buffers: { x: sx, dy: g, statsIn: sStats, ...(relu ? { weight: sWeight, bias: sBias } : {}), sumsOut: sums }, params, workgroups: C }, 4 * x.size);
+      const partials = empty([2 * runParams(k, REDUCE_RUN).units]);
+      perRun(bop, relu ? 'grad_partial_relu' : 'grad_partial', k, REDUCE_RUN, { x: sx, dy: g, statsIn: sStats, ...(relu ? { weight: sWeight, bias: sBias } : {}), partials }, 4 * x.size);
+      perChannel(bop, 'grad_finalize', k, { partialsIn: partials, sumsOut: sums });
+      partials.dispose();
     }
     if (x.requiresGrad) {
       const gx = gradOf(x);
       const common = { x: sx, dy: g, statsIn: sStats, weight: sWeight, ...(relu ? { bias: sBias } : {}), out: gx };
       if (k.training) {
-        dispatch({ op: bop, kernel: 'batchnorm', entry: relu ? 'grad_x_train_relu' : 'grad_x_train', buffers: { ...common, sums: sums! }, params, workgroups: groups256(x.size) }, 8 * x.size);
+        perRun(bop, relu ? 'grad_x_train_relu' : 'grad_x_train', k, APPLY_RUN, { ...common, sums: sums! }, 8 * x.size);
       } else {
         const buffers = relu ? common : { dy: g, statsIn: sStats, weight: sWeight, out: gx };
-        dispatch({ op: bop, kernel: 'batchnorm', entry: relu ? 'grad_x_eval_relu' : 'grad_x_eval', buffers, params, workgroups: groups256(x.size) }, 3 * x.size);
+        perRun(bop, relu ? 'grad_x_eval_relu' : 'grad_x_eval', k, APPLY_RUN, buffers, 3 * x.size);
       }
     }
-    if (needW) dispatch({ op: bop, kernel: 'batchnorm', entry: 'acc_weight_grad', buffers: { sums: sums!, out: gradOf(k.weight!) }, params, workgroups: Math.ceil(C / 64) });
-    if (needB) dispatch({ op: bop, kernel: 'batchnorm', entry: 'acc_bias_grad', buffers: { sums: sums!, out: gradOf(k.bias!) }, params, workgroups: Math.ceil(C / 64) });
+    if (needW) perChannel(bop, 'acc_weight_grad', k, { sums: sums!, out: gradOf(k.weight!) });
+    if (needB) perChannel(bop, 'acc_bias_grad', k, { sums: sums!, out: gradOf(k.bias!) });
     sums?.dispose();
   });
   // The saved copies hold their own references; release the op-local ones now.

@@ -1,6 +1,9 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
-import { checkRank, dispatch, fail, groups256 } from './util.js';
+import { checkRank, dispatch, fail } from './util.js';
+
+/** Values each invocation copies (one run of a plane): amortises the index divisions over a run. */
+const RUN = 16;
 
 /**
  * Zero-pads the channel dimension: x [N, C, H, W] → [N, n, H, W], channels C..n−1 zero (feeds an RGB
@@ -12,9 +15,13 @@ export function padChannels(x: Tensor, n: number): Tensor {
   const [N, C, H, W] = x.shape;
   if (!Number.isInteger(n) || n < C) fail(op, `n must be an integer ≥ C = ${C} for x ${shapeStr(x.shape)}, got n = ${n}`);
   const HW = H * W;
+  const L = Math.min(RUN, HW);
+  const J = Math.ceil(HW / L);
   const out = empty([N, n, H, W]);
-  dispatch({ op, kernel: 'pad', entry: 'forward', buffers: { x, out }, params: { C, Cout: n, HW, total: out.size }, workgroups: groups256(out.size) });
+  const fwd = { C, Cout: n, HW, L, J, units: N * n * J };
+  dispatch({ op, kernel: 'pad', entry: 'forward', buffers: { x, out }, params: fwd, workgroups: Math.ceil(fwd.units / 64) });
   return record(op, [x], out, [], (g) => {
-    dispatch({ op: `${op}.backward`, kernel: 'pad', entry: 'backward', buffers: { dy: g, out: gradOf(x) }, params: { C, Cout: n, HW, total: x.size }, workgroups: groups256(x.size) });
+    const bwd = { ...fwd, units: N * C * J };
+    dispatch({ op: `${op}.backward`, kernel: 'pad', entry: 'backward', buffers: { dy: g, out: gradOf(x) }, params: bwd, workgroups: Math.ceil(bwd.units / 64) });
   });
 }

@@ -1,6 +1,6 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
-import { checkRank, dispatch, fail, groups256 } from './util.js';
+import { checkRank, dispatch, fail } from './util.js';
 
 export interface Pool2dOptions {
   /** Square window size. */
@@ -42,6 +42,11 @@ function geometry(op: string, x: Tensor, options: Pool2dOptions): Geometry {
   return { N, C, H, W, OH, OW, K, S, P };
 }
 
+/** Workgroups (of 64) for one invocation per row: the kernels loop along W inside a row. */
+function rows(n: number): number {
+  return Math.ceil(n / 64);
+}
+
 function params(g: Geometry): Record<string, number> {
   return { planes: g.N * g.C, H: g.H, W: g.W, OH: g.OH, OW: g.OW, K: g.K, S: g.S, P: g.P };
 }
@@ -56,9 +61,18 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const out = empty([g.N, g.C, g.OH, g.OW]);
   // In-plane argmax indices, stored as u32 bits in a float32 tensor's buffer (only the kernels read it).
   const argmax = empty(out.shape);
-  dispatch({ op, kernel: 'pool', entry: 'max_forward', buffers: { x, out, argmax }, params: params(g), workgroups: groups256(out.size) }, out.size * g.K * g.K);
+  dispatch({ op, kernel: 'pool', entry: 'max_forward', buffers: { x, out, argmax }, params: params(g), workgroups: rows(g.N * g.C * g.OH) }, out.size * g.K * g.K);
   const result = record(op, [x], out, [argmax], (dy, [idx]) => {
-    dispatch({ op: `${op}.backward`, kernel: 'pool', entry: 'max_backward', buffers: { dy, argmaxIn: idx, out: gradOf(x) }, params: params(g), workgroups: groups256(x.size) });
+    // Disjoint windows: scatter each output's gradient to its argmax (per output row); otherwise gather.
+    const disjoint = g.S >= g.K;
+    dispatch({
+      op: `${op}.backward`,
+      kernel: 'pool',
+      entry: disjoint ? 'max_backward_disjoint' : 'max_backward',
+      buffers: { dy, argmaxIn: idx, out: gradOf(x) },
+      params: params(g),
+      workgroups: rows(g.N * g.C * (disjoint ? g.OH : g.H)),
+    });
   });
   argmax.dispose();
   return result;
@@ -69,9 +83,9 @@ export function avgPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const op = 'avgPool2d';
   const g = geometry(op, x, options);
   const out = empty([g.N, g.C, g.OH, g.OW]);
-  dispatch({ op, kernel: 'pool', entry: 'avg_forward', buffers: { x, out }, params: params(g), workgroups: groups256(out.size) }, out.size * g.K * g.K);
+  dispatch({ op, kernel: 'pool', entry: 'avg_forward', buffers: { x, out }, params: params(g), workgroups: rows(g.N * g.C * g.OH) }, out.size * g.K * g.K);
   return record(op, [x], out, [], (dy) => {
-    dispatch({ op: `${op}.backward`, kernel: 'pool', entry: 'avg_backward', buffers: { dy, out: gradOf(x) }, params: params(g), workgroups: groups256(x.size) });
+    dispatch({ op: `${op}.backward`, kernel: 'pool', entry: 'avg_backward', buffers: { dy, out: gradOf(x) }, params: params(g), workgroups: rows(g.N * g.C * g.H) });
   });
 }
 
@@ -82,8 +96,8 @@ export function globalAvgPool2d(x: Tensor): Tensor {
   const [N, C, H, W] = x.shape;
   const g: Geometry = { N, C, H, W, OH: 1, OW: 1, K: 1, S: 1, P: 0 };
   const out = empty([N, C, 1, 1]);
-  dispatch({ op, kernel: 'pool', entry: 'global_avg_forward', buffers: { x, out }, params: params(g), workgroups: Math.ceil((N * C) / 64) }, x.size);
+  dispatch({ op, kernel: 'pool', entry: 'global_avg_forward', buffers: { x, out }, params: params(g), workgroups: rows(N * C) }, x.size);
   return record(op, [x], out, [], (dy) => {
-    dispatch({ op: `${op}.backward`, kernel: 'pool', entry: 'global_avg_backward', buffers: { dy, out: gradOf(x) }, params: params(g), workgroups: groups256(x.size) });
+    dispatch({ op: `${op}.backward`, kernel: 'pool', entry: 'global_avg_backward', buffers: { dy, out: gradOf(x) }, params: params(g), workgroups: rows(N * C) });
   });
 }
