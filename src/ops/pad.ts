@@ -15,13 +15,17 @@ export function padChannels(x: Tensor, n: number): Tensor {
   const [N, C, H, W] = x.shape;
   if (!Number.isInteger(n) || n < C) fail(op, `n must be an integer ≥ C = ${C} for x ${shapeStr(x.shape)}, got n = ${n}`);
   const HW = H * W;
-  const L = Math.min(RUN, HW);
-  const J = Math.ceil(HW / L);
+  // vec4 entry points when planes split into vec4s; HW and L are then counted in vec4s.
+  const V = HW % 4 === 0 ? 4 : 1;
+  const sfx = V === 4 ? '4' : '';
+  const L = Math.min(RUN / V, HW / V);
+  const J = Math.ceil(HW / V / L);
   const out = empty([N, n, H, W]);
-  const fwd = { C, Cout: n, HW, L, J, units: N * n * J };
-  dispatch({ op, kernel: 'pad', entry: 'forward', buffers: { x, out }, params: fwd, workgroups: Math.ceil(fwd.units / 64) });
+  const fwd = { C, Cout: n, HW: HW / V, L, J, units: N * n * J };
+  const v4 = (name: string) => (V === 4 ? `${name}4` : name);
+  dispatch({ op, kernel: 'pad', entry: `forward${sfx}`, buffers: { [v4('x')]: x, [v4('out')]: out }, params: fwd, workgroups: Math.ceil(fwd.units / 64) });
   return record(op, [x], out, [], (g) => {
     const bwd = { ...fwd, units: N * C * J };
-    dispatch({ op: `${op}.backward`, kernel: 'pad', entry: 'backward', buffers: { dy: g, out: gradOf(x) }, params: bwd, workgroups: Math.ceil(bwd.units / 64) });
+    dispatch({ op: `${op}.backward`, kernel: 'pad', entry: `backward${sfx}`, buffers: { [v4('dy')]: g, [v4('out')]: gradOf(x) }, params: bwd, workgroups: Math.ceil(bwd.units / 64) });
   });
 }
