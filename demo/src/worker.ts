@@ -185,6 +185,7 @@ async function loop(): Promise<void> {
   running = true;
   setState('training', t.globalStep === 0 ? 'Training… the first step also compiles the GPU pipelines (slow on a software adapter).' : 'Training…');
   let prevMean = 0;
+  let prevEpoch = -1;
   try {
     while (t.epoch < s.epochs && !stopRequested) {
       if (pauseRequested) {
@@ -195,7 +196,11 @@ async function loop(): Promise<void> {
         setState('training');
       }
       const epoch = t.epoch;
-      prevMean = 0;
+      // A paused epoch continues where it stopped, with its running means: reset only for a new epoch.
+      if (epoch !== prevEpoch) {
+        prevMean = 0;
+        prevEpoch = epoch;
+      }
       const result = await t.trainEpoch(
         (p) => {
           totalSteps++;
@@ -207,7 +212,7 @@ async function loop(): Promise<void> {
         },
         () => pauseRequested || stopRequested,
       );
-      if (t.epoch === epoch) continue; // interrupted by pause or stop; the epoch restarts on resume
+      if (!result.completed) continue; // interrupted by pause or stop; trainEpoch continues this epoch on resume
       const test = await t.evaluate();
       lastTestAccuracy = test.accuracy;
       post({ type: 'epoch', epoch: t.epoch, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds });

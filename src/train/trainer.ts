@@ -31,7 +31,10 @@ export interface EpochResult {
   accuracy: number;
   imagesPerSecond: number;
   seconds: number;
+  /** Steps of this epoch done so far (all of them when completed). */
   steps: number;
+  /** false when shouldStop() ended the epoch early; the next trainEpoch() continues it. */
+  completed: boolean;
 }
 
 /** Hyper-parameters the trainer itself needs (a subset of TrainConfig). */
@@ -89,26 +92,34 @@ export class Trainer {
     });
   }
 
-  /** Trains one epoch. `onProgress` is called after every step; `shouldStop` lets the caller pause or abort between steps. */
+  /** Progress inside an epoch that was stopped early (pause): the next trainEpoch() continues from here. */
+  private partial: { epoch: number; step: number; lossSum: number; correct: number; seen: number; seconds: number } | null = null;
+
+  /**
+   * Trains (the rest of) one epoch. `onProgress` is called after every step; `shouldStop` lets the caller
+   * pause between steps — the next call then continues the same epoch where it stopped.
+   */
   async trainEpoch(onProgress?: (p: Progress) => void, shouldStop?: () => boolean): Promise<EpochResult> {
     const epoch = this.epoch;
     const steps = this.stepsPerEpoch();
     const total = this.totalSteps();
     this.model.train();
-    let lossSum = 0;
-    let correct = 0;
-    let seen = 0;
+    const resumed = this.partial?.epoch === epoch ? this.partial : null;
+    let { lossSum, correct, seen } = resumed ?? { lossSum: 0, correct: 0, seen: 0 };
+    const before = resumed?.seconds ?? 0;
+    let step = resumed?.step ?? 0;
+    this.partial = null;
     const t0 = performance.now();
-    let next = this.trainLoader.batch(epoch, 0);
-    let step = 0;
-    for (; step < steps; step++) {
+    const elapsed = () => before + (performance.now() - t0) / 1000;
+    let next = step < steps ? this.trainLoader.batch(epoch, step) : null;
+    for (; step < steps && next; step++) {
       if (shouldStop?.()) break;
       const batch = next;
       this.optimizer.lr = learningRate(this.config, this.globalStep, total);
       const [loss, logits] = this.encodeStep(batch);
       runtime().flush();
       // The GPU is busy with this step: prepare the next batch meanwhile.
-      if (step + 1 < steps) next = this.trainLoader.batch(epoch, step + 1);
+      next = step + 1 < steps ? this.trainLoader.batch(epoch, step + 1) : null;
       const lossValue = (await loss.toArray())[0];
       const logitValues = await logits.toArray();
       loss.dispose();
@@ -120,12 +131,13 @@ export class Trainer {
       lossSum += lossValue * batch.count;
       correct += countCorrect(logitValues, batch.labels, batch.count);
       seen += batch.count;
-      const seconds = (performance.now() - t0) / 1000;
+      const seconds = elapsed();
       onProgress?.({ epoch, epochs: this.config.epochs, step: step + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: this.optimizer.lr, elapsed: seconds });
     }
-    const seconds = (performance.now() - t0) / 1000;
-    if (step === steps) this.epoch++;
-    return { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, imagesPerSecond: seen / seconds, seconds, steps: step };
+    const seconds = elapsed();
+    if (step >= steps) this.epoch++;
+    else this.partial = { epoch, step, lossSum, correct, seen, seconds };
+    return { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, imagesPerSecond: seen / seconds, seconds, steps: step, completed: step >= steps };
   }
 
   /** Test-set loss and accuracy with the running BatchNorm statistics (eval mode, no graph). */
