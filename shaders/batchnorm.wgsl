@@ -8,6 +8,9 @@
 // order, so results are deterministic (no float atomics).
 // When H·W % 4 == 0 the host picks the *4 entry points, which read and write vec4s (4 values per index):
 // HW and L are then counted in vec4s and V = 4, so a run's value count is (end − base)·V.
+// RELU (override) fuses a ReLU after the affine step: forward clamps, backward masks dy where the
+// normalised value is ≤ 0. Forward, mask and backward all evaluate (x − mean)·invstd·w + bias in one
+// order, so the mask matches the forward output exactly.
 // stats [2C] holds mean (0..C) then invstd (C..2C); it is what forward saves for backward.
 struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, momentum: f32, eps: f32 };
 @group(0) @binding(0) var<uniform> p: Params;
@@ -29,8 +32,12 @@ struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, mom
 @group(0) @binding(14) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(15) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(16) var<storage, read_write> out4: array<vec4f>;
+// Affine parameter gradients, accumulated by grad_finalize_affine.
+@group(0) @binding(17) var<storage, read_write> gradWeight: array<f32>;
+@group(0) @binding(18) var<storage, read_write> gradBias: array<f32>;
 
 const WG: u32 = 64u;
+override RELU: bool = false;
 
 struct Run { base: u32, end: u32, c: u32 };
 
@@ -137,65 +144,57 @@ fn eval_stats(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
-// Channel c's normalisation constants. Forward, the ReLU mask and backward all evaluate
-// (x − mean)·invstd·w + bias in this one order, so the mask matches the forward output exactly.
+// Channel c's normalisation constants.
 struct Affine { mean: f32, invstd: f32, w: f32, b: f32 };
 
 fn affine(c: u32) -> Affine { return Affine(statsIn[c], statsIn[p.C + c], weight[c], bias[c]); }
 
-fn norm(v: f32, a: Affine) -> f32 { return (v - a.mean) * a.invstd * a.w + a.b; }
+fn xhat(v: f32, a: Affine) -> f32 { return (v - a.mean) * a.invstd; }
+fn xhat4(v: vec4f, a: Affine) -> vec4f { return (v - a.mean) * a.invstd; }
 
-// out = (x − mean)·invstd·weight + bias.
+// The output's gradient as seen before the ReLU: dy, masked where the forward output was clamped.
+fn masked(g: f32, xh: f32, a: Affine) -> f32 { return select(g, select(0.0, g, xh * a.w + a.b > 0.0), RELU); }
+fn masked4(g: vec4f, xh: vec4f, a: Affine) -> vec4f {
+  return select(g, select(vec4f(0.0), g, xh * a.w + a.b > vec4f(0.0)), RELU);
+}
+
+// out = (x − mean)·invstd·weight + bias (then ReLU).
 @compute @workgroup_size(64)
 fn apply(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let u = unit(gid, nwg);
   if (u >= p.units) { return; }
   let r = run(u);
   let a = affine(r.c);
-  for (var i = r.base; i < r.end; i++) { out[i] = norm(x[i], a); }
+  for (var i = r.base; i < r.end; i++) {
+    let y = xhat(x[i], a) * a.w + a.b;
+    out[i] = select(y, max(y, 0.0), RELU);
+  }
 }
 
-// apply followed by ReLU in the same pass.
 @compute @workgroup_size(64)
-fn apply_relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+fn apply4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let u = unit(gid, nwg);
   if (u >= p.units) { return; }
   let r = run(u);
   let a = affine(r.c);
-  for (var i = r.base; i < r.end; i++) { out[i] = max(norm(x[i], a), 0.0); }
+  for (var i = r.base; i < r.end; i++) {
+    let y = xhat4(x4[i], a) * a.w + a.b;
+    out4[i] = select(y, max(y, vec4f(0.0)), RELU);
+  }
 }
 
-// Backward sums, step 1: per run, partials = (Σ dy, Σ dy·x̂).
+// Backward sums, step 1: per run, partials = (Σ g, Σ g·x̂) with g the (masked) output gradient.
 @compute @workgroup_size(64)
 fn grad_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let u = unit(gid, nwg);
   if (u >= p.units) { return; }
   let r = run(u);
-  let mean = statsIn[r.c];
-  let invstd = statsIn[p.C + r.c];
-  var sa = 0.0;
-  var sb = 0.0;
-  for (var i = r.base; i < r.end; i++) {
-    let g = dy[i];
-    sa += g;
-    sb += g * (x[i] - mean) * invstd;
-  }
-  partials[2u * u] = sa;
-  partials[2u * u + 1u] = sb;
-}
-
-// As grad_partial, with dy masked by the fused ReLU: the gradient is dy where normalized(x) > 0.
-@compute @workgroup_size(64)
-fn grad_partial_relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
   let a = affine(r.c);
   var sa = 0.0;
   var sb = 0.0;
   for (var i = r.base; i < r.end; i++) {
-    let xh = (x[i] - a.mean) * a.invstd;
-    let g = select(0.0, dy[i], xh * a.w + a.b > 0.0);
+    let xh = xhat(x[i], a);
+    let g = masked(dy[i], xh, a);
     sa += g;
     sb += g * xh;
   }
@@ -203,11 +202,26 @@ fn grad_partial_relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_wor
   partials[2u * u + 1u] = sb;
 }
 
-// Step 2: sumsOut = [Σ dy (0..C), Σ dy·x̂ (C..2C)], channel c's runs summed in (n, j) order.
 @compute @workgroup_size(64)
-fn grad_finalize(@builtin(global_invocation_id) gid: vec3u) {
-  let c = gid.x;
-  if (c >= p.C) { return; }
+fn grad_partial4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let u = unit(gid, nwg);
+  if (u >= p.units) { return; }
+  let r = run(u);
+  let a = affine(r.c);
+  var sa = vec4f(0.0);
+  var sb = vec4f(0.0);
+  for (var i = r.base; i < r.end; i++) {
+    let xh = xhat4(x4[i], a);
+    let g = masked4(dy4[i], xh, a);
+    sa += g;
+    sb += g * xh;
+  }
+  partials[2u * u] = hsum(sa);
+  partials[2u * u + 1u] = hsum(sb);
+}
+
+// Step 2: channel c's runs summed in (n, j) order: (Σ g, Σ g·x̂).
+fn gradSums(c: u32) -> vec2f {
   var sa = 0.0;
   var sb = 0.0;
   for (var n = 0u; n < p.N; n++) {
@@ -217,8 +231,30 @@ fn grad_finalize(@builtin(global_invocation_id) gid: vec3u) {
       sb += partialsIn[2u * (u0 + j) + 1u];
     }
   }
-  sumsOut[c] = sa;
-  sumsOut[p.C + c] = sb;
+  return vec2f(sa, sb);
+}
+
+// sumsOut = [Σ g (0..C), Σ g·x̂ (C..2C)].
+@compute @workgroup_size(64)
+fn grad_finalize(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  let g = gradSums(c);
+  sumsOut[c] = g.x;
+  sumsOut[p.C + c] = g.y;
+}
+
+// As grad_finalize, and accumulates the affine gradients in the same pass (saves two dispatches):
+// gradWeight += Σ g·x̂, gradBias += Σ g.
+@compute @workgroup_size(64)
+fn grad_finalize_affine(@builtin(global_invocation_id) gid: vec3u) {
+  let c = gid.x;
+  if (c >= p.C) { return; }
+  let g = gradSums(c);
+  sumsOut[c] = g.x;
+  sumsOut[p.C + c] = g.y;
+  gradWeight[c] = gradWeight[c] + g.y;
+  gradBias[c] = gradBias[c] + g.x;
 }
 
 // Training-mode input gradient (batch statistics depend on x):
@@ -229,109 +265,14 @@ fn grad_x_train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   if (u >= p.units) { return; }
   let r = run(u);
   let M = perChannelCount();
-  let mean = statsIn[r.c];
-  let invstd = statsIn[p.C + r.c];
-  let k = invstd * weight[r.c];
-  let ga = sums[r.c] / M;
-  let gb = sums[p.C + r.c] / M;
-  for (var i = r.base; i < r.end; i++) {
-    let xh = (x[i] - mean) * invstd;
-    out[i] = out[i] + k * (dy[i] - ga - xh * gb);
-  }
-}
-
-@compute @workgroup_size(64)
-fn grad_x_train_relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let M = perChannelCount();
   let a = affine(r.c);
   let k = a.invstd * a.w;
   let ga = sums[r.c] / M;
   let gb = sums[p.C + r.c] / M;
   for (var i = r.base; i < r.end; i++) {
-    let xh = (x[i] - a.mean) * a.invstd;
-    let g = select(0.0, dy[i], xh * a.w + a.b > 0.0);
-    out[i] = out[i] + k * (g - ga - xh * gb);
+    let xh = xhat(x[i], a);
+    out[i] = out[i] + k * (masked(dy[i], xh, a) - ga - xh * gb);
   }
-}
-
-// Evaluation-mode input gradient (statistics are constants): out += dy·w·invstd.
-@compute @workgroup_size(64)
-fn grad_x_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let k = weight[r.c] * statsIn[p.C + r.c];
-  for (var i = r.base; i < r.end; i++) { out[i] = out[i] + dy[i] * k; }
-}
-
-@compute @workgroup_size(64)
-fn grad_x_eval_relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
-  let k = a.w * a.invstd;
-  for (var i = r.base; i < r.end; i++) { out[i] = out[i] + select(0.0, dy[i], norm(x[i], a) > 0.0) * k; }
-}
-
-// vec4 forms of the per-run entry points above (same arithmetic, component-wise), for H·W % 4 == 0.
-fn norm4(v: vec4f, a: Affine) -> vec4f { return (v - a.mean) * a.invstd * a.w + a.b; }
-
-@compute @workgroup_size(64)
-fn apply4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
-  for (var i = r.base; i < r.end; i++) { out4[i] = norm4(x4[i], a); }
-}
-
-@compute @workgroup_size(64)
-fn apply_relu4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
-  for (var i = r.base; i < r.end; i++) { out4[i] = max(norm4(x4[i], a), vec4f(0.0)); }
-}
-
-@compute @workgroup_size(64)
-fn grad_partial4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let mean = statsIn[r.c];
-  let invstd = statsIn[p.C + r.c];
-  var sa = vec4f(0.0);
-  var sb = vec4f(0.0);
-  for (var i = r.base; i < r.end; i++) {
-    let g = dy4[i];
-    sa += g;
-    sb += g * (x4[i] - mean) * invstd;
-  }
-  partials[2u * u] = hsum(sa);
-  partials[2u * u + 1u] = hsum(sb);
-}
-
-@compute @workgroup_size(64)
-fn grad_partial_relu4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
-  var sa = vec4f(0.0);
-  var sb = vec4f(0.0);
-  for (var i = r.base; i < r.end; i++) {
-    let xh = (x4[i] - a.mean) * a.invstd;
-    let g = select(vec4f(0.0), dy4[i], xh * a.w + a.b > vec4f(0.0));
-    sa += g;
-    sb += g * xh;
-  }
-  partials[2u * u] = hsum(sa);
-  partials[2u * u + 1u] = hsum(sb);
 }
 
 @compute @workgroup_size(64)
@@ -340,32 +281,25 @@ fn grad_x_train4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   if (u >= p.units) { return; }
   let r = run(u);
   let M = perChannelCount();
-  let mean = statsIn[r.c];
-  let invstd = statsIn[p.C + r.c];
-  let k = invstd * weight[r.c];
-  let ga = sums[r.c] / M;
-  let gb = sums[p.C + r.c] / M;
-  for (var i = r.base; i < r.end; i++) {
-    let xh = (x4[i] - mean) * invstd;
-    out4[i] = out4[i] + k * (dy4[i] - ga - xh * gb);
-  }
-}
-
-@compute @workgroup_size(64)
-fn grad_x_train_relu4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let M = perChannelCount();
   let a = affine(r.c);
   let k = a.invstd * a.w;
   let ga = sums[r.c] / M;
   let gb = sums[p.C + r.c] / M;
   for (var i = r.base; i < r.end; i++) {
-    let xh = (x4[i] - a.mean) * a.invstd;
-    let g = select(vec4f(0.0), dy4[i], xh * a.w + a.b > vec4f(0.0));
-    out4[i] = out4[i] + k * (g - ga - xh * gb);
+    let xh = xhat4(x4[i], a);
+    out4[i] = out4[i] + k * (masked4(dy4[i], xh, a) - ga - xh * gb);
   }
+}
+
+// Evaluation-mode input gradient (statistics are constants): out += g·w·invstd.
+@compute @workgroup_size(64)
+fn grad_x_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let u = unit(gid, nwg);
+  if (u >= p.units) { return; }
+  let r = run(u);
+  let a = affine(r.c);
+  let k = a.w * a.invstd;
+  for (var i = r.base; i < r.end; i++) { out[i] = out[i] + masked(dy[i], xhat(x[i], a), a) * k; }
 }
 
 @compute @workgroup_size(64)
@@ -373,21 +307,13 @@ fn grad_x_eval4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let u = unit(gid, nwg);
   if (u >= p.units) { return; }
   let r = run(u);
-  let k = weight[r.c] * statsIn[p.C + r.c];
-  for (var i = r.base; i < r.end; i++) { out4[i] = out4[i] + dy4[i] * k; }
-}
-
-@compute @workgroup_size(64)
-fn grad_x_eval_relu4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
   let a = affine(r.c);
   let k = a.w * a.invstd;
-  for (var i = r.base; i < r.end; i++) { out4[i] = out4[i] + select(vec4f(0.0), dy4[i], norm4(x4[i], a) > vec4f(0.0)) * k; }
+  for (var i = r.base; i < r.end; i++) { out4[i] = out4[i] + masked4(dy4[i], xhat4(x4[i], a), a) * k; }
 }
 
-// Affine gradients from the sums: out (= gradOf(weight)) += Σ dy·x̂; out (= gradOf(bias)) += Σ dy.
+// Affine gradients from the sums, when only one of them is needed: out (= gradOf(weight)) += Σ g·x̂;
+// out (= gradOf(bias)) += Σ g.
 @compute @workgroup_size(64)
 fn acc_weight_grad(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;

@@ -11,6 +11,8 @@ struct Params { planes: u32, H: u32, W: u32, OH: u32, OW: u32, K: u32, S: u32, P
 @group(0) @binding(3) var<storage, read> argmaxIn: array<u32>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;
 @group(0) @binding(5) var<storage, read_write> argmax: array<u32>;
+// vec4 view of x for max_forward_2x2.
+@group(0) @binding(6) var<storage, read> x4: array<vec4f>;
 
 const WG: u32 = 64u;
 
@@ -47,6 +49,44 @@ fn max_forward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
     }
     out[obase + ow] = best;
     argmax[obase + ow] = idx;
+  }
+}
+
+// First maximum of a 2×2 window in row-major order (top-left, top-right, bottom-left, bottom-right)
+// whose top-left input has in-plane index i; as max_forward, later values win only when strictly greater.
+struct Best { v: f32, idx: u32 };
+
+fn max2x2(tl: f32, tr: f32, bl: f32, br: f32, i: u32) -> Best {
+  var best = tl;
+  var idx = i;
+  if (tr > best) { best = tr; idx = i + 1u; }
+  if (bl > best) { best = bl; idx = i + p.W; }
+  if (br > best) { best = br; idx = i + p.W + 1u; }
+  return Best(best, idx);
+}
+
+// max_forward for K = S = 2, P = 0 and W % 4 == 0 (the VGG pool): one invocation per output row reads the
+// two input rows as vec4s, each giving two outputs.
+@compute @workgroup_size(64)
+fn max_forward_2x2(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let row = linear(gid, nwg);
+  if (row >= p.planes * p.OH) { return; }
+  let plane = row / p.OH;
+  let oh = row - plane * p.OH;
+  let top = (plane * p.H + 2u * oh) * p.W; // flat offset of the window's first input row
+  let W4 = p.W / 4u;
+  let t4 = top / 4u;
+  let obase = row * p.OW;
+  for (var q = 0u; q < W4; q++) {
+    let a = x4[t4 + q];
+    let b = x4[t4 + W4 + q];
+    let r = 2u * oh * p.W + 4u * q; // in-plane index of a.x
+    let m0 = max2x2(a.x, a.y, b.x, b.y, r);
+    let m1 = max2x2(a.z, a.w, b.z, b.w, r + 2u);
+    out[obase + 2u * q] = m0.v;
+    argmax[obase + 2u * q] = m0.idx;
+    out[obase + 2u * q + 1u] = m1.v;
+    argmax[obase + 2u * q + 1u] = m1.idx;
   }
 }
 

@@ -27,6 +27,7 @@ describe('padChannels', () => {
     [[2, 3, 5, 7], 8],
     [[1, 3, 4, 4], 5],
     [[2, 5, 3, 3], 5],
+    [[2, 3, 8, 8], 5], // vec4 form with several runs per plane
   ];
   cases.forEach(([s, n], k) => {
     it(`${JSON.stringify(s)} → ${n} channels, forward and backward`, async () => {

@@ -93,6 +93,13 @@ describe('maxPool2d on the GPU vs the CPU reference', () => {
     const s: Shape4 = [1, 3, 5, 7];
     await checkPool('max', s, { kernelSize: 3, stride: 2, padding: 1 }, randArray(size(s), 32, -10), 33);
   });
+  it('2×2 stride-2 vec4 form (W % 4 == 0): odd H, ties, several vec4s per row', async () => {
+    const s: Shape4 = [2, 3, 7, 12];
+    const r = new Random(6);
+    const ties = Float32Array.from({ length: size(s) }, () => r.int(3));
+    await checkPool('max', s, { kernelSize: 2 }, ties, 34);
+    await checkPool('max', s, { kernelSize: 2 }, randArray(size(s), 35, -3), 36);
+  });
 });
 
 describe('avgPool2d and globalAvgPool2d on the GPU vs the CPU reference', () => {

@@ -63,7 +63,7 @@ function check(op: string, x: Tensor, options: BatchNorm2dOptions): Checked {
 
 /** Values per run of the per-run kernels: reductions use long runs (few partials), element-wise passes short ones. */
 const REDUCE_RUN = 256;
-const APPLY_RUN = 16;
+const APPLY_RUN = 64;
 
 /** Values per index: the per-run kernels use their vec4 forms (entry + '4') when planes split into vec4s. */
 function width(k: Checked): number {
@@ -81,12 +81,16 @@ function runParams(k: Checked, L: number): Record<string, number> {
 
 const VEC4_NAMES: Record<string, string> = { x: 'x4', dy: 'dy4', out: 'out4' };
 
-/** Dispatches a per-run kernel: one invocation per run, workgroups of 64 (vec4 form when it applies). */
-function perRun(op: string, entry: string, k: Checked, L: number, buffers: Record<string, Tensor>, flops: number): void {
+/**
+ * Dispatches a per-run kernel: one invocation per run, workgroups of 64 (vec4 form when it applies).
+ * relu (null for kernels without the fused ReLU) sets the RELU override: its own pipeline per value.
+ */
+function perRun(op: string, entry: string, k: Checked, L: number, buffers: Record<string, Tensor>, flops: number, relu: boolean | null = null): void {
   const params = runParams(k, L);
   const vec4 = params.V === 4;
   const bound = vec4 ? Object.fromEntries(Object.entries(buffers).map(([name, t]) => [VEC4_NAMES[name] ?? name, t])) : buffers;
-  dispatch({ op, kernel: 'batchnorm', entry: vec4 ? `${entry}4` : entry, buffers: bound, params, workgroups: Math.ceil(params.units / 64) }, flops);
+  const constants = relu === null ? undefined : { RELU: relu ? 1 : 0 };
+  dispatch({ op, kernel: 'batchnorm', entry: vec4 ? `${entry}4` : entry, constants, buffers: bound, params, workgroups: Math.ceil(params.units / 64) }, flops);
 }
 
 /** Dispatches a per-channel kernel (finalize steps, affine gradients). */
@@ -119,7 +123,7 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
   const bias = k.bias ?? zeros([C]);
   const stats = statistics(op, k);
   const out = empty(x.shape);
-  perRun(op, relu ? 'apply_relu' : 'apply', k, APPLY_RUN, { x, statsIn: stats, weight, bias, out }, 4 * x.size);
+  perRun(op, 'apply', k, APPLY_RUN, { x, statsIn: stats, weight, bias, out }, 4 * x.size, relu);
 
   const inputs = [x, ...(k.weight ? [k.weight] : []), ...(k.bias ? [k.bias] : [])];
   const result = record(op, inputs, out, [x, stats, weight, bias], (g, [sx, sStats, sWeight, sBias]) => {
@@ -127,26 +131,25 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
     const needSums = k.training ? x.requiresGrad : false;
     const needW = !!k.weight?.requiresGrad;
     const needB = !!k.bias?.requiresGrad;
+    // One pass accumulates both affine gradients when they are distinct buffers.
+    const fuseAffine = needW && needB && k.weight !== k.bias;
     let sums: Tensor | null = null;
     if (needSums || needW || needB) {
       sums = empty([2 * C]);
       const partials = empty([2 * runParams(k, REDUCE_RUN).units]);
-      perRun(bop, relu ? 'grad_partial_relu' : 'grad_partial', k, REDUCE_RUN, { x: sx, dy: g, statsIn: sStats, ...(relu ? { weight: sWeight, bias: sBias } : {}), partials }, 4 * x.size);
-      perChannel(bop, 'grad_finalize', k, { partialsIn: partials, sumsOut: sums });
+      perRun(bop, 'grad_partial', k, REDUCE_RUN, { x: sx, dy: g, statsIn: sStats, weight: sWeight, bias: sBias, partials }, 4 * x.size, relu);
+      if (fuseAffine) perChannel(bop, 'grad_finalize_affine', k, { partialsIn: partials, sumsOut: sums, gradWeight: gradOf(k.weight!), gradBias: gradOf(k.bias!) });
+      else perChannel(bop, 'grad_finalize', k, { partialsIn: partials, sumsOut: sums });
       partials.dispose();
     }
     if (x.requiresGrad) {
       const gx = gradOf(x);
-      const common = { x: sx, dy: g, statsIn: sStats, weight: sWeight, ...(relu ? { bias: sBias } : {}), out: gx };
-      if (k.training) {
-        perRun(bop, relu ? 'grad_x_train_relu' : 'grad_x_train', k, APPLY_RUN, { ...common, sums: sums! }, 8 * x.size);
-      } else {
-        const buffers = relu ? common : { dy: g, statsIn: sStats, weight: sWeight, out: gx };
-        perRun(bop, relu ? 'grad_x_eval_relu' : 'grad_x_eval', k, APPLY_RUN, buffers, 3 * x.size);
-      }
+      const common = { x: sx, dy: g, statsIn: sStats, weight: sWeight, bias: sBias, out: gx };
+      if (k.training) perRun(bop, 'grad_x_train', k, APPLY_RUN, { ...common, sums: sums! }, 8 * x.size, relu);
+      else perRun(bop, 'grad_x_eval', k, APPLY_RUN, common, 3 * x.size, relu);
     }
-    if (needW) perChannel(bop, 'acc_weight_grad', k, { sums: sums!, out: gradOf(k.weight!) });
-    if (needB) perChannel(bop, 'acc_bias_grad', k, { sums: sums!, out: gradOf(k.bias!) });
+    if (needW && !fuseAffine) perChannel(bop, 'acc_weight_grad', k, { sums: sums!, out: gradOf(k.weight!) });
+    if (needB && !fuseAffine) perChannel(bop, 'acc_bias_grad', k, { sums: sums!, out: gradOf(k.bias!) });
     sums?.dispose();
   });
   // The saved copies hold their own references; release the op-local ones now.

@@ -3,7 +3,7 @@ import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
 import { checkRank, dispatch, fail } from './util.js';
 
 /** Values each invocation copies (one run of a plane): amortises the index divisions over a run. */
-const RUN = 16;
+const RUN = 64;
 
 /**
  * Zero-pads the channel dimension: x [N, C, H, W] → [N, n, H, W], channels C..n−1 zero (feeds an RGB

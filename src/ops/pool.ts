@@ -61,7 +61,10 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
   const out = empty([g.N, g.C, g.OH, g.OW]);
   // In-plane argmax indices, stored as u32 bits in a float32 tensor's buffer (only the kernels read it).
   const argmax = empty(out.shape);
-  dispatch({ op, kernel: 'pool', entry: 'max_forward', buffers: { x, out, argmax }, params: params(g), workgroups: rows(g.N * g.C * g.OH) }, out.size * g.K * g.K);
+  // The VGG pool (2×2, stride 2) reads its rows as vec4s when W % 4 == 0.
+  const fast = g.K === 2 && g.S === 2 && g.P === 0 && g.W % 4 === 0;
+  const buffers: Record<string, Tensor> = fast ? { x4: x, out, argmax } : { x, out, argmax };
+  dispatch({ op, kernel: 'pool', entry: fast ? 'max_forward_2x2' : 'max_forward', buffers, params: params(g), workgroups: rows(g.N * g.C * g.OH) }, out.size * g.K * g.K);
   const result = record(op, [x], out, [argmax], (dy, [idx]) => {
     // Disjoint windows: scatter each output's gradient to its argmax (per output row); otherwise gather.
     const disjoint = g.S >= g.K;
