@@ -1,58 +1,64 @@
-// Element-wise ops over n values. Each entry point is one GPU program; all dispatch ceil(n / 256)
-// workgroups of 256, split over x and y when that exceeds 65535.
-struct Params { n: u32, alpha: f32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+// Element-wise ops over n floats, as vec4s: every binding is a whole number of vec4s (the runtime binds
+// tensor buffers rounded up to 16 bytes), so a tail past n is computed into the buffer's padding and never read.
+// Each invocation handles RUN consecutive vec4s: on CPU-backed adapters contiguous runs per invocation
+// stream well, and on GPUs neighbouring invocations still touch neighbouring cache lines.
+override WG: u32 = 64u;
+override RUN: u32 = 4u;
 
-fn index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+struct Params { n4: u32, alpha: f32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> a: array<vec4f>;
+@group(0) @binding(2) var<storage, read> b: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+
+fn first(gid: vec3u, nwg: vec3u) -> u32 { return (gid.x + gid.y * nwg.x * WG) * RUN; }
+fn last(start: u32) -> u32 { return min(start + RUN, p.n4); }
 
 // out = a + b
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn add(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = a[i] + b[i]; }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = a[i] + b[i]; }
 }
 
 // out = a * b
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn mul(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = a[i] * b[i]; }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = a[i] * b[i]; }
 }
 
 // out += alpha * a  (gradient accumulation: beta = 1)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn axpy(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = out[i] + p.alpha * a[i]; }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = out[i] + p.alpha * a[i]; }
 }
 
 // out += a * b  (gradient of a product)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn mul_acc(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = out[i] + a[i] * b[i]; }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = out[i] + a[i] * b[i]; }
 }
 
 // out = max(a, 0)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = max(a[i], 0.0); }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = max(a[i], vec4f(0.0)); }
 }
 
 // out += a where b > 0: relu's backward, with a = dy and b = y (the relu output)
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = out[i] + select(0.0, a[i], b[i] > 0.0); }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = out[i] + select(vec4f(0.0), a[i], b[i] > vec4f(0.0)); }
 }
 
 // out = alpha * a
-@compute @workgroup_size(256)
+@compute @workgroup_size(WG)
 fn scale(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let i = index(gid, nwg);
-  if (i < p.n) { out[i] = p.alpha * a[i]; }
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = p.alpha * a[i]; }
 }

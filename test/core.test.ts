@@ -47,6 +47,24 @@ describe('tensor basics', () => {
     kept.dispose();
     expect(memoryStats().liveBytes).toBe(before);
   });
+  it('element-wise kernels cover sizes that are not a multiple of 4, and large ones', async () => {
+    for (const n of [1, 5, 1001, 70001]) {
+      const av = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+      const bv = Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.7));
+      const a = tensor(av, [n], { requiresGrad: true });
+      const b = tensor(bv, [n], { requiresGrad: true });
+      const y = relu(add(mul(a, b), scale(a, 2)));
+      const got = await y.toArray();
+      const g = Float32Array.from({ length: n }, (_, i) => (i % 3) - 1);
+      await y.backward(tensor(g, [n]));
+      const ga = await a.grad!.toArray();
+      for (let i = 0; i < n; i++) {
+        const pre = av[i] * bv[i] + 2 * av[i];
+        expect(got[i]).toBeCloseTo(Math.max(pre, 0), 4);
+        expect(ga[i]).toBeCloseTo(pre > 0 ? g[i] * (bv[i] + 2) : 0, 4);
+      }
+    }
+  });
   it('shape mismatch throws naming the op and both shapes', () => {
     expect(() => add(ones([2, 3]), ones([3, 2]))).toThrow(/add: shape mismatch: a \[2, 3\] vs b \[3, 2\]/);
   });

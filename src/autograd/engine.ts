@@ -1,6 +1,7 @@
 import { runtime } from '../device/index.js';
 import { type GradNode, type Tensor, shapeStr, zeros } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
+import { elementwise } from '../ops/elementwise.js';
 
 /**
  * Reverse-mode autodiff. Each op records a GradNode on its output; backward() walks the graph in reverse
@@ -101,7 +102,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
   const rt = runtime();
   const g = gradOf(root);
   if (gradient) {
-    rt.dispatch({ op: 'backward.seed', kernel: 'elementwise', entry: 'axpy', buffers: { a: gradient, out: g }, params: { n: g.size, alpha: 1 }, workgroups: Math.ceil(g.size / 256) });
+    elementwise('backward.seed', 'axpy', g.size, { a: gradient, out: g });
   } else {
     rt.dispatch({ op: 'backward.seed', kernel: 'fill', buffers: { out: g }, params: { n: 1, value: 1 }, workgroups: 1 });
   }

@@ -187,7 +187,9 @@ export class Runtime {
         throw new GPUOpError(`onelayer: ${where}: the same buffer is bound to '${other.name}' and '${b.name}', and one of them is written (WebGPU forbids this aliasing)`);
       }
       seen.set(t.gpuBuffer, b);
-      entries.push({ binding: b.binding, resource: { buffer: t.gpuBuffer, offset: 0, size: Math.ceil(t.byteSize / 4) * 4 } });
+      // Rounded up to whole vec4s where the buffer allows (pooled buffers always do): vec4 kernels may then
+      // cover a tensor whose size is not a multiple of 4, computing into the padding.
+      entries.push({ binding: b.binding, resource: { buffer: t.gpuBuffer, offset: 0, size: Math.min(t.gpuBuffer.size, Math.ceil(t.byteSize / 16) * 16) } });
     }
     const pipeline = this.pipeline(spec, shader, entry);
     const encoder = this.ensureEncoder();

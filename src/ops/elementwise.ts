@@ -1,20 +1,30 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Shape, type Tensor, Storage, Tensor as TensorClass, empty, shapeStr, sizeOf } from '../tensor/tensor.js';
-import { checkSameShape, checkTensor, dispatch, fail, groups256 } from './util.js';
+import type { Bindable } from '../gpu/runtime.js';
+import { checkSameShape, checkTensor, dispatch, fail } from './util.js';
+
+const WG = 64;
+const RUN = 4;
+
+/** One dispatch of an element-wise entry of shaders/elementwise.wgsl over n floats (processed as vec4s). */
+export function elementwise(op: string, entry: string, n: number, buffers: Record<string, Bindable>, alpha = 1): void {
+  const n4 = Math.ceil(n / 4);
+  dispatch({ op, kernel: 'elementwise', entry, buffers, params: { n4, alpha }, workgroups: Math.ceil(n4 / (WG * RUN)) });
+}
 
 function binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
   checkTensor(op, 'a', a);
   checkTensor(op, 'b', b);
   checkSameShape(op, a, b);
   const out = empty(a.shape);
-  dispatch({ op, kernel: 'elementwise', entry: op, buffers: { a, b, out }, params: { n: out.size, alpha: 1 }, workgroups: groups256(out.size) });
+  elementwise(op, op, out.size, { a, b, out });
   return out;
 }
 
 /** Adds into `target.grad`: target.grad += alpha * g. */
 export function accumulate(target: Tensor, g: Tensor, op: string, alpha = 1): void {
   const dst = gradOf(target);
-  dispatch({ op, kernel: 'elementwise', entry: 'axpy', buffers: { a: g, out: dst }, params: { n: dst.size, alpha }, workgroups: groups256(dst.size) });
+  elementwise(op, 'axpy', dst.size, { a: g, out: dst }, alpha);
 }
 
 /** a + b, same shapes (residual connections). */
@@ -30,8 +40,8 @@ export function add(a: Tensor, b: Tensor): Tensor {
 export function mul(a: Tensor, b: Tensor): Tensor {
   const out = binary('mul', a, b);
   return record('mul', [a, b], out, [a, b], (g, [sa, sb]) => {
-    if (a.requiresGrad) dispatch({ op: 'mul.backward', kernel: 'elementwise', entry: 'mul_acc', buffers: { a: g, b: sb, out: gradOf(a) }, params: { n: g.size, alpha: 1 }, workgroups: groups256(g.size) });
-    if (b.requiresGrad) dispatch({ op: 'mul.backward', kernel: 'elementwise', entry: 'mul_acc', buffers: { a: g, b: sa, out: gradOf(b) }, params: { n: g.size, alpha: 1 }, workgroups: groups256(g.size) });
+    if (a.requiresGrad) elementwise('mul.backward', 'mul_acc', g.size, { a: g, b: sb, out: gradOf(a) });
+    if (b.requiresGrad) elementwise('mul.backward', 'mul_acc', g.size, { a: g, b: sa, out: gradOf(b) });
   });
 }
 
@@ -39,16 +49,16 @@ export function mul(a: Tensor, b: Tensor): Tensor {
 export function scale(x: Tensor, alpha: number): Tensor {
   checkTensor('scale', 'x', x);
   const out = empty(x.shape);
-  dispatch({ op: 'scale', kernel: 'elementwise', entry: 'scale', buffers: { a: x, out }, params: { n: out.size, alpha }, workgroups: groups256(out.size) });
+  elementwise('scale', 'scale', out.size, { a: x, out }, alpha);
   return record('scale', [x], out, [], (g) => accumulate(x, g, 'scale.backward', alpha));
 }
 
 export function relu(x: Tensor): Tensor {
   checkTensor('relu', 'x', x);
   const out = empty(x.shape);
-  dispatch({ op: 'relu', kernel: 'elementwise', entry: 'relu', buffers: { a: x, out }, params: { n: out.size, alpha: 1 }, workgroups: groups256(out.size) });
+  elementwise('relu', 'relu', out.size, { a: x, out });
   return record('relu', [x], out, [out], (g, [y]) => {
-    dispatch({ op: 'relu.backward', kernel: 'elementwise', entry: 'relu_backward', buffers: { a: g, b: y, out: gradOf(x) }, params: { n: g.size, alpha: 1 }, workgroups: groups256(g.size) });
+    elementwise('relu.backward', 'relu_backward', g.size, { a: g, b: y, out: gradOf(x) });
   });
 }
 
