@@ -1,6 +1,6 @@
 // conv2d input gradient as a transposed-conv implicit GEMM (no atomics): M = C (in channels),
 // N = batch·H·W (input positions), K = O·KH·KW. dx[n,c,ih,iw] += Σ w[o,c,kh,kw] · dy[n,o,oh,ow] over the taps
-// with oh·SH = ih + ph − kh (and the same for w). Each invocation owns a TM × 4 block (TM in channels × 4
+// with oh·SH = ih + ph − kh (and the same for w). Each invocation owns a TM × 4 block (TM = 4, 8 or 16 in channels × 4
 // positions spaced WG apart): neighbouring lanes read neighbouring dy values, all lanes read the same weight.
 // Every dx element belongs to exactly one invocation, so it is accumulated (+=) without atomics.
 // Dispatch: [ceil(N·H·W / (4·WG)), ceil(C / TM)]. Also used by blend (KH = KW = 1).
@@ -11,7 +11,7 @@ struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i3
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
 
 override WG: u32 = 64u;
-override TM: u32 = 4u; // 4 or 8 in channels per invocation
+override TM: u32 = 4u; // 4, 8 or 16 in channels per invocation
 override KH: u32 = 3u;
 override KW: u32 = 3u;
 override SH: u32 = 1u;
@@ -54,22 +54,32 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let w5 = min(c0 + 5u, p.C - 1u) * KK;
   let w6 = min(c0 + 6u, p.C - 1u) * KK;
   let w7 = min(c0 + 7u, p.C - 1u) * KK;
+  let w8 = min(c0 + 8u, p.C - 1u) * KK;
+  let w9 = min(c0 + 9u, p.C - 1u) * KK;
+  let w10 = min(c0 + 10u, p.C - 1u) * KK;
+  let w11 = min(c0 + 11u, p.C - 1u) * KK;
+  let w12 = min(c0 + 12u, p.C - 1u) * KK;
+  let w13 = min(c0 + 13u, p.C - 1u) * KK;
+  let w14 = min(c0 + 14u, p.C - 1u) * KK;
+  let w15 = min(c0 + 15u, p.C - 1u) * KK;
   var a0 = vec4f(0.0); var a1 = vec4f(0.0); var a2 = vec4f(0.0); var a3 = vec4f(0.0);
   var a4 = vec4f(0.0); var a5 = vec4f(0.0); var a6 = vec4f(0.0); var a7 = vec4f(0.0);
-  for (var o = 0u; o < p.O; o++) {
-    let dyo = dn + vec4i(i32(o * OHW));
-    for (var kh = 0u; kh < KH; kh++) {
-      let th = th0 - vec4i(i32(kh));
-      let oh = th / vec4i(i32(SH));
-      let rowok = inb & (th >= vec4i(0)) & (oh < OH) & (oh * vec4i(i32(SH)) == th);
-      let dr = dyo + oh * OW;
-      for (var kw = 0u; kw < KW; kw++) {
-        let tw = tw0 - vec4i(i32(kw));
-        let ow = tw / vec4i(i32(SW));
-        let ok = rowok & (tw >= vec4i(0)) & (ow < OW) & (ow * vec4i(i32(SW)) == tw);
-        let idx = dr + ow;
+  var a8 = vec4f(0.0); var a9 = vec4f(0.0); var a10 = vec4f(0.0); var a11 = vec4f(0.0);
+  var a12 = vec4f(0.0); var a13 = vec4f(0.0); var a14 = vec4f(0.0); var a15 = vec4f(0.0);
+  // Taps outer, out channels inner: validity masks and base indices are computed once per tap.
+  for (var kh = 0u; kh < KH; kh++) {
+    let th = th0 - vec4i(i32(kh));
+    let oh = th / vec4i(i32(SH));
+    let rowok = inb & (th >= vec4i(0)) & (oh < OH) & (oh * vec4i(i32(SH)) == th);
+    for (var kw = 0u; kw < KW; kw++) {
+      let tw = tw0 - vec4i(i32(kw));
+      let ow = tw / vec4i(i32(SW));
+      let ok = rowok & (tw >= vec4i(0)) & (ow < OW) & (ow * vec4i(i32(SW)) == tw);
+      var idx = dn + oh * OW + ow;
+      var k = kh * KW + kw;
+      for (var o = 0u; o < p.O; o++) {
         let v = vec4f(ld(idx.x, ok.x), ld(idx.y, ok.y), ld(idx.z, ok.z), ld(idx.w, ok.w));
-        let k = o * wo + kh * KW + kw;
+        idx += vec4i(i32(OHW));
         a0 += vec4f(weight[w0 + k]) * v;
         a1 += vec4f(weight[w1 + k]) * v;
         a2 += vec4f(weight[w2 + k]) * v;
@@ -80,6 +90,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
           a6 += vec4f(weight[w6 + k]) * v;
           a7 += vec4f(weight[w7 + k]) * v;
         }
+        if (TM > 8u) {
+          a8 += vec4f(weight[w8 + k]) * v;
+          a9 += vec4f(weight[w9 + k]) * v;
+          a10 += vec4f(weight[w10 + k]) * v;
+          a11 += vec4f(weight[w11 + k]) * v;
+          a12 += vec4f(weight[w12 + k]) * v;
+          a13 += vec4f(weight[w13 + k]) * v;
+          a14 += vec4f(weight[w14 + k]) * v;
+          a15 += vec4f(weight[w15 + k]) * v;
+        }
+        k += wo;
       }
     }
   }
@@ -93,5 +114,15 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     store(c0 + 5u, a5, xb, inb, HW);
     store(c0 + 6u, a6, xb, inb, HW);
     store(c0 + 7u, a7, xb, inb, HW);
+  }
+  if (TM > 8u) {
+    store(c0 + 8u, a8, xb, inb, HW);
+    store(c0 + 9u, a9, xb, inb, HW);
+    store(c0 + 10u, a10, xb, inb, HW);
+    store(c0 + 11u, a11, xb, inb, HW);
+    store(c0 + 12u, a12, xb, inb, HW);
+    store(c0 + 13u, a13, xb, inb, HW);
+    store(c0 + 14u, a14, xb, inb, HW);
+    store(c0 + 15u, a15, xb, inb, HW);
   }
 }

@@ -1,5 +1,5 @@
 // conv2d forward as a tiled implicit GEMM: M = O (out channels), N = batch·OH·OW (positions), K = C·KH·KW.
-// Each invocation keeps a TM × 4 register block: TM out channels (4 or 8) × 4 positions spaced WG apart.
+// Each invocation keeps a TM × 4 register block: TM out channels (4, 8 or 16) × 4 positions spaced WG apart.
 // Neighbouring lanes therefore read neighbouring activations (one vector load where lanes are CPU SIMD lanes,
 // coalesced on a GPU) and every lane of a workgroup reads the same weight (a broadcast). No workgroup memory:
 // on SIMD-lane CPU adapters a barrier per K step costs more than it saves.
@@ -12,7 +12,7 @@ struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i3
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
 override WG: u32 = 64u;
-override TM: u32 = 4u; // 4 or 8 out channels per invocation
+override TM: u32 = 4u; // 4, 8 or 16 out channels per invocation
 override KH: u32 = 3u;
 override KW: u32 = 3u;
 override SH: u32 = 1u;
@@ -61,20 +61,30 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let w5 = min(o0 + 5u, p.O - 1u) * wrow;
   let w6 = min(o0 + 6u, p.O - 1u) * wrow;
   let w7 = min(o0 + 7u, p.O - 1u) * wrow;
+  let w8 = min(o0 + 8u, p.O - 1u) * wrow;
+  let w9 = min(o0 + 9u, p.O - 1u) * wrow;
+  let w10 = min(o0 + 10u, p.O - 1u) * wrow;
+  let w11 = min(o0 + 11u, p.O - 1u) * wrow;
+  let w12 = min(o0 + 12u, p.O - 1u) * wrow;
+  let w13 = min(o0 + 13u, p.O - 1u) * wrow;
+  let w14 = min(o0 + 14u, p.O - 1u) * wrow;
+  let w15 = min(o0 + 15u, p.O - 1u) * wrow;
   var a0 = vec4f(0.0); var a1 = vec4f(0.0); var a2 = vec4f(0.0); var a3 = vec4f(0.0);
   var a4 = vec4f(0.0); var a5 = vec4f(0.0); var a6 = vec4f(0.0); var a7 = vec4f(0.0);
-  for (var c = 0u; c < p.C; c++) {
-    let xc = xn + vec4i(i32(c * HW));
-    for (var kh = 0u; kh < KH; kh++) {
-      let ih = ih0 + vec4i(i32(kh));
-      let rowok = inb & (ih >= vec4i(0)) & (ih < H);
-      let xr = xc + ih * W;
-      for (var kw = 0u; kw < KW; kw++) {
-        let iw = iw0 + vec4i(i32(kw));
-        let ok = rowok & (iw >= vec4i(0)) & (iw < W);
-        let idx = xr + iw;
+  var a8 = vec4f(0.0); var a9 = vec4f(0.0); var a10 = vec4f(0.0); var a11 = vec4f(0.0);
+  var a12 = vec4f(0.0); var a13 = vec4f(0.0); var a14 = vec4f(0.0); var a15 = vec4f(0.0);
+  // Taps outer, channels inner: the padding masks and base indices are computed once per tap, not per K step.
+  for (var kh = 0u; kh < KH; kh++) {
+    let ih = ih0 + vec4i(i32(kh));
+    let rowok = inb & (ih >= vec4i(0)) & (ih < H);
+    for (var kw = 0u; kw < KW; kw++) {
+      let iw = iw0 + vec4i(i32(kw));
+      let ok = rowok & (iw >= vec4i(0)) & (iw < W);
+      var idx = xn + ih * W + iw;
+      var k = kh * KW + kw;
+      for (var c = 0u; c < p.C; c++) {
         let v = vec4f(ld(idx.x, ok.x), ld(idx.y, ok.y), ld(idx.z, ok.z), ld(idx.w, ok.w));
-        let k = c * KK + kh * KW + kw;
+        idx += vec4i(i32(HW));
         a0 += vec4f(weight[w0 + k]) * v;
         a1 += vec4f(weight[w1 + k]) * v;
         a2 += vec4f(weight[w2 + k]) * v;
@@ -85,6 +95,17 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
           a6 += vec4f(weight[w6 + k]) * v;
           a7 += vec4f(weight[w7 + k]) * v;
         }
+        if (TM > 8u) {
+          a8 += vec4f(weight[w8 + k]) * v;
+          a9 += vec4f(weight[w9 + k]) * v;
+          a10 += vec4f(weight[w10 + k]) * v;
+          a11 += vec4f(weight[w11 + k]) * v;
+          a12 += vec4f(weight[w12 + k]) * v;
+          a13 += vec4f(weight[w13 + k]) * v;
+          a14 += vec4f(weight[w14 + k]) * v;
+          a15 += vec4f(weight[w15 + k]) * v;
+        }
+        k += KK;
       }
     }
   }
@@ -98,5 +119,15 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     store(o0 + 5u, a5, yb, inb, OHW);
     store(o0 + 6u, a6, yb, inb, OHW);
     store(o0 + 7u, a7, yb, inb, OHW);
+  }
+  if (TM > 8u) {
+    store(o0 + 8u, a8, yb, inb, OHW);
+    store(o0 + 9u, a9, yb, inb, OHW);
+    store(o0 + 10u, a10, yb, inb, OHW);
+    store(o0 + 11u, a11, yb, inb, OHW);
+    store(o0 + 12u, a12, yb, inb, OHW);
+    store(o0 + 13u, a13, yb, inb, OHW);
+    store(o0 + 14u, a14, yb, inb, OHW);
+    store(o0 + 15u, a15, yb, inb, OHW);
   }
 }

@@ -25,7 +25,7 @@ describe('one weight shared by k convolutions', () => {
     // CPU: forward keeping each layer's input and relu output, then backward summing per-use dw.
     const inputs: Float64Array[] = [];
     const outs: Float64Array[] = [];
-    let cur = Float64Array.from(xv);
+    let cur: Float64Array = Float64Array.from(xv);
     for (let i = 0; i < k; i++) {
       inputs.push(cur);
       cur = conv2dRef(s, cur, wv, null).map((v) => Math.max(v, 0));
@@ -33,7 +33,7 @@ describe('one weight shared by k convolutions', () => {
     }
     expect(maxErr(await h.toArray(), cur).err).toBeLessThanOrEqual(1e-4 * maxErr(cur, cur.map(() => 0)).err);
     const perUse: Float64Array[] = [];
-    let g = Float64Array.from(dyv);
+    let g: Float64Array = Float64Array.from(dyv);
     for (let i = k - 1; i >= 0; i--) {
       const gy = g.map((v, j) => (outs[i][j] > 0 ? v : 0));
       const r = conv2dBackwardRef(s, inputs[i], wv, gy);

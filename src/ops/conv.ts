@@ -26,10 +26,16 @@ export interface Conv2dOptions {
 
 // Lanes per workgroup. Every kernel keeps a register block per invocation; see the shaders for the layout.
 const WG = 64;
-// Below this many dw tiles the weight gradient splits K (positions) so that enough workgroups run at once.
-const MIN_WEIGHT_TILES = 128;
-// A split covers at least this many positions, so the fixed-cost lane reduction stays small next to the K loop.
-const MIN_SPLIT_POSITIONS = 8 * WG;
+// Below this many workgroups the weight gradient splits the batch so that enough of them run at once.
+const MIN_WEIGHT_WORKGROUPS = 128;
+
+/** Register-block sizes; 0 = automatic. Exposed for bench/quick-conv.ts. */
+export const convTuning = { forwardTM: 0, inputTM: 0 };
+
+/** Channels per invocation (4, 8 or 16): the largest block that does not mostly compute padding. */
+function channelTile(n: number): number {
+  return n >= 16 ? 16 : n >= 8 ? 8 : 4;
+}
 
 function pair(op: string, what: string, v: number | [number, number] | undefined, dflt: number, min: number): [number, number] {
   const p: [number, number] = v === undefined ? [dflt, dflt] : typeof v === 'number' ? [v, v] : [v[0], v[1]];
@@ -58,7 +64,7 @@ function checkGrid(op: string, g: ConvGeom, n: number): void {
 export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
   const gx = Math.ceil((g.N * g.OH * g.OW) / (4 * WG));
   checkGrid(op, g, gx);
-  const TM = g.O >= 8 ? 8 : 4;
+  const TM = convTuning.forwardTM || channelTile(g.O);
   dispatch(
     {
       op,
@@ -77,7 +83,7 @@ export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | nul
 export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
   const gx = Math.ceil((g.N * g.H * g.W) / (4 * WG));
   checkGrid(op, g, gx);
-  const TM = g.C >= 8 ? 8 : 4;
+  const TM = convTuning.inputTM || channelTile(g.C);
   dispatch(
     {
       op,
@@ -91,35 +97,46 @@ export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor,
   );
 }
 
-/** dw += Σ over positions of dy ⊗ im2col(x): deterministic, no atomics (split-K partials + ordered reduction). */
+/** Lanes along o for the weight gradient: a power of two covering ceil(O / 4), at most 64. */
+function weightLanes(O: number): number {
+  let wg = 1;
+  while (wg < 64 && wg * 4 < O) wg *= 2;
+  return wg;
+}
+
+/**
+ * dw += Σ over positions of dy ⊗ im2col(x): deterministic, no atomics. dy is transposed to position-major
+ * first; small layers split the batch into S parts whose partial sums are reduced in a fixed order.
+ */
 export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
-  const P = g.N * g.OH * g.OW;
-  if (P >= 1 << 24) fail(op, `batch ${g.N} × ${g.OH}×${g.OW} output positions exceed 2^24 (the weight-gradient kernel's index range)`);
-  const TM = g.O >= 8 ? 8 : 4;
+  const OHW = g.OH * g.OW;
+  const wg = weightLanes(g.O);
   const CKK = g.C * g.KH * g.KW;
-  const tx = Math.ceil(CKK / 4);
-  const ty = Math.ceil(g.O / TM);
-  if (tx > 65535 || ty > 65535) fail(op, `weight ${shapeStr([g.O, g.C, g.KH, g.KW])} is too large for one dispatch`);
-  const tiles = tx * ty;
-  let S = Math.max(1, Math.min(Math.ceil(MIN_WEIGHT_TILES / tiles), Math.ceil(P / MIN_SPLIT_POSITIONS), 65535));
-  const qchunk = Math.ceil(P / S);
-  S = Math.ceil(P / qchunk);
-  const params = { ...geomParams(g), qchunk, S };
-  const constants = { ...shapeConsts(g), TM };
+  const tx = Math.ceil(g.C / 8) * g.KH * g.KW;
+  const ty = Math.ceil(g.O / (4 * wg));
+  if (tx > 65535 || g.O > 65535 || g.N > 65535) fail(op, `weight ${shapeStr([g.O, g.C, g.KH, g.KW])} with batch ${g.N} is too large for one dispatch`);
+  let S = Math.max(1, Math.min(g.N, Math.ceil(MIN_WEIGHT_WORKGROUPS / (tx * ty))));
+  const nchunk = Math.ceil(g.N / S);
+  S = Math.ceil(g.N / nchunk);
+  const params = { ...geomParams(g), nchunk, S };
+  const dyT = empty([g.N * OHW * g.O]);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'transpose_dy', constants: { ...shapeConsts(g), WG }, buffers: { dy, dyT }, params, workgroups: [Math.ceil(OHW / WG), g.O, g.N] });
+  const constants = { ...shapeConsts(g), WG: wg };
   const flops = convFlops(g);
   if (S === 1) {
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dy, x, dw }, params, workgroups: [tx, ty, 1] }, flops);
-    return;
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw }, params, workgroups: [tx, ty, 1] }, flops);
+  } else {
+    const partial = empty([S, g.O, CKK]);
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dyT_in: dyT, x, partial }, params, workgroups: [tx, ty, S] }, flops);
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * CKK) });
+    partial.dispose();
   }
-  const partial = empty([S, g.O, CKK]);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dy, x, partial }, params, workgroups: [tx, ty, S] }, flops);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * CKK) });
-  partial.dispose();
+  dyT.dispose();
 }
 
 /** db[o] += Σ_{n,h,w} dy[n,o,h,w]. */
 export function biasGrad(op: string, dy: Tensor, db: Tensor, g: ConvGeom): void {
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: shapeConsts(g), buffers: { dy, db }, params: { ...geomParams(g), qchunk: 0, S: 0 }, workgroups: g.O });
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: shapeConsts(g), buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0 }, workgroups: Math.ceil(g.O / WG) });
 }
 
 /**
