@@ -11,6 +11,7 @@ export { ShapeError } from './ops/util.js';
 export { add, mul, scale, relu, reshape, flatten } from './ops/elementwise.js';
 export { conv2d, type Conv2dOptions } from './ops/conv.js';
 export { blend } from './ops/blend.js';
+export { foldBlend } from './ops/fold.js';
 export { linear } from './ops/linear.js';
 export { crossEntropy, argmaxCorrect, type Labels } from './ops/loss.js';
 export { sum, mean } from './ops/reduce.js';

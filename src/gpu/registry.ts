@@ -8,6 +8,7 @@ export const KERNELS = [
   'conv2d_forward', 'conv2d_backward_input', 'conv2d_backward_weight',
   'batchnorm', 'pool', 'pad',
   'linear', 'cross_entropy', 'reduce', 'sgd',
+  'fold_blend',
 ] as const;
 
 export type KernelName = (typeof KERNELS)[number];

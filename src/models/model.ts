@@ -45,6 +45,8 @@ export interface ModelOptions {
   blendInit?: 'identity' | 'kaiming';
   /** false: allocate parameters without initial values (counting only). Default true. */
   initialize?: boolean;
+  /** SL models: fold each blend into the shared conv's weight, one conv per use (default true); false: blend then conv. */
+  fuseBlend?: boolean;
 }
 
 export interface ModelConfig {

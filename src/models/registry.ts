@@ -62,10 +62,10 @@ export function createModel(name: string, options: ModelOptions = {}): Model {
   const init = options.initialize ?? true;
   const { kind, base } = parseModelName(config.name);
   let model: Model;
-  if (base === 'vgg16') model = kind === 'baseline' ? new VGG16(config, init) : new SharedVGG16(config, kind === 'sl', init);
+  if (base === 'vgg16') model = kind === 'baseline' ? new VGG16(config, init) : new SharedVGG16(config, kind === 'sl', init, options.fuseBlend ?? true);
   else {
     const depth = Number(base.slice('resnet'.length)) as ResNetDepth;
-    model = kind === 'baseline' ? new ResNet(config, depth, init) : new SharedResNet(config, depth, kind === 'sl', init);
+    model = kind === 'baseline' ? new ResNet(config, depth, init) : new SharedResNet(config, depth, kind === 'sl', init, options.fuseBlend ?? true);
   }
   model.nameTensors();
   return model;

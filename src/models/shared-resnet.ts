@@ -8,7 +8,7 @@ import { RESNET_STAGES, blockStride, type ResNetDepth } from './resnet.js';
 /**
  * S / SL ResNets of width n. Widths never change, so shortcuts carry no parameters: identity, or a stride-2
  * subsample where the resolution halves (first block of stages 2–4). Every use of the shared entity has its own
- * BatchNorms; SL adds an n×n blend (no bias) before every use.
+ * BatchNorms; SL adds an n×n blend (no bias) before every use, folded into the conv's weight when `fuseBlend` (default).
  *
  * Names: `shared.*` (the one shared entity), `blend1`/`bn1` (stem use, basic-block models), `layerS.B.blendK`,
  * `layerS.B.bnK`, `fc`; `stem.*` with stem: 'conv'.
@@ -16,6 +16,20 @@ import { RESNET_STAGES, blockStride, type ResNetDepth } from './resnet.js';
 
 function blendOf(n: number, config: ModelConfig, init: InitOptions): BlendOptions {
   return { rng: init.rng, initialize: init.initialize, init: config.blendInit };
+}
+
+/** Where a use reads whether to fold its blend into the conv: the owning model, so one switch covers every use. */
+export interface BlendFusion {
+  readonly fuseBlend: boolean;
+}
+
+/**
+ * conv(blend(x)) for one use of a shared conv: with fusion one conv with foldBlend(conv.weight, blend.weight)
+ * (no pass over the activations for the blend), else the blend then the conv; without a blend just the conv.
+ */
+function blendThenConv(x: Tensor, blend: Blend | null, conv: Conv2d, stride: number, fusion: BlendFusion): Tensor {
+  if (blend && !blend.bias && fusion.fuseBlend) return conv.forwardStride(x, stride, blend.weight);
+  return conv.forwardStride(blend ? blend.forward(x) : x, stride);
 }
 
 /** One position of S-ResNet-18/34: two uses of the shared 3×3 conv (the first with the block's stride). */
@@ -32,6 +46,7 @@ export class SharedBasicUse extends Module {
     linked: boolean,
     config: ModelConfig,
     init: InitOptions,
+    readonly fusion: BlendFusion = { fuseBlend: true },
   ) {
     super();
     this.blend1 = linked ? this.registerModule('blend1', new Blend(n, blendOf(n, config, init))) : null;
@@ -41,10 +56,8 @@ export class SharedBasicUse extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.blend1 ? this.blend1.forward(x) : x;
-    h = this.bn1.forwardRelu(this.conv.forwardStride(h, this.stride));
-    if (this.blend2) h = this.blend2.forward(h);
-    h = this.bn2.forward(this.conv.forwardStride(h, 1));
+    let h = this.bn1.forwardRelu(blendThenConv(x, this.blend1, this.conv, this.stride, this.fusion));
+    h = this.bn2.forward(blendThenConv(h, this.blend2, this.conv, 1, this.fusion));
     return relu(add(h, this.stride === 2 ? subsample2d(x) : x));
   }
 }
@@ -80,6 +93,7 @@ export class SharedBottleneckUse extends Module {
     linked: boolean,
     config: ModelConfig,
     init: InitOptions,
+    readonly fusion: BlendFusion = { fuseBlend: true },
   ) {
     super();
     this.blend = linked ? this.registerModule('blend', new Blend(n, blendOf(n, config, init))) : null;
@@ -90,8 +104,7 @@ export class SharedBottleneckUse extends Module {
 
   forward(x: Tensor): Tensor {
     // The blend mixes the residual branch's input; the shortcut carries x itself.
-    let h = this.blend ? this.blend.forward(x) : x;
-    h = this.bn1.forwardRelu(this.block.conv1.forward(h));
+    let h = this.bn1.forwardRelu(blendThenConv(x, this.blend, this.block.conv1, this.block.conv1.stride, this.fusion));
     h = this.bn2.forwardRelu(this.block.conv2.forwardStride(h, this.stride));
     h = this.bn3.forward(this.block.conv3.forward(h));
     return relu(add(h, this.stride === 2 ? subsample2d(x) : x));
@@ -109,9 +122,12 @@ export class SharedResNet extends Model {
   readonly layers: Sequential[] = [];
   readonly fc: Linear;
   private readonly stem: InputStem;
+  /** SL only: fold each blend into the shared conv's weight (one conv per use). Read by every use; can be switched any time. */
+  fuseBlend: boolean;
 
-  constructor(config: ModelConfig, depth: ResNetDepth, linked: boolean, initialize = true) {
+  constructor(config: ModelConfig, depth: ResNetDepth, linked: boolean, initialize = true, fuseBlend = true) {
     super(config, `resnet${depth}`, initialize);
+    this.fuseBlend = fuseBlend;
     const n = config.width!;
     this.stem = new InputStem(this, config, n, this.init);
     const bottleneck = depth === 50;
@@ -126,8 +142,8 @@ export class SharedResNet extends Model {
         const stride = blockStride(s, b);
         layer.append(
           this.shared instanceof SharedBottleneck
-            ? new SharedBottleneckUse(this.shared, stride, n, linked, config, this.init)
-            : new SharedBasicUse(this.shared, stride, n, linked, config, this.init),
+            ? new SharedBottleneckUse(this.shared, stride, n, linked, config, this.init, this)
+            : new SharedBasicUse(this.shared, stride, n, linked, config, this.init, this),
         );
       }
       this.layers.push(layer);
@@ -142,8 +158,7 @@ export class SharedResNet extends Model {
   forward(x: Tensor): Tensor {
     let h = this.stem.forward(x);
     if (this.bn1 && this.shared instanceof Conv2d) {
-      if (this.blend1) h = this.blend1.forward(h);
-      h = this.bn1.forwardRelu(this.shared.forward(h));
+      h = this.bn1.forwardRelu(blendThenConv(h, this.blend1, this.shared, this.shared.stride, this));
     }
     for (const layer of this.layers) h = layer.forward(h);
     return poolAndClassify(h, this.fc);

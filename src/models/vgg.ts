@@ -49,7 +49,9 @@ export class VGG16 extends Model {
  * S-VGG-16 / SL-VGG-16 of width n: the input is brought to n channels (`stem`), then ONE n→n 3×3 conv with
  * bias (`shared`) is applied at all 13 positions, each followed by its own BatchNorm (`bns.i`) and ReLU, with
  * VGG-16's five max-pools; global average pool; `classifier` = Linear(n, classes). SL adds an n×n blend
- * without bias (`blends.i`) before every application.
+ * without bias (`blends.i`) before every application. With `fuseBlend` (default) each SL position runs one conv
+ * with the folded weight foldBlend(shared.weight, blends.i.weight) instead of a blend over the activations plus
+ * the conv: same parameters, state dict and values.
  */
 export class SharedVGG16 extends Model {
   readonly shared: Conv2d;
@@ -61,10 +63,13 @@ export class SharedVGG16 extends Model {
   private readonly stem: InputStem;
   /** poolAfter[i]: a 2×2 max-pool follows position i. */
   private readonly poolAfter: boolean[] = [];
+  /** SL only: fold each blend into the shared conv's weight (one conv per position). Can be switched any time. */
+  fuseBlend: boolean;
 
-  constructor(config: ModelConfig, linked: boolean, initialize = true) {
+  constructor(config: ModelConfig, linked: boolean, initialize = true, fuseBlend = true) {
     super(config, 'vgg16', initialize);
     checkVggInput(config);
+    this.fuseBlend = fuseBlend;
     const n = config.width!;
     this.stem = new InputStem(this, config, n, this.init);
     this.shared = this.registerModule('shared', new Conv2d(n, n, 3, { padding: 1, ...this.init }));
@@ -86,8 +91,11 @@ export class SharedVGG16 extends Model {
   forward(x: Tensor): Tensor {
     let h = this.stem.forward(x);
     for (let i = 0; i < this.positions.length; i++) {
-      if (this.blends) h = this.blends.at(i).forward(h);
-      h = this.bns.at(i).forwardRelu(this.positions[i].forward(h));
+      const conv = this.positions[i];
+      const blend = this.blends?.at(i);
+      if (blend && !blend.bias && this.fuseBlend) h = conv.forwardStride(h, conv.stride, blend.weight);
+      else h = conv.forwardStride(blend ? blend.forward(h) : h, conv.stride);
+      h = this.bns.at(i).forwardRelu(h);
       if (this.poolAfter[i]) h = maxPool2d(h, { kernelSize: 2, stride: 2 });
     }
     return poolAndClassify(h, this.classifier);

@@ -2,6 +2,7 @@ import { type Shape, type Tensor, empty, tensor, uniform, zeros, ones } from '..
 import { Random } from '../tensor/random.js';
 import { conv2d } from '../ops/conv.js';
 import { blend } from '../ops/blend.js';
+import { foldBlend } from '../ops/fold.js';
 import { batchNorm2d, batchNormRelu } from '../ops/norm.js';
 import { maxPool2d } from '../ops/pool.js';
 import { linear } from '../ops/linear.js';
@@ -64,9 +65,13 @@ export class Conv2d extends Module {
     return this.forwardStride(x, this.stride);
   }
 
-  /** The same conv with another stride: a shared conv is applied with stride 1 or 2 depending on where it is used. */
-  forwardStride(x: Tensor, stride: number): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride, padding: this.padding });
+  /**
+   * The same conv with another stride: a shared conv is applied with stride 1 or 2 depending on where it is used.
+   * With `blendFirst` (an SL blend's [inChannels, C'] matrix) it computes conv(blend(x, blendFirst)) as one conv
+   * with the folded weight foldBlend(weight, blendFirst); x then has C' channels.
+   */
+  forwardStride(x: Tensor, stride: number, blendFirst: Tensor | null = null): Tensor {
+    return conv2d(x, blendFirst ? foldBlend(this.weight, blendFirst) : this.weight, this.bias, { stride, padding: this.padding });
   }
 }
 
