@@ -2,6 +2,7 @@
 import { Charts } from './charts.js';
 import { blendK, drawBlend } from './blends.js';
 import type { DatasetKind, Event, ModelSummary, PickedFile, Request, RunState, TrainSettings } from './protocol.js';
+import type { KernelSummary } from '../../src/gpu/profiler.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -41,7 +42,7 @@ function fatal(text: string): void {
     'onelayer trains on the GPU through WebGPU. Use Chrome or Edge 113+ (or another browser with WebGPU enabled), open this page from https:// or http://localhost / http://127.0.0.1, and on Linux start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan. chrome://gpu shows whether WebGPU is blocked.';
   el.append(p, how);
   $('adapter').textContent = 'No WebGPU';
-  for (const id of ['start', 'pause', 'resume', 'stop', 'download', 'eval']) input(id).disabled = true;
+  for (const id of ['start', 'pause', 'resume', 'stop', 'download', 'eval', 'profile']) input(id).disabled = true;
 }
 
 // ---- settings --------------------------------------------------------------------------------------------
@@ -124,6 +125,8 @@ let state: RunState = 'idle';
 const history: { totalSteps: number; epoch: number; step: number; loss: number }[] = [];
 let hasModel = false;
 let ready = false;
+let profiling = false;
+let trace: string | null = null;
 
 function setButtons(): void {
   const busy = state === 'training' || state === 'pausing' || state === 'preparing' || state === 'recovering';
@@ -133,6 +136,8 @@ function setButtons(): void {
   input('stop').disabled = !(state === 'training' || state === 'paused' || state === 'pausing');
   input('download').disabled = !hasModel || state === 'recovering';
   input('eval').disabled = !hasModel || busy;
+  input('profile').disabled = profiling || !(state === 'training' || state === 'paused' || state === 'pausing');
+  input('profile-trace').disabled = trace === null;
 }
 
 $('start').onclick = () => {
@@ -151,6 +156,22 @@ $('resume').onclick = () => send({ type: 'resume' });
 $('stop').onclick = () => send({ type: 'stop' });
 $('download').onclick = () => send({ type: 'download' });
 $('eval').onclick = () => send({ type: 'eval', maxImages: Number(input('max-eval').value) || 0 });
+$('profile').onclick = () => {
+  let steps: number;
+  try {
+    steps = num('profile-steps', 'Profile steps', 1);
+  } catch (e) {
+    message('error', (e as Error).message);
+    return;
+  }
+  profiling = true;
+  $('profile-info').textContent = `Profiling the next ${steps} training steps…`;
+  send({ type: 'profile', steps });
+  setButtons();
+};
+$('profile-trace').onclick = () => {
+  if (trace) download('onelayer-profile.trace.json', new TextEncoder().encode(trace));
+};
 input('load').onchange = async () => {
   const f = input('load').files?.[0];
   if (!f) return;
@@ -196,6 +217,25 @@ function showBlends(layers: { name: string; n: number; weight: Float32Array }[],
   $('blend-caption').textContent = layers.length
     ? `— x: input channel, y: output channel; per row the ${k} smallest |w| blue, the ${k} largest red (after ${step} steps)`
     : '';
+}
+
+/** The top kernels by total GPU time; the full list is in the trace. */
+function showProfile(m: { steps: number; dispatches: number; gpuMs: number; rows: KernelSummary[] }, top = 15): void {
+  const body = $('profile-table').querySelector('tbody')!;
+  body.innerHTML = '';
+  for (const r of m.rows.slice(0, top)) {
+    const tr = document.createElement('tr');
+    for (const cell of [r.kernel, r.ops, String(r.count), r.totalMs.toFixed(2), r.meanUs.toFixed(1), r.gflops === null ? '–' : r.gflops.toFixed(2), `${(100 * r.share).toFixed(1)}%`]) {
+      const td = document.createElement('td');
+      td.textContent = cell;
+      td.title = cell;
+      tr.append(td);
+    }
+    body.append(tr);
+  }
+  $('profile-table').hidden = false;
+  $('profile-caption').textContent = `— ${m.steps} steps, ${m.dispatches} dispatches, ${m.gpuMs.toFixed(1)} ms GPU time`;
+  $('profile-info').textContent = `Top ${Math.min(top, m.rows.length)} of ${m.rows.length} kernels by total time. The Chrome trace opens in chrome://tracing or ui.perfetto.dev.`;
 }
 
 function download(name: string, bytes: Uint8Array<ArrayBuffer>): void {
@@ -273,7 +313,16 @@ worker.onmessage = (e: MessageEvent<Event>) => {
     case 'log':
       $('status').textContent = m.message;
       break;
+    case 'profile':
+      profiling = false;
+      trace = m.trace;
+      showProfile(m);
+      break;
     case 'error':
+      if (m.kind === 'profiler') {
+        profiling = false;
+        $('profile-info').textContent = m.message;
+      }
       if (m.kind === 'webgpu') fatal(m.message);
       else message(m.kind === 'device-lost' ? 'warn' : 'error', m.message);
       break;

@@ -1,4 +1,5 @@
 // Messages between the page (main.ts) and the training worker (worker.ts). Plain structured-clone data only.
+import type { KernelSummary } from '../../src/gpu/profiler.js';
 
 export type DatasetKind = 'mnist' | 'cifar10' | 'cifar100' | 'tinyimagenet';
 
@@ -38,6 +39,8 @@ export type Request =
   | { type: 'load'; name: string; bytes: Uint8Array }
   | { type: 'download' }
   | { type: 'eval'; maxImages: number }
+  /** Times every dispatch of the next `steps` training steps (timestamp queries). */
+  | { type: 'profile'; steps: number }
   /** Parameter count and compression factor of a model choice (built without values, then freed). */
   | { type: 'describe'; model: string; width: number; dataset: DatasetKind }
   /** Test hook: destroys the GPU device to exercise device-loss recovery. */
@@ -91,7 +94,7 @@ export interface BlendLayer {
   weight: Float32Array;
 }
 
-export type ErrorKind = 'webgpu' | 'dataset' | 'checkpoint' | 'device-lost' | 'training' | 'usage';
+export type ErrorKind = 'webgpu' | 'dataset' | 'checkpoint' | 'device-lost' | 'training' | 'usage' | 'profiler';
 
 export type Event =
   /** Sent once the worker module has loaded, before any GPU work. */
@@ -106,6 +109,8 @@ export type Event =
   | { type: 'checkpoint'; name: string; bytes: Uint8Array }
   | { type: 'loaded'; name: string; summary: ModelSummary }
   | { type: 'eval'; loss: number; accuracy: number; images: number }
+  /** summarize() of the profiled steps, and the Chrome trace as JSON text. */
+  | { type: 'profile'; steps: number; dispatches: number; gpuMs: number; rows: KernelSummary[]; trace: string }
   | { type: 'log'; message: string }
   | { type: 'describe'; model: string; parameters: number; compression: number; blendLayers: number }
   | { type: 'error'; kind: ErrorKind; message: string };

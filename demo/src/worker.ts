@@ -8,6 +8,7 @@ import { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimize
 import { decodeSafetensors } from '../../src/io/safetensors.js';
 import { BatchLoader } from '../../src/data/loader.js';
 import { DatasetError, type Dataset } from '../../src/data/types.js';
+import { Profiler, summarize, chromeTrace } from '../../src/gpu/profiler.js';
 import { DATASET_SHAPES, loadDataset } from './datasets.js';
 import type { ErrorKind, Event, ModelSummary, Request, RunState, TrainSettings } from './protocol.js';
 
@@ -33,6 +34,8 @@ let ownShutdown = false;
 let totalSteps = 0;
 let blendBusy = false;
 let lastTestAccuracy: number | undefined;
+/** A requested profile: armed (attached) at the next step boundary, collected after `steps` timed steps. */
+let profile: { profiler: Profiler; steps: number; done: number; armed: boolean } | null = null;
 
 const log = (message: string) => post({ type: 'log', message });
 
@@ -201,6 +204,8 @@ async function loop(): Promise<void> {
         prevMean = 0;
         prevEpoch = epoch;
       }
+      // Evaluation and pauses between epochs are not training steps: the profiler is attached only inside trainEpoch.
+      if (profile?.armed) profile.profiler.start();
       const result = await t.trainEpoch(
         (p) => {
           totalSteps++;
@@ -209,9 +214,11 @@ async function loop(): Promise<void> {
           prevMean = p.loss;
           post({ type: 'progress', epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, totalSteps, loss, epochLoss: p.loss, acc: p.acc, imagesPerSecond: p.imagesPerSecond, lr: p.lr });
           if (totalSteps % Math.max(1, s.blendEvery) === 0) void sendBlends().catch(() => undefined);
+          profileStep();
         },
         () => pauseRequested || stopRequested,
       );
+      profile?.profiler.stop();
       if (!result.completed) continue; // interrupted by pause or stop; trainEpoch continues this epoch on resume
       const test = await t.evaluate();
       lastTestAccuracy = test.accuracy;
@@ -220,9 +227,11 @@ async function loop(): Promise<void> {
       await sendBlends();
     }
     running = false;
+    if (profile) void finishProfile();
     setState(stopRequested ? 'stopped' : 'done');
   } catch (e) {
     running = false;
+    dropProfile();
     if (deviceLost) {
       await recover();
       return;
@@ -230,6 +239,56 @@ async function loop(): Promise<void> {
     fail(e instanceof NonFiniteLossError ? 'training' : e instanceof DatasetError ? 'dataset' : 'training', e);
     setState('stopped');
   }
+}
+
+// ---- profiling ---------------------------------------------------------------------------------------------
+function requestProfile(steps: number): void {
+  if (!running || !ctx) throw new Error('Start (or resume) training first: the profile times the next training steps.');
+  if (profile) throw new Error('A profile is already being taken.');
+  if (!Number.isInteger(steps) || steps < 1) throw new Error(`Profile steps must be an integer ≥ 1, got ${steps}.`);
+  // Throws a clear message when the device lacks 'timestamp-query' (Chrome without the flag).
+  profile = { profiler: new Profiler(ctx.runtime), steps, done: 0, armed: false };
+  log(`Profiling the next ${steps} training step${steps > 1 ? 's' : ''}…`);
+}
+
+/** Called after each step: the step in flight when the request came is not timed, so timing starts here. */
+function profileStep(): void {
+  if (!profile) return;
+  if (!profile.armed) {
+    profile.armed = true;
+    profile.profiler.start();
+  } else if (++profile.done >= profile.steps) void finishProfile();
+}
+
+async function finishProfile(): Promise<void> {
+  const p = profile;
+  if (!p) return;
+  profile = null;
+  try {
+    p.profiler.stop();
+    const timings = await p.profiler.collect();
+    if (p.done === 0) throw new Error('Training ended before a profiled step completed.');
+    const gpuMs = timings.reduce((sum, t) => sum + t.durationUs, 0) / 1000;
+    const trace = JSON.stringify(chromeTrace(timings, `${model?.name ?? 'onelayer'} (${p.done} steps)`));
+    post({ type: 'profile', steps: p.done, dispatches: timings.length, gpuMs, rows: summarize(timings), trace });
+  } catch (e) {
+    fail('profiler', e);
+  } finally {
+    p.profiler.destroy();
+  }
+}
+
+/** On a failed or lost device the queries cannot be read back: the profile is dropped. */
+function dropProfile(): void {
+  if (!profile) return;
+  const p = profile;
+  profile = null;
+  try {
+    p.profiler.destroy();
+  } catch {
+    // The device may be gone; its query sets went with it.
+  }
+  post({ type: 'error', kind: 'profiler', message: 'The profile was dropped: training failed before it finished.' });
 }
 
 /** After a lost device: a new device, the model and optimizer from the in-memory checkpoint, then paused. */
@@ -402,6 +461,13 @@ async function handle(m: Request): Promise<void> {
         fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'usage', e);
       }
       return;
+    case 'profile':
+      try {
+        requestProfile(m.steps);
+      } catch (e) {
+        fail('profiler', e);
+      }
+      return;
     case 'lose-device':
       // A real loss: the device is destroyed under the trainer, exactly as a driver reset would leave it.
       ctx?.device.destroy();
@@ -415,6 +481,6 @@ post({ type: 'models', names: [...MODEL_NAMES] });
 let queue: Promise<void> = Promise.resolve();
 scope.onmessage = (e: MessageEvent<Request>) => {
   const m = e.data;
-  if (m.type === 'pause' || m.type === 'resume' || m.type === 'stop' || m.type === 'lose-device') void handle(m);
+  if (m.type === 'pause' || m.type === 'resume' || m.type === 'stop' || m.type === 'profile' || m.type === 'lose-device') void handle(m);
   else queue = queue.then(() => handle(m));
 };

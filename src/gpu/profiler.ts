@@ -72,7 +72,8 @@ export class Profiler implements ProfilerHooks {
     const resolve = this.rt.device.createBuffer({ size: Math.ceil(bytes / 256) * 256, usage: Usage.QUERY_RESOLVE | Usage.COPY_SRC });
     const readback = this.rt.device.createBuffer({ size: Math.ceil(bytes / 256) * 256, usage: Usage.MAP_READ | Usage.COPY_DST });
     const enc = this.rt.device.createCommandEncoder({ label: 'onelayer:profiler-resolve' });
-    for (let s = 0; s < this.sets.length; s++) {
+    // Only the sets this profile used: sets from an earlier, longer profile are kept for reuse but hold nothing now.
+    for (let s = 0; s < Math.ceil((2 * n) / QUERIES_PER_SET); s++) {
       const count = Math.min(QUERIES_PER_SET, 2 * n - s * QUERIES_PER_SET);
       enc.resolveQuerySet(this.sets[s], 0, count, resolve, s * QUERIES_PER_SET * 8);
     }

@@ -1,6 +1,6 @@
 // Browser tests (`npm run test:browser`): builds the demo, serves demo/dist on 127.0.0.1 and drives real Chromium
 // (WebGPU on SwiftShader) with playwright-core: Node/Chromium parity, training in the Web Worker, pause/resume,
-// charts and blend pictures, checkpoints, error messages, device-loss recovery. Prints "N passed, M failed".
+// charts and blend pictures, checkpoints, error messages, device-loss recovery, the dispatch profiler. Prints "N passed, M failed".
 import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -174,6 +174,23 @@ try {
     await page.click('#resume');
     await waitSteps(before + 3, 60_000);
     return `paused at ${before} steps for 4 s, then ${await total()}`;
+  });
+
+  await test('profile 2 training steps: kernel table and Chrome trace', async () => {
+    if ((await state()) !== 'training') throw new Error(`state is ${await state()}, expected training`);
+    await page.fill('#profile-steps', '2');
+    await page.click('#profile');
+    await page.waitForFunction(() => document.querySelectorAll('#profile-table tbody tr').length > 0 || !/^Profiling/.test(document.getElementById('profile-info').textContent), null, { timeout: 120_000 });
+    const rows = await page.$$eval('#profile-table tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
+    assert(rows.length > 0, `no profile rows: ${await page.textContent('#profile-info')}`);
+    assert(rows.every((r) => r.length === 7 && Number(r[2]) >= 1 && Number(r[3]) >= 0), `malformed rows: ${JSON.stringify(rows.slice(0, 3))}`);
+    const caption = await page.textContent('#profile-caption');
+    const dispatches = Number(/(\d+) dispatches/.exec(caption)?.[1]);
+    const [download] = await Promise.all([page.waitForEvent('download', { timeout: 30_000 }), page.click('#profile-trace')]);
+    const trace = JSON.parse(await readFile(await download.path(), 'utf8'));
+    const events = trace.traceEvents.filter((e) => e.ph === 'X').length;
+    assert(events === dispatches, `trace has ${events} 'X' events, caption says ${dispatches} dispatches`);
+    return `${caption.replace(/^— /, '')}; top kernel ${rows[0][0]} (${rows[0][6]})`;
   });
 
   await test('the loss falls', async () => {
