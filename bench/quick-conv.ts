@@ -1,6 +1,7 @@
 // Quick conv2d timing on the current adapter: forward, input grad, weight grad (3×3, pad 1), the 3×3 fast path
 // against the general kernels back to back in the same run (other jobs load the machine; medians of `iters`).
-// Also checks that both paths agree. Run after `npx tsc -p .`: node dist-bench/bench/quick-conv.js [iters] [shape, e.g. 16x256] [batch]
+// Also checks that both paths agree. Build with a tsconfig whose rootDir is the repo root and outDir OUT (link
+// OUT/shaders → shaders), then: node OUT/bench/quick-conv.js [iters] [shape, e.g. 16x256] [batch] [rows, e.g. 2,4]
 import { init, runtime, randn, zeros, conv2d, noGrad } from '../src/index.js';
 import { type Tensor } from '../src/tensor/tensor.js';
 import { convBackwardInput, convBackwardWeight, convTuning, type ConvGeom } from '../src/ops/conv.js';

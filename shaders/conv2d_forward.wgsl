@@ -131,3 +131,161 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
     store(o0 + 15u, a15, yb, inb, OHW);
   }
 }
+
+// ---- Fast path: 3×3, stride 1, pad 1, W % 4 == 0 (forward, and the input gradient as a forward conv of dy with
+// the flipped, transposed weight). Tuned for SwiftShader/Subzero, where a loop iteration, a storage load and a
+// gather cost far more than an FMA: the 9 taps are written out, x comes from a zero-bordered copy (no padding
+// tests) as aligned vec4 loads whose swizzles form the 3 kw taps, and the weight is pre-packed so that one vec4
+// load feeds 4 output channels. Each invocation owns 8 output channels × R rows × 4 consecutive columns.
+struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32 };
+@group(0) @binding(5) var<uniform> q: FParams;
+@group(0) @binding(6) var<storage, read> xin: array<vec4f>;
+@group(0) @binding(7) var<storage, read_write> xpad: array<vec4f>;
+@group(0) @binding(8) var<storage, read> xp: array<vec4f>;
+@group(0) @binding(9) var<storage, read> wp: array<vec4f>;
+@group(0) @binding(10) var<storage, read> fbias: array<f32>;
+@group(0) @binding(11) var<storage, read_write> yv: array<vec4f>;
+@group(0) @binding(12) var<storage, read> wsrc: array<f32>;
+@group(0) @binding(13) var<storage, read_write> wpack: array<vec4f>;
+
+override R: u32 = 2u; // output rows per invocation (1, 2 or 4)
+
+fn flat_id(lid: vec3u, wid: vec3u, nwg: vec3u) -> u32 {
+  return (wid.y * nwg.x + wid.x) * WG + lid.x;
+}
+
+// xpad[n, c, H + 2, Wp4 vec4s]: x with one zero row above and below and one zero vec4 left and right.
+@compute @workgroup_size(WG)
+fn pad_input(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(lid, wid, nwg);
+  if (i >= q.total) { return; }
+  let b = i % q.Wp4;
+  let t = i / q.Wp4;
+  let pr = t % (q.H + 2u);
+  let nc = t / (q.H + 2u);
+  var v = vec4f(0.0);
+  if (b >= 1u && b <= q.W4 && pr >= 1u && pr <= q.H) { v = xin[(nc * q.H + pr - 1u) * q.W4 + b - 1u]; }
+  xpad[i] = v;
+}
+
+// wpack[(k·9 + t)·OP4 + m/4][m % 4] = weight for out channel m, in channel k, tap t (zero past CO).
+// flip = 0: wsrc is [CO, CI, 3, 3]; flip = 1 (input gradient): wsrc is [CI, CO, 3, 3] read at tap 8 − t.
+@compute @workgroup_size(WG)
+fn pack_weight(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(lid, wid, nwg);
+  if (i >= q.total) { return; }
+  let mb = i % q.OP4;
+  let kt = i / q.OP4;
+  let t = kt % 9u;
+  let k = kt / 9u;
+  var v = vec4f(0.0);
+  for (var j = 0u; j < 4u; j++) {
+    let m = mb * 4u + j;
+    if (m < q.CO) {
+      if (q.flip == 0u) { v[j] = wsrc[(m * q.CI + k) * 9u + t]; } else { v[j] = wsrc[(k * q.wC + m) * 9u + 8u - t]; }
+    }
+  }
+  wpack[i] = v;
+}
+
+// Outer product: column j = the 4 positions s times the weight of out channel j.
+fn outer(s: vec4f, w: vec4f) -> mat4x4f {
+  return mat4x4f(s * w.x, s * w.y, s * w.z, s * w.w);
+}
+
+fn fstore(o: u32, row: u32, ow4: u32, n: u32, v: vec4f) {
+  if (o >= q.CO) { return; }
+  var b = 0.0;
+  if (q.has_bias != 0u) { b = fbias[o]; }
+  let i = ((n * q.CO + o) * q.H + row) * q.W4 + ow4;
+  if (q.accumulate != 0u) { yv[i] += v + vec4f(b); } else { yv[i] = v + vec4f(b); }
+}
+
+// Constant column indices: a dynamically indexed matrix would live in memory.
+fn fstore4(o: u32, row: u32, ow4: u32, n: u32, m: mat4x4f) {
+  fstore(o, row, ow4, n, m[0]);
+  fstore(o + 1u, row, ow4, n, m[1]);
+  fstore(o + 2u, row, ow4, n, m[2]);
+  fstore(o + 3u, row, ow4, n, m[3]);
+}
+
+// The kw = 0, 1, 2 taps of 4 output columns: padded row vec4s i, i+1, i+2 hold columns ow-4 .. ow+7.
+struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
+fn taps(i: u32) -> Taps {
+  let p = xp[i];
+  let m = xp[i + 1u];
+  let r = xp[i + 2u];
+  return Taps(vec4f(p.w, m.xyz), m, vec4f(m.yzw, r.x));
+}
+
+// Σ over the 9 taps of 4 columns × 4 out channels, rows u (kh = 0), v (kh = 1), z (kh = 2).
+fn tap9(u: Taps, v: Taps, z: Taps, w0: vec4f, w1: vec4f, w2: vec4f, w3: vec4f, w4: vec4f, w5: vec4f, w6: vec4f, w7: vec4f, w8: vec4f) -> mat4x4f {
+  return outer(u.t0, w0) + outer(u.t1, w1) + outer(u.t2, w2) + outer(v.t0, w3) + outer(v.t1, w4) + outer(v.t2, w5)
+      + outer(z.t0, w6) + outer(z.t1, w7) + outer(z.t2, w8);
+}
+
+// Dispatch: [gx, gy, ceil(CO / 8)] with gx·gy·WG ≥ N·(H/R)·W4 invocations along positions.
+@compute @workgroup_size(WG)
+fn main_fast(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(lid, wid, nwg);
+  let ob = wid.z;
+  if (i >= q.total) { return; }
+  let ow4 = i % q.W4;
+  let t = i / q.W4;
+  let HR = q.H / R;
+  let oh = (t % HR) * R;
+  let n = t / HR;
+  let rs = q.Wp4; // vec4s per padded row
+  var xi = ((n * q.CI) * (q.H + 2u) + oh) * rs + ow4;
+  let xstep = (q.H + 2u) * rs;
+  var wi = ob * 2u;
+  let ws = q.OP4;
+  let wstep = 9u * ws;
+  // Row j: a_j = out channels 0-3, b_j = 4-7 of the block; column k of a matrix = one channel's 4 columns.
+  var a0 = mat4x4f(); var b0 = mat4x4f(); var a1 = mat4x4f(); var b1 = mat4x4f();
+  var a2 = mat4x4f(); var b2 = mat4x4f(); var a3 = mat4x4f(); var b3 = mat4x4f();
+  for (var c = 0u; c < q.CI; c++) {
+    let wa0 = wp[wi]; let wb0 = wp[wi + 1u];
+    let wa1 = wp[wi + ws]; let wb1 = wp[wi + ws + 1u];
+    let wa2 = wp[wi + 2u * ws]; let wb2 = wp[wi + 2u * ws + 1u];
+    let wa3 = wp[wi + 3u * ws]; let wb3 = wp[wi + 3u * ws + 1u];
+    let wa4 = wp[wi + 4u * ws]; let wb4 = wp[wi + 4u * ws + 1u];
+    let wa5 = wp[wi + 5u * ws]; let wb5 = wp[wi + 5u * ws + 1u];
+    let wa6 = wp[wi + 6u * ws]; let wb6 = wp[wi + 6u * ws + 1u];
+    let wa7 = wp[wi + 7u * ws]; let wb7 = wp[wi + 7u * ws + 1u];
+    let wa8 = wp[wi + 8u * ws]; let wb8 = wp[wi + 8u * ws + 1u];
+    let x0 = taps(xi);
+    let x1 = taps(xi + rs);
+    let x2 = taps(xi + 2u * rs);
+    a0 += tap9(x0, x1, x2, wa0, wa1, wa2, wa3, wa4, wa5, wa6, wa7, wa8);
+    b0 += tap9(x0, x1, x2, wb0, wb1, wb2, wb3, wb4, wb5, wb6, wb7, wb8);
+    if (R > 1u) {
+      let x3 = taps(xi + 3u * rs);
+      a1 += tap9(x1, x2, x3, wa0, wa1, wa2, wa3, wa4, wa5, wa6, wa7, wa8);
+      b1 += tap9(x1, x2, x3, wb0, wb1, wb2, wb3, wb4, wb5, wb6, wb7, wb8);
+      if (R > 2u) {
+        let x4 = taps(xi + 4u * rs);
+        let x5 = taps(xi + 5u * rs);
+        a2 += tap9(x2, x3, x4, wa0, wa1, wa2, wa3, wa4, wa5, wa6, wa7, wa8);
+        b2 += tap9(x2, x3, x4, wb0, wb1, wb2, wb3, wb4, wb5, wb6, wb7, wb8);
+        a3 += tap9(x3, x4, x5, wa0, wa1, wa2, wa3, wa4, wa5, wa6, wa7, wa8);
+        b3 += tap9(x3, x4, x5, wb0, wb1, wb2, wb3, wb4, wb5, wb6, wb7, wb8);
+      }
+    }
+    xi += xstep;
+    wi += wstep;
+  }
+  let o0 = ob * 8u;
+  fstore4(o0, oh, ow4, n, a0);
+  fstore4(o0 + 4u, oh, ow4, n, b0);
+  if (R > 1u) {
+    fstore4(o0, oh + 1u, ow4, n, a1);
+    fstore4(o0 + 4u, oh + 1u, ow4, n, b1);
+  }
+  if (R > 2u) {
+    fstore4(o0, oh + 2u, ow4, n, a2);
+    fstore4(o0 + 4u, oh + 2u, ow4, n, b2);
+    fstore4(o0, oh + 3u, ow4, n, a3);
+    fstore4(o0 + 4u, oh + 3u, ow4, n, b3);
+  }
+}

@@ -23,6 +23,11 @@ const CASES: (RefConv & { bias: boolean })[] = [
   // Several workgroups along positions, and a weight gradient split over K (partials + reduction).
   { N: 2, C: 3, H: 17, W: 19, O: 4, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
   { N: 2, C: 16, H: 12, W: 11, O: 16, KH: 3, KW: 3, stride: 2, pad: 1, bias: false },
+  // The fast 3×3 / stride 1 / pad 1 / W % 4 == 0 path: rows per invocation R = 4, 2 and 1, O not a multiple of 8.
+  { N: 2, C: 3, H: 8, W: 8, O: 5, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
+  { N: 2, C: 9, H: 10, W: 12, O: 11, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
+  { N: 1, C: 12, H: 5, W: 4, O: 4, KH: 3, KW: 3, stride: 1, pad: 1, bias: false },
+  { N: 1, C: 16, H: 4, W: 4, O: 16, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
 ];
 
 function name(s: RefConv & { bias: boolean }): string {

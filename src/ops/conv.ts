@@ -29,8 +29,8 @@ const WG = 64;
 // Below this many workgroups the weight gradient splits the batch so that enough of them run at once.
 const MIN_WEIGHT_WORKGROUPS = 128;
 
-/** Register-block sizes; 0 = automatic. Exposed for bench/quick-conv.ts. */
-export const convTuning = { forwardTM: 0, inputTM: 0 };
+/** Register-block sizes (0 = automatic) and the 3×3 fast path switch. Exposed for bench/quick-conv.ts. */
+export const convTuning = { forwardTM: 0, inputTM: 0, fast: true, rows: 0 };
 
 /** Channels per invocation (4, 8 or 16): the largest block that does not mostly compute padding. */
 function channelTile(n: number): number {
@@ -60,8 +60,58 @@ function checkGrid(op: string, g: ConvGeom, n: number): void {
   if (n > 65535) fail(op, `too many positions for one dispatch (batch ${g.N}, ${g.H}×${g.W}): ${n} workgroups exceed 65535`);
 }
 
+/** The 3×3 / stride 1 / pad 1 case with W % 4 == 0 (vec4 rows), which has unrolled kernels (main_fast). */
+function fastPath(g: ConvGeom): boolean {
+  return convTuning.fast && g.KH === 3 && g.KW === 3 && g.sh === 1 && g.sw === 1 && g.ph === 1 && g.pw === 1 && g.W % 4 === 0;
+}
+
+/** Workgroups for n invocations of WG lanes, folded into 2-D past the 65535 limit (kernels guard with `total`). */
+function grid(n: number): [number, number] {
+  const g = Math.max(1, Math.ceil(n / WG));
+  return g <= 65535 ? [g, 1] : [65535, Math.ceil(g / 65535)];
+}
+
+/**
+ * out (=, or += when accumulate) = 3×3 pad-1 conv of src [N, CI, H, W] with CO output channels. flip = false: w is
+ * [CO, CI, 3, 3] (forward); flip = true: w is [CI, CO, 3, 3] used transposed and rotated 180° (input gradient).
+ * Prep dispatches write a zero-bordered copy of src and a vec4-packed weight; see conv2d_forward.wgsl.
+ */
+function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number, CO: number, bias: Tensor | null, out: Tensor, accumulate: boolean, g: ConvGeom): void {
+  const W4 = g.W / 4;
+  const Wp4 = W4 + 2;
+  const OP4 = Math.ceil(CO / 8) * 2;
+  const r = convTuning.rows;
+  const R = r && g.H % r === 0 ? r : g.H % 4 === 0 ? 4 : g.H % 2 === 0 ? 2 : 1;
+  const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0 };
+  const npad = g.N * CI * (g.H + 2) * Wp4;
+  const xpad = empty([npad * 4]);
+  dispatch({ op, kernel: 'conv2d_forward', entry: 'pad_input', constants: { WG }, buffers: { xin: src, xpad }, params: { ...base, total: npad }, workgroups: grid(npad) });
+  const npack = CI * 9 * OP4;
+  const wpk = empty([npack * 4]);
+  dispatch({ op, kernel: 'conv2d_forward', entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
+  const npos = g.N * (g.H / R) * W4;
+  const [gx, gy] = grid(npos);
+  if (Math.ceil(CO / 8) > 65535) fail(op, `${CO} output channels exceed one dispatch`);
+  dispatch(
+    {
+      op,
+      kernel: 'conv2d_forward',
+      entry: 'main_fast',
+      constants: { WG, R },
+      // Without a bias the packed weight is bound in its place (never read).
+      buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out },
+      params: { ...base, total: npos },
+      workgroups: [gx, gy, Math.ceil(CO / 8)],
+    },
+    convFlops(g),
+  );
+  xpad.dispose();
+  wpk.dispose();
+}
+
 /** y = conv(x, w) + bias, written into y (all of it). */
 export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
+  if (fastPath(g)) return fastConv(op, x, w, false, g.C, g.O, bias, y, false, g);
   const gx = Math.ceil((g.N * g.OH * g.OW) / (4 * WG));
   checkGrid(op, g, gx);
   const TM = convTuning.forwardTM || channelTile(g.O);
@@ -81,6 +131,8 @@ export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | nul
 
 /** dx += conv_transpose(dy, w). */
 export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
+  // Stride 1, pad 1, 3×3: dx is the pad-1 conv of dy with w transposed and rotated, so the forward fast path serves.
+  if (fastPath(g)) return fastConv(op, dy, w, true, g.O, g.C, null, dx, true, g);
   const gx = Math.ceil((g.N * g.H * g.W) / (4 * WG));
   checkGrid(op, g, gx);
   const TM = convTuning.inputTM || channelTile(g.C);
