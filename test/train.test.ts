@@ -48,7 +48,8 @@ describe('training', { timeout: 900_000 }, () => {
     const out = mkdtempSync(join(tmpdir(), 'onelayer-nan-'));
     await runTraining(config(out));
     const before = readFileSync(join(out, 'model.safetensors'));
-    await expect(runTraining(config(out, { epochs: 2, resume: true, lr: Number.NaN, schedule: 'constant' }))).rejects.toThrow(/loss became NaN/);
+    // An absurd learning rate overflows float32 within a few steps.
+    await expect(runTraining(config(out, { epochs: 2, resume: true, lr: 1e38, schedule: 'constant' }))).rejects.toThrow(/loss became (NaN|-?Infinity)/);
     expect(readFileSync(join(out, 'model.safetensors')).equals(before)).toBe(true);
   });
 

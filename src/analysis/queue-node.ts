@@ -114,6 +114,7 @@ export async function runQueued(runs: readonly PlannedRun[], options: RunQueuedO
     }
     const open = new Map(runs.map((r) => [r.name, r] as const));
     const failures: string[] = [];
+    const missing = new Map<string, number>();
     while (open.size > 0) {
       if (options.signal?.aborted) throw new Error(`sweep: stopped waiting for ${[...open.keys()].join(', ')}; the jobs stay queued, rerun the sweep to collect them`);
       for (const [name, run] of open) {
@@ -121,8 +122,13 @@ export async function runQueued(runs: readonly PlannedRun[], options: RunQueuedO
         if (!job) throw new Error(`sweep: job ${name} disappeared from queue '${s.queueName}'`);
         const state = await job.getState();
         if (state === 'completed') {
+          // The job object was read before getState(): if it completed in between, its return value is
+          // only in a fresh read.
+          const done = (await queue.getJob(name)) as SweepJob | undefined;
+          const summary = done?.returnvalue ?? job.returnvalue;
+          // Not readable yet: poll again, a bounded number of times.
+          if (!summary && (missing.set(name, (missing.get(name) ?? 0) + 1).get(name) ?? 0) < 20) continue;
           open.delete(name);
-          const summary = job.returnvalue;
           if (!summary || summary.status !== 'completed') {
             failures.push(`${name}: worker returned no RunSummary`);
             continue;
