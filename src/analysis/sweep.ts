@@ -26,23 +26,11 @@ export interface PlannedRun {
   config: TrainConfig;
 }
 
-/** One row of results.csv. */
-export interface SweepResult {
-  run: string;
-  model: string;
-  width: number | null;
-  dataset: string;
-  epochs: number;
-  parameters: number;
-  compression: number;
-  testAccuracy: number;
-  bestTestAccuracy: number;
-  trainLoss: number;
-  wallSeconds: number;
-  imagesPerSecond: number;
-  adapter: string;
-  software: boolean;
-}
+/** One row of results.csv: a run's summary, named. */
+export type SweepResult = { run: string } & Pick<
+  RunSummary,
+  'model' | 'width' | 'dataset' | 'epochs' | 'parameters' | 'compression' | 'testAccuracy' | 'bestTestAccuracy' | 'trainLoss' | 'wallSeconds' | 'imagesPerSecond' | 'adapter' | 'software'
+>;
 
 export const RESULT_COLUMNS: (keyof SweepResult & string)[] = [
   'run', 'model', 'width', 'dataset', 'epochs', 'parameters', 'compression', 'testAccuracy', 'bestTestAccuracy',
