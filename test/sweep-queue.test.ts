@@ -106,6 +106,7 @@ describe.skipIf(!hasRedis)('sweep over a BullMQ queue', () => {
     redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
     url = `redis://127.0.0.1:${port}`;
     await waitForRedis(port);
+    await mkdir(join(ROOT, 'node_modules', '.cache'), { recursive: true }); // absent in a fresh clone
     work = await mkdtemp(join(ROOT, 'node_modules', '.cache', 'onelayer-queue-test-'));
     await transpileAnalysis(work);
     await writeFile(join(work, 'fake-trainer.mjs'), FAKE_TRAINER);
