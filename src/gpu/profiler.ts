@@ -59,10 +59,6 @@ export class Profiler implements ProfilerHooks {
     return { querySet: this.sets[set], beginningOfPassWriteIndex: local, endOfPassWriteIndex: local + 1 };
   }
 
-  beforeSubmit(): void {
-    // Queries are resolved lazily in collect(): nothing to do per batch.
-  }
-
   /** Resolves every query recorded so far and returns the timings; the profiler then starts afresh. */
   async collect(): Promise<TimedDispatch[]> {
     const n = this.records.length;

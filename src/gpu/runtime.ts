@@ -41,8 +41,6 @@ export interface DispatchRecord {
 export interface ProfilerHooks {
   /** Returns timestampWrites for one dispatch's pass, or undefined when the query set is full. */
   timestampWrites(rec: Omit<DispatchRecord, 'query'>): GPUComputePassTimestampWrites | undefined;
-  /** Called before each submit with the encoder, so queries can be resolved into a buffer. */
-  beforeSubmit(encoder: GPUCommandEncoder): void;
 }
 
 const MAX_DISPATCHES_PER_BATCH = 512;
@@ -245,7 +243,6 @@ export class Runtime {
     if (!this.encoder) return;
     this.endPass();
     if (this.uniformUsed > 0) this.device.queue.writeBuffer(this.uniformArena, 0, this.uniformBytes.buffer, 0, this.uniformUsed);
-    this.profiler?.beforeSubmit(this.encoder);
     const ops = this.batchOps;
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
