@@ -1,17 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Tensor, blend, tensor } from '../src/index.js';
 import { gpu } from './setup.js';
-import { blendRef, blendShape, conv2dBackwardRef, maxErr, seeded } from './reference/conv.js';
+import { close } from './close.js';
+import { blendRef, blendShape, conv2dBackwardRef, seeded } from './reference/conv.js';
 
 beforeAll(async () => {
   await gpu();
 });
 
-function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
-  const { err, scale } = maxErr(got, want);
-  expect(scale, `${what}: reference is all zeros`).toBeGreaterThan(0);
-  expect(err, `${what}: max abs error ${err} vs max |ref| ${scale}`).toBeLessThanOrEqual(1e-4 * scale);
-}
 
 const CASES = [
   { N: 2, C: 5, H: 5, W: 7, O: 3, bias: true },

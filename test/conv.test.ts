@@ -1,17 +1,13 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Tensor, conv2d, tensor } from '../src/index.js';
 import { gpu } from './setup.js';
-import { type RefConv, conv2dBackwardRef, conv2dRef, maxErr, outSize, seeded } from './reference/conv.js';
+import { close } from './close.js';
+import { type RefConv, conv2dBackwardRef, conv2dRef, outSize, seeded } from './reference/conv.js';
 
 beforeAll(async () => {
   await gpu();
 });
 
-function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
-  const { err, scale } = maxErr(got, want);
-  expect(scale, `${what}: reference is all zeros`).toBeGreaterThan(0);
-  expect(err, `${what}: max abs error ${err} vs max |ref| ${scale}`).toBeLessThanOrEqual(1e-4 * scale);
-}
 
 const CASES: (RefConv & { bias: boolean })[] = [
   { N: 2, C: 3, H: 5, W: 7, O: 5, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },

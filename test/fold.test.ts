@@ -3,17 +3,13 @@ import { type Tensor, blend, conv2d, foldBlend, gradBufferCount, relu, tensor } 
 import { blendConv2d } from '../src/ops/fold.js';
 import { type Model, createModel } from '../src/models/index.js';
 import { gpu } from './setup.js';
+import { close } from './close.js';
 import { foldBlendRef, maxErr, seeded } from './reference/conv.js';
 
 beforeAll(async () => {
   await gpu();
 });
 
-function close(what: string, got: ArrayLike<number>, want: ArrayLike<number>): void {
-  const { err, scale } = maxErr(got, want);
-  expect(scale, `${what}: reference is all zeros`).toBeGreaterThan(0);
-  expect(err, `${what}: max abs error ${err} vs max |ref| ${scale}`).toBeLessThanOrEqual(1e-4 * scale);
-}
 
 type Arr = ArrayLike<number>;
 

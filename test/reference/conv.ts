@@ -92,16 +92,8 @@ export function foldBlendRef(O: number, C: number, KH: number, KW: number, Cin: 
 }
 
 /** max |a − b| and max |b|, for relative-tolerance checks. */
-export function maxErr(a: Arr, b: Arr): { err: number; scale: number } {
-  if (a.length !== b.length) throw new Error(`maxErr: lengths differ (${a.length} vs ${b.length})`);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return { err, scale };
-}
+
+export { maxErr } from './common.js';
 
 /** Deterministic values in [-1, 1) from a seed (tests do not depend on the GPU random generator). */
 export function seeded(n: number, seed: number): Float32Array {

@@ -95,21 +95,6 @@ export class SGDRef {
   }
 }
 
-/** Central finite differences of a scalar function f at x (float64), for checking the analytic gradients. */
-export function finiteDiff(f: (x: Float64Array) => number, x: Float64Array, h = 1e-6): Float64Array {
-  const g = new Float64Array(x.length);
-  const xp = Float64Array.from(x);
-  for (let i = 0; i < x.length; i++) {
-    const v = xp[i];
-    xp[i] = v + h;
-    const fp = f(xp);
-    xp[i] = v - h;
-    const fm = f(xp);
-    xp[i] = v;
-    g[i] = (fp - fm) / (2 * h);
-  }
-  return g;
-}
 
 /** max |a − b| / max(max |b|, tiny): the relative error measure the tests bound. */
 export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -122,3 +107,5 @@ export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   }
   return Number.isNaN(err) ? Infinity : err / Math.max(scale, 1e-30);
 }
+
+export { centralDiff as finiteDiff } from './common.js';

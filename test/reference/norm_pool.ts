@@ -219,21 +219,6 @@ export function padChannelsBackwardRef(s: Shape4, n: number, dy: ArrayLike<numbe
   return dx;
 }
 
-/** Central finite differences of f (a scalar function of v) at v, float64. */
-export function numericGrad(f: (v: Float64Array) => number, v: ArrayLike<number>, h = 1e-6): Float64Array {
-  const p = Float64Array.from(v);
-  const g = new Float64Array(p.length);
-  for (let i = 0; i < p.length; i++) {
-    const keep = p[i];
-    p[i] = keep + h;
-    const up = f(p);
-    p[i] = keep - h;
-    const down = f(p);
-    p[i] = keep;
-    g[i] = (up - down) / (2 * h);
-  }
-  return g;
-}
 
 /** Σ a·b. */
 export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -242,14 +227,4 @@ export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return s;
 }
 
-/** Max |a − b| and max |b| (the tolerance is relative to the reference's scale). */
-export function maxErr(a: ArrayLike<number>, b: ArrayLike<number>): { err: number; scale: number } {
-  if (a.length !== b.length) throw new Error(`maxErr: length ${a.length} vs ${b.length}`);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    err = Math.max(err, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return { err, scale };
-}
+export { maxErr, centralDiff as numericGrad } from './common.js';
