@@ -110,25 +110,31 @@ export function median(xs) {
 }
 
 /**
- * Times `run` (which records work) followed by `sync` (which waits for the device), as wall-clock ms.
+ * Times `run` (which records work) followed by `sync` (which waits for the device), as wall-clock ms per call.
  * One warm-up call (pipeline compilation) first. The warm-up's time decides how many timed calls fit:
  * a call slower than budgetS is reported from the warm-up alone (flagged), so a pathological kernel
  * costs one call, not several. aroundWarmup(once) may wrap the warm-up call (memory measurement) and
  * must return its time.
+ * On a fast adapter (a real GPU) one synced call is mostly submit and readback latency, so a call under
+ * minSampleMs is repeated `reps` times between syncs and each sample is the time per call; both sides
+ * of the bench get the same treatment.
  */
-export async function timeCalls(run, sync, { iters, budgetS, maxTotalS = 10, aroundWarmup = null }) {
-  const once = async () => {
+export async function timeCalls(run, sync, { iters, budgetS, maxTotalS = 10, aroundWarmup = null, minSampleMs = 20 }) {
+  const timed = async (reps) => {
     const t0 = performance.now();
-    await run();
+    for (let r = 0; r < reps; r++) await run();
     await sync();
-    return performance.now() - t0;
+    return (performance.now() - t0) / reps;
   };
+  const once = () => timed(1);
   const warm = aroundWarmup ? await aroundWarmup(once) : await once();
-  if (warm > budgetS * 1000) return { ms: warm, samples: [warm], warmupOnly: true, warmupMs: warm };
-  const n = Math.max(1, Math.min(iters, Math.floor((maxTotalS * 1000) / Math.max(warm, 1e-3))));
-  const samples = [];
-  for (let i = 0; i < n; i++) samples.push(await once());
-  return { ms: median(samples), samples, warmupOnly: false, warmupMs: warm };
+  if (warm > budgetS * 1000) return { ms: warm, samples: [warm], warmupOnly: true, warmupMs: warm, reps: 1 };
+  const probe = await once();
+  const reps = probe < minSampleMs ? Math.min(100, Math.ceil(minSampleMs / Math.max(probe, 0.01))) : 1;
+  const n = Math.max(1, Math.min(iters, Math.floor((maxTotalS * 1000) / Math.max(probe * reps, 1e-3))));
+  const samples = reps === 1 ? [probe] : [];
+  while (samples.length < n) samples.push(await timed(reps));
+  return { ms: median(samples), samples, warmupOnly: false, warmupMs: warm, reps };
 }
 
 export const convFlops = (N, H, W, C, O) => 2 * N * O * H * W * C * 9;

@@ -8,7 +8,8 @@
 //   main_direct: one split covers the whole batch; adds the tile into dw.
 //   main_split + reduce_partials: S splits (over the batch) write partial[s][o][e]; reduce_partials adds Σ_s into
 //   dw in a fixed order (deterministic).
-// bias_grad: db[o] += Σ_{n,oh,ow} dy[n,o,oh,ow], one invocation per channel, fixed order.
+//   main_fast_direct / main_fast_split: the 3×3 / stride 1 / pad 1 case (see the section at the end).
+// bias_grad: db[o] += Σ_{n,oh,ow} dy[n,o,oh,ow], one workgroup per channel and a tree sum in a fixed order.
 // Also used by blend (KH = KW = 1, m's gradient as dw).
 struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, nchunk: u32, S: u32 };
 @group(0) @binding(0) var<uniform> p: Params;
@@ -145,16 +146,162 @@ fn transpose_dy(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id)
   dyT[(wid.z * OHW + r) * p.O + wid.y] = dy[(wid.z * p.O + wid.y) * OHW + r];
 }
 
-// db[o] += Σ dy[n,o,:,:] in a fixed order. Grid: ceil(O / WG) workgroups.
+// db[o] += Σ dy[n,o,:,:] in a fixed order: lane l sums positions l, l + WG, …; then a tree over the lanes.
+// Grid: [O]. One pass over dy with all lanes busy (one invocation per channel left a GPU almost idle).
+var<workgroup> lane_sums: array<f32, 64>;
+
 @compute @workgroup_size(WG)
-fn bias_grad(@builtin(global_invocation_id) gid: vec3u) {
-  let o = gid.x;
-  if (o >= p.O) { return; }
+fn bias_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x;
   let OHW = p.OH * p.OW;
   var s = 0.0;
   for (var n = 0u; n < p.N; n++) {
     let base = (n * p.O + o) * OHW;
-    for (var r = 0u; r < OHW; r++) { s += dy[base + r]; }
+    for (var r = lid.x; r < OHW; r += WG) { s += dy[base + r]; }
   }
-  db[o] += s;
+  lane_sums[lid.x] = s;
+  for (var half = WG / 2u; half > 0u; half /= 2u) {
+    workgroupBarrier();
+    if (lid.x < half) { lane_sums[lid.x] += lane_sums[lid.x + half]; }
+  }
+  if (lid.x == 0u) { db[o] += lane_sums[0]; }
+}
+
+// ---- Fast path: 3×3, stride 1, pad 1, W % 4 == 0, H even. Tuned like conv2d_forward's main_fast: the 9 taps are
+// written out, rows are vec4s whose swizzles (plus one scalar on each side) form the kw taps, and there is no
+// transpose of dy. Each invocation owns 4 out channels × 4 in channels × 9 taps (16 mat3x3 accumulators,
+// column kh, row kw) and walks its images two rows × 4 columns at a time: per step 8 dy vec4s and 16 x rows
+// feed 1152 multiply-adds. Lanes are (out block, in block) pairs, so no lane shares a sum and no reduction
+// across lanes is needed; the batch is split over workgroups (x) as in main_split.
+@group(0) @binding(8) var<storage, read> dyv: array<vec4f>;
+@group(0) @binding(9) var<storage, read> xv: array<vec4f>;
+
+struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
+
+// The kw = 0, 1, 2 taps of columns 4·ow4 … 4·ow4 + 3 in the row starting at vec4 index rv (zero where ok is
+// false: a padding row). lok / rok: the column left of / right of the 4 exists (else padding).
+fn xtaps(rv: u32, ok: bool, ow4: u32, lok: bool, rok: bool) -> Taps {
+  let m = xv[rv + ow4];
+  let f = (rv + ow4) * 4u;
+  let l = select(0.0, x[max(f, 1u) - 1u], lok);
+  let r = select(0.0, x[f + select(3u, 4u, rok)], rok);
+  let z = vec4f(0.0);
+  return Taps(select(z, vec4f(l, m.xyz), ok), select(z, m, ok), select(z, vec4f(m.yzw, r), ok));
+}
+
+fn g3(d: vec4f, t: Taps) -> vec3f {
+  return vec3f(dot(d, t.t0), dot(d, t.t1), dot(d, t.t2));
+}
+
+// One dy row d against the three x rows u, v, z under it (kh = 0, 1, 2).
+fn tap9(d: vec4f, u: Taps, v: Taps, z: Taps) -> mat3x3f {
+  return mat3x3f(g3(d, u), g3(d, v), g3(d, z));
+}
+
+struct WAcc {
+  m00: mat3x3f, m01: mat3x3f, m02: mat3x3f, m03: mat3x3f,
+  m10: mat3x3f, m11: mat3x3f, m12: mat3x3f, m13: mat3x3f,
+  m20: mat3x3f, m21: mat3x3f, m22: mat3x3f, m23: mat3x3f,
+  m30: mat3x3f, m31: mat3x3f, m32: mat3x3f, m33: mat3x3f,
+};
+
+// Sums over images [n0, n1) for out channels 4·ob + i (m_i·) and in channels 4·cb + j (m·j), clamped at the
+// last channel (values past O or C are computed but never stored).
+fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
+  let W4 = p.W / 4u;
+  let HW4 = p.H * W4;
+  let o = min(vec4u(ob * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.O - 1u));
+  let c = min(vec4u(cb * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.C - 1u));
+  let H = i32(p.H);
+  var a: WAcc;
+  for (var n = n0; n < n1; n++) {
+    let dp = (vec4u(n * p.O) + o) * HW4;
+    let xp = (vec4u(n * p.C) + c) * HW4;
+    for (var h0 = 0u; h0 < p.H; h0 += 2u) {
+      // x rows h0 − 1 … h0 + 2 (clamped; ok = inside the image).
+      let ok0 = h0 > 0u;
+      let ok3 = h0 + 2u < p.H;
+      let r0 = select(0u, h0 - 1u, ok0) * W4;
+      let r1 = h0 * W4;
+      let r2 = r1 + W4;
+      let r3 = select(h0 + 1u, h0 + 2u, ok3) * W4;
+      for (var ow4 = 0u; ow4 < W4; ow4++) {
+        let lok = ow4 > 0u;
+        let rok = ow4 + 1u < W4;
+        let d00 = dyv[dp.x + r1 + ow4]; let d01 = dyv[dp.x + r2 + ow4];
+        let d10 = dyv[dp.y + r1 + ow4]; let d11 = dyv[dp.y + r2 + ow4];
+        let d20 = dyv[dp.z + r1 + ow4]; let d21 = dyv[dp.z + r2 + ow4];
+        let d30 = dyv[dp.w + r1 + ow4]; let d31 = dyv[dp.w + r2 + ow4];
+        {
+          let x0 = xtaps(xp.x + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.x + r1, true, ow4, lok, rok);
+          let x2 = xtaps(xp.x + r2, true, ow4, lok, rok); let x3 = xtaps(xp.x + r3, ok3, ow4, lok, rok);
+          a.m00 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
+          a.m10 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
+          a.m20 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
+          a.m30 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
+        }
+        {
+          let x0 = xtaps(xp.y + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.y + r1, true, ow4, lok, rok);
+          let x2 = xtaps(xp.y + r2, true, ow4, lok, rok); let x3 = xtaps(xp.y + r3, ok3, ow4, lok, rok);
+          a.m01 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
+          a.m11 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
+          a.m21 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
+          a.m31 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
+        }
+        {
+          let x0 = xtaps(xp.z + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.z + r1, true, ow4, lok, rok);
+          let x2 = xtaps(xp.z + r2, true, ow4, lok, rok); let x3 = xtaps(xp.z + r3, ok3, ow4, lok, rok);
+          a.m02 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
+          a.m12 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
+          a.m22 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
+          a.m32 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
+        }
+        {
+          let x0 = xtaps(xp.w + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.w + r1, true, ow4, lok, rok);
+          let x2 = xtaps(xp.w + r2, true, ow4, lok, rok); let x3 = xtaps(xp.w + r3, ok3, ow4, lok, rok);
+          a.m03 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
+          a.m13 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
+          a.m23 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
+          a.m33 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
+        }
+      }
+    }
+  }
+  return a;
+}
+
+// The 16 blocks in order: index 4·i + j holds out channel 4·ob + i, in channel 4·cb + j.
+fn blocks(a: WAcc) -> array<mat3x3f, 16> {
+  return array(a.m00, a.m01, a.m02, a.m03, a.m10, a.m11, a.m12, a.m13, a.m20, a.m21, a.m22, a.m23, a.m30, a.m31, a.m32, a.m33);
+}
+
+// Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / 4); workgroup x = split s over the batch.
+@compute @workgroup_size(WG)
+fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let nob = (p.O + 3u) / 4u;
+  let l = wid.y * WG + lid.x;
+  if (l >= nob * ((p.C + 3u) / 4u)) { return; }
+  let n0 = wid.x * p.nchunk;
+  let m = blocks(wtile(l % nob, l / nob, n0, min(n0 + p.nchunk, p.N)));
+  let base = wid.x * p.O * p.C * 9u;
+  for (var j = 0u; j < 16u; j++) {
+    let o = (l % nob) * 4u + j / 4u;
+    let c = (l / nob) * 4u + j % 4u;
+    if (o >= p.O || c >= p.C) { continue; }
+    for (var k = 0u; k < 9u; k++) { partial[base + (o * p.C + c) * 9u + k] = m[j][k / 3u][k % 3u]; }
+  }
+}
+
+@compute @workgroup_size(WG)
+fn main_fast_direct(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let nob = (p.O + 3u) / 4u;
+  let l = wid.y * WG + lid.x;
+  if (l >= nob * ((p.C + 3u) / 4u)) { return; }
+  let m = blocks(wtile(l % nob, l / nob, 0u, p.N));
+  for (var j = 0u; j < 16u; j++) {
+    let o = (l % nob) * 4u + j / 4u;
+    let c = (l / nob) * 4u + j % 4u;
+    if (o >= p.O || c >= p.C) { continue; }
+    for (var k = 0u; k < 9u; k++) { dw[(o * p.C + c) * 9u + k] += m[j][k / 3u][k % 3u]; }
+  }
 }

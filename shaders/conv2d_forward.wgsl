@@ -147,6 +147,7 @@ struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, 
 @group(0) @binding(11) var<storage, read_write> yv: array<vec4f>;
 @group(0) @binding(12) var<storage, read> wsrc: array<f32>;
 @group(0) @binding(13) var<storage, read_write> wpack: array<vec4f>;
+@group(0) @binding(14) var<storage, read> xps: array<f32>; // xp as scalars: the edge taps need one float, not a vec4
 
 override R: u32 = 2u; // output rows per invocation (1, 2 or 4)
 

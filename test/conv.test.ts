@@ -24,6 +24,8 @@ const CASES: (RefConv & { bias: boolean })[] = [
   { N: 2, C: 9, H: 10, W: 12, O: 11, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
   { N: 1, C: 12, H: 5, W: 4, O: 4, KH: 3, KW: 3, stride: 1, pad: 1, bias: false },
   { N: 1, C: 16, H: 4, W: 4, O: 16, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
+  // Fast weight gradient: 2 channel blocks × 5, one image per split, 3 vec4 columns (left, middle, right edge).
+  { N: 5, C: 7, H: 6, W: 12, O: 18, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
 ];
 
 function name(s: RefConv & { bias: boolean }): string {

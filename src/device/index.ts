@@ -77,6 +77,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceContext> {
     const shaders = await loadShaders(device, platform.readText);
     const runtime = new Runtime(device, shaders);
     const ctx: DeviceContext = { platform, adapter, device, runtime, info: summarize(adapter) };
+    runtime.software = ctx.info.software;
     current = ctx;
     return ctx;
   })();

@@ -76,6 +76,8 @@ export class Runtime {
   /** Debug aid: submit and check errors after every dispatch, so an error names exactly one op. */
   syncEveryOp = false;
   dispatchCount = 0;
+  /** A CPU-backed adapter (SwiftShader and the like): kernels pick their variants and splits from it. */
+  software = false;
 
   constructor(
     readonly device: GPUDevice,

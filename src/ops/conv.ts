@@ -1,6 +1,6 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
-import { checkRank, checkTensor, dispatch, fail, groups256 } from './util.js';
+import { checkRank, checkTensor, dispatch, fail, groups256, softwareAdapter } from './util.js';
 
 /** Geometry of one 2-D convolution (NCHW activations, OIHW weights). Blend is the 1×1, stride 1, pad 0 case. */
 export interface ConvGeom {
@@ -28,9 +28,17 @@ export interface Conv2dOptions {
 const WG = 64;
 // Below this many workgroups the weight gradient splits the batch so that enough of them run at once.
 const MIN_WEIGHT_WORKGROUPS = 128;
+// The fast weight gradient splits the batch until this many workgroups run (each walks whole images): a few
+// per CPU core on a software adapter; on a GPU until about 64k invocations run (H100, bench/variants.mjs: one
+// image per workgroup is 3-4× faster than 32 workgroups at 32×32×64 to 16×16×256, but 2.8× slower at 8×8×512,
+// where the partial sums of 32 splits outweigh the work).
+const FAST_WEIGHT_WORKGROUPS = { software: 32, gpuInvocations: 65536 };
 
-/** Register-block sizes (0 = automatic) and the 3×3 fast path switch. Exposed for bench/quick-conv.ts. */
-export const convTuning = { forwardTM: 0, inputTM: 0, fast: true, rows: 0 };
+/**
+ * Register-block sizes (0 = automatic), the 3×3 fast path switches, and the fast weight gradient's workgroup
+ * target (0 = by adapter). Exposed for bench/variants.mjs and bench/quick-conv.ts.
+ */
+export const convTuning = { forwardTM: 0, inputTM: 0, fast: true, rows: 0, fastWeight: true, weightWorkgroups: 0 };
 
 /** Channels per invocation (4, 8 or 16): the largest block that does not mostly compute padding. */
 function channelTile(n: number): number {
@@ -65,6 +73,20 @@ function fastPath(g: ConvGeom): boolean {
   return convTuning.fast && g.KH === 3 && g.KW === 3 && g.sh === 1 && g.sw === 1 && g.ph === 1 && g.pw === 1 && g.W % 4 === 0;
 }
 
+const GPU_FAST_INVOCATIONS = 32768;
+
+/**
+ * Output rows per invocation of main_fast. A software adapter wants the most reuse per load (4 rows); a GPU
+ * wants enough invocations to fill it, so it takes the most rows that still leave GPU_FAST_INVOCATIONS
+ * (measured with bench/variants.mjs on an H100: R = 4 at 32×32×64, 2 at 16×16×256, 1 at 16×16×128 and 8×8×512).
+ */
+function fastRows(g: ConvGeom, CO: number): number {
+  const r = convTuning.rows;
+  if (r && g.H % r === 0) return r;
+  const fits = (R: number) => g.H % R === 0 && (softwareAdapter() || g.N * (g.H / R) * (g.W / 4) * Math.ceil(CO / 8) >= GPU_FAST_INVOCATIONS);
+  return fits(4) ? 4 : fits(2) ? 2 : 1;
+}
+
 /** Workgroups for n invocations of WG lanes, folded into 2-D past the 65535 limit (kernels guard with `total`). */
 function grid(n: number): [number, number] {
   const g = Math.max(1, Math.ceil(n / WG));
@@ -80,8 +102,7 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   const W4 = g.W / 4;
   const Wp4 = W4 + 2;
   const OP4 = Math.ceil(CO / 8) * 2;
-  const r = convTuning.rows;
-  const R = r && g.H % r === 0 ? r : g.H % 4 === 0 ? 4 : g.H % 2 === 0 ? 2 : 1;
+  const R = fastRows(g, CO);
   const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0 };
   const npad = g.N * CI * (g.H + 2) * Wp4;
   const xpad = empty([npad * 4]);
@@ -161,6 +182,7 @@ function weightLanes(O: number): number {
  * first; small layers split the batch into S parts whose partial sums are reduced in a fixed order.
  */
 export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
+  if (convTuning.fastWeight && fastPath(g) && g.H % 2 === 0) return fastWeightGrad(op, dy, x, dw, g);
   const OHW = g.OH * g.OW;
   const wg = weightLanes(g.O);
   const CKK = g.C * g.KH * g.KW;
@@ -186,9 +208,40 @@ export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor
   dyT.dispose();
 }
 
+/**
+ * The 3×3 / stride 1 / pad 1 weight gradient (W % 4 == 0, H even): one invocation per 4×4 block of (out, in)
+ * channels, each summing whole images; the batch is split over workgroups until about FAST_WEIGHT_WORKGROUPS
+ * run, and the splits' partial sums are reduced in a fixed order. See main_fast_* in the shader.
+ */
+function fastWeightGrad(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
+  const blocks = Math.ceil(g.O / 4) * Math.ceil(g.C / 4);
+  let lanes = 4;
+  while (lanes < 64 && lanes < blocks) lanes *= 2;
+  const gy = Math.ceil(blocks / lanes);
+  if (gy > 65535) fail(op, `weight ${shapeStr([g.O, g.C, 3, 3])} is too large for one dispatch`);
+  const target = convTuning.weightWorkgroups || (softwareAdapter() ? FAST_WEIGHT_WORKGROUPS.software : Math.ceil(FAST_WEIGHT_WORKGROUPS.gpuInvocations / lanes));
+  let S = Math.max(1, Math.min(g.N, Math.ceil(target / gy)));
+  const nchunk = Math.ceil(g.N / S);
+  S = Math.ceil(g.N / nchunk);
+  const params = { ...geomParams(g), nchunk, S };
+  const constants = { ...shapeConsts(g), WG: lanes };
+  const flops = convFlops(g);
+  if (S === 1) {
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_direct', constants, buffers: { dyv: dy, xv: x, x, dw }, params, workgroups: [1, gy, 1] }, flops);
+    return;
+  }
+  const partial = empty([S, g.O, g.C * 9]);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, flops);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * g.C * 9) });
+  partial.dispose();
+}
+
 /** db[o] += Σ_{n,h,w} dy[n,o,h,w]. */
 export function biasGrad(op: string, dy: Tensor, db: Tensor, g: ConvGeom): void {
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: shapeConsts(g), buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0 }, workgroups: Math.ceil(g.O / WG) });
+  // One workgroup per channel; on a software adapter 4 lanes (one SIMD group: its barriers are cheap).
+  const lanes = softwareAdapter() ? 4 : WG;
+  if (g.O > 65535) fail(op, `${g.O} channels exceed one dispatch`);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: { ...shapeConsts(g), WG: lanes }, buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0 }, workgroups: [g.O, 1, 1] });
 }
 
 /**

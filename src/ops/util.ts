@@ -34,6 +34,11 @@ export function groups256(n: number): number {
   return Math.ceil(n / 256);
 }
 
+/** True on a CPU-backed adapter, where kernels prefer fewer, larger workgroups. */
+export function softwareAdapter(): boolean {
+  return runtime().software;
+}
+
 export function dispatch(spec: DispatchSpec, flops = 0): void {
   runtime().dispatch(spec, flops);
 }

@@ -1,0 +1,60 @@
+// Kernel variants side by side on the current adapter (no tfjs): the conv 3×3 forward and input gradient with the
+// general kernel and the fast path at 1, 2 and 4 rows per invocation, and the weight gradient with the general
+// kernel (transpose + split-K) and the fast path at the software and the GPU batch split. This is how the
+// per-adapter defaults in src/ops/conv.ts were chosen. Usage: npm run build && node bench/variants.mjs
+// [--shapes 32x16,16x256] [--iters 5] [--out DIR]
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+const { init, runtime, randn, zeros, conv2d, noGrad } = await import('../dist/index.js');
+const { convBackwardInput, convBackwardWeight, convTuning } = await import('../dist/ops/conv.js');
+const { timeCalls, convFlops, BATCH } = await import('./common.mjs');
+
+const arg = (name, dflt) => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : dflt;
+};
+const shapes = arg('--shapes', '32x16,32x64,16x128,16x256,8x512').split(',').map((s) => s.split('x').map(Number));
+const iters = Number(arg('--iters', 5));
+const out = arg('--out', new URL('./results/', import.meta.url).pathname);
+
+const ctx = await init();
+const sync = () => runtime().sync();
+const defaults = { ...convTuning };
+const variants = {
+  forward: [['general', { fast: false }], ['fast R=1', { rows: 1 }], ['fast R=2', { rows: 2 }], ['fast R=4', { rows: 4 }]],
+  inputGrad: [['general', { fast: false }], ['fast R=1', { rows: 1 }], ['fast R=2', { rows: 2 }], ['fast R=4', { rows: 4 }]],
+  weightGrad: [['general', { fastWeight: false }], ['fast, 32 wg', { weightWorkgroups: 32 }], ['fast, 1 image/wg', { weightWorkgroups: 1 << 20 }]],
+};
+const rows = [];
+console.log(`adapter: ${ctx.info.vendor} ${ctx.info.architecture} ${ctx.info.description} (software: ${ctx.info.software}), batch ${BATCH}`);
+for (const [hw, c] of shapes) {
+  const N = BATCH;
+  const g = { N, C: c, H: hw, W: hw, O: c, KH: 3, KW: 3, OH: hw, OW: hw, sh: 1, sw: 1, ph: 1, pw: 1 };
+  const x = randn([N, c, hw, hw]);
+  const w = randn([c, c, 3, 3], { std: 0.05 });
+  const dy = randn([N, c, hw, hw]);
+  const dx = zeros(x.shape);
+  const dw = zeros(w.shape);
+  const bodies = {
+    forward: () => noGrad(() => conv2d(x, w, null, { padding: 1 }).dispose()),
+    inputGrad: () => convBackwardInput('bench', dy, w, dx, g),
+    weightGrad: () => convBackwardWeight('bench', dy, x, dw, g),
+  };
+  const flops = convFlops(N, hw, hw, c, c);
+  for (const [op, list] of Object.entries(variants)) {
+    const cells = [];
+    for (const [label, tuning] of list) {
+      Object.assign(convTuning, defaults, tuning);
+      const t = await timeCalls(bodies[op], sync, { iters, budgetS: 60, maxTotalS: 5 });
+      cells.push({ label, ms: t.ms, gflops: flops / t.ms / 1e6 });
+    }
+    Object.assign(convTuning, defaults);
+    const best = cells.reduce((a, b) => (b.ms < a.ms ? b : a));
+    rows.push({ shape: `${hw}×${hw}×${c}`, op, cells, best: best.label });
+    console.log(`${hw}×${hw}×${c} ${op}: ${cells.map((k) => `${k.label} ${k.ms.toFixed(3)} ms (${k.gflops.toFixed(1)} GFLOP/s)`).join(' | ')} → best ${best.label}`);
+  }
+  for (const t of [x, w, dy, dx, dw]) t.dispose();
+}
+await mkdir(out, { recursive: true });
+await writeFile(join(out, 'variants.json'), JSON.stringify({ adapter: ctx.info, batch: BATCH, rows }, null, 1));
+process.exit(0);
