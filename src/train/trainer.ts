@@ -111,28 +111,45 @@ export class Trainer {
     this.partial = null;
     const t0 = performance.now();
     const elapsed = () => before + (performance.now() - t0) / 1000;
-    let next = step < steps ? this.trainLoader.batch(epoch, step) : null;
-    for (; step < steps && next; step++) {
-      if (shouldStop?.()) break;
-      const batch = next;
-      this.optimizer.lr = learningRate(this.config, this.globalStep, total);
-      const [loss, logits] = this.encodeStep(batch);
-      runtime().flush();
-      // The GPU is busy with this step: prepare the next batch meanwhile.
-      next = step + 1 < steps ? this.trainLoader.batch(epoch, step + 1) : null;
-      const lossValue = (await loss.toArray())[0];
-      const logitValues = await logits.toArray();
-      loss.dispose();
-      logits.dispose();
+    // Steps are pipelined one deep: step k + 1 is recorded and submitted before the CPU waits for step k's loss,
+    // so the GPU never idles while JavaScript records a step. The readbacks are started right after each step
+    // (their copies ride in the step's submission), and a non-finite loss is therefore seen one step late.
+    type Pending = { batch: Batch; reads: Promise<[Float32Array, Float32Array]>; index: number };
+    let pending: Pending | null = null;
+    const settle = async (p: Pending) => {
+      const [lossArr, logitValues] = await p.reads;
+      const lossValue = lossArr[0];
       if (!Number.isFinite(lossValue)) {
-        throw new NonFiniteLossError(`onelayer: training stopped: the loss became ${lossValue} at epoch ${epoch + 1}, step ${step + 1} (global step ${this.globalStep + 1}, lr ${this.optimizer.lr.toPrecision(3)}). Try a lower --lr; the last good checkpoint is kept.`);
+        throw new NonFiniteLossError(`onelayer: training stopped: the loss became ${lossValue} at epoch ${epoch + 1}, step ${p.index + 1} (lr ${this.optimizer.lr.toPrecision(3)}). Try a lower --lr; the last good checkpoint is kept.`);
       }
-      this.globalStep++;
-      lossSum += lossValue * batch.count;
-      correct += countCorrect(logitValues, batch.labels, batch.count);
-      seen += batch.count;
+      lossSum += lossValue * p.batch.count;
+      correct += countCorrect(logitValues, p.batch.labels, p.batch.count);
+      seen += p.batch.count;
       const seconds = elapsed();
-      onProgress?.({ epoch, epochs: this.config.epochs, step: step + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: this.optimizer.lr, elapsed: seconds });
+      onProgress?.({ epoch, epochs: this.config.epochs, step: p.index + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: this.optimizer.lr, elapsed: seconds });
+    };
+    let next = step < steps ? this.trainLoader.batch(epoch, step) : null;
+    try {
+      for (; step < steps && next; step++) {
+        if (shouldStop?.()) break;
+        const batch = next;
+        this.optimizer.lr = learningRate(this.config, this.globalStep, total);
+        const [loss, logits] = this.encodeStep(batch);
+        const reads = Promise.all([loss.toArray(), logits.toArray()]);
+        reads.catch(() => undefined); // handled where it is awaited; this keeps Node from calling it unhandled meanwhile
+        loss.dispose();
+        logits.dispose();
+        this.globalStep++;
+        // The GPU is busy with this step: prepare the next batch and account for the previous step meanwhile.
+        next = step + 1 < steps ? this.trainLoader.batch(epoch, step + 1) : null;
+        const previous = pending;
+        pending = { batch, reads, index: step };
+        if (previous) await settle(previous);
+      }
+      if (pending) await settle(pending);
+    } finally {
+      // On an error, let the outstanding readback finish (its rejection is the same device error).
+      if (pending) await pending.reads.catch(() => undefined);
     }
     const seconds = elapsed();
     if (step >= steps) this.epoch++;
