@@ -1,4 +1,4 @@
-// The adapter's FMA ceiling: GFLOP/s of bench/fma.wgsl (32 independent fma chains per invocation, no memory
+// The adapter's FMA ceiling: GFLOP/s of bench/fma.wgsl (8 independent vec4 fma chains per invocation, no memory
 // traffic), run on the raw device so nothing but the kernel is measured. Each FMA counts as 2 FLOPs.
 import { readFile } from 'node:fs/promises';
 import { median } from './common.mjs';
@@ -13,7 +13,8 @@ export async function fmaCeiling(device, { minMs = 400, repeats = 3 } = {}) {
   if (errors.length) throw new Error(`bench/fma.wgsl: ${errors.map((e) => `${e.lineNum}:${e.linePos} ${e.message}`).join('; ')}`);
   const results = [];
   // fma() and a*m+c, workgroup sizes 64 and 256: adapters differ in which is fastest; the ceiling is the best.
-  for (const [entryPoint, WG] of [['main', 64], ['main', 256], ['main_muladd', 64], ['main_muladd', 256]]) {
+  // main_unrolled runs 8 rounds per loop iteration; iters stays a multiple of 8 so every entry does iters rounds.
+  for (const [entryPoint, WG] of [['main', 64], ['main', 256], ['main_muladd', 64], ['main_muladd', 256], ['main_unrolled', 64], ['main_unrolled', 256]]) {
     const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint, constants: { WG } } });
     const workgroups = Math.max(256, (16384 * 64) / WG / 16); // many workgroups: every core busy
     const invocations = workgroups * WG;
@@ -40,7 +41,7 @@ export async function fmaCeiling(device, { minMs = 400, repeats = 3 } = {}) {
     let iters = 64;
     let ms = await run(iters);
     while (ms < minMs && iters < 1 << 22) {
-      iters = Math.ceil(iters * Math.min(16, Math.max(2, (1.2 * minMs) / Math.max(ms, 0.05))));
+      iters = Math.ceil((iters * Math.min(16, Math.max(2, (1.2 * minMs) / Math.max(ms, 0.05)))) / 8) * 8;
       ms = await run(iters);
     }
     const samples = [ms];

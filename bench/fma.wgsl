@@ -70,3 +70,105 @@ fn main_muladd(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
   let r = (a0 + a1) + (a2 + a3) + (a4 + a5) + (a6 + a7);
   out[i] = r.x + r.y + r.z + r.w;
 }
+
+// The same chains with the loop body written out 8 times (64 vec4 FMAs per iteration): on a JIT without loop
+// unrolling (SwiftShader's Subzero) a loop iteration costs about as much as 50 FMAs, which would hide the ceiling.
+@compute @workgroup_size(WG)
+fn main_unrolled(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+  let i = gid.x + gid.y * nwg.x * WG;
+  let s = f32(i) * 1e-7;
+  let m = vec4<f32>(p.m);
+  let c = vec4<f32>(p.c);
+  var a0 = vec4<f32>(s, s + 0.1, s + 0.2, s + 0.3);
+  var a1 = a0 + 1.0;
+  var a2 = a0 + 2.0;
+  var a3 = a0 + 3.0;
+  var a4 = a0 + 4.0;
+  var a5 = a0 + 5.0;
+  var a6 = a0 + 6.0;
+  var a7 = a0 + 7.0;
+  for (var k = 0u; k < p.iters; k += 8u) {
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+    {
+      a0 = a0 * m + c;
+      a1 = a1 * m + c;
+      a2 = a2 * m + c;
+      a3 = a3 * m + c;
+      a4 = a4 * m + c;
+      a5 = a5 * m + c;
+      a6 = a6 * m + c;
+      a7 = a7 * m + c;
+    }
+  }
+  let r = (a0 + a1) + (a2 + a3) + (a4 + a5) + (a6 + a7);
+  out[i] = r.x + r.y + r.z + r.w;
+}
