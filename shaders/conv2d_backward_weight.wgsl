@@ -8,7 +8,7 @@
 //   main_direct: one split covers the whole batch; adds the tile into dw.
 //   main_split + reduce_partials: S splits (over the batch) write partial[s][o][e]; reduce_partials adds Σ_s into
 //   dw in a fixed order (deterministic).
-//   main_fast_direct / main_fast_split: the 3×3 / stride 1 / pad 1 case (see the section at the end).
+//   main_fast_split (+ reduce_partials): the 3×3 / stride 1 / pad 1 case (see the section at the end).
 // bias_grad: db[o] += Σ_{n,oh,ow} dy[n,o,oh,ow], one workgroup per channel and a tree sum in a fixed order.
 // Also used by blend (KH = KW = 1, m's gradient as dw).
 struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, nchunk: u32, S: u32 };
@@ -275,7 +275,8 @@ fn blocks(a: WAcc) -> array<mat3x3f, 16> {
   return array(a.m00, a.m01, a.m02, a.m03, a.m10, a.m11, a.m12, a.m13, a.m20, a.m21, a.m22, a.m23, a.m30, a.m31, a.m32, a.m33);
 }
 
-// Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / 4); workgroup x = split s over the batch.
+// Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / 4); workgroup x = split s over the batch
+// (S may be 1: reduce_partials then adds the one partial into dw, which keeps a single entry point).
 @compute @workgroup_size(WG)
 fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let nob = (p.O + 3u) / 4u;
@@ -289,19 +290,5 @@ fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_
     let c = (l / nob) * 4u + j % 4u;
     if (o >= p.O || c >= p.C) { continue; }
     for (var k = 0u; k < 9u; k++) { partial[base + (o * p.C + c) * 9u + k] = m[j][k / 3u][k % 3u]; }
-  }
-}
-
-@compute @workgroup_size(WG)
-fn main_fast_direct(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
-  let nob = (p.O + 3u) / 4u;
-  let l = wid.y * WG + lid.x;
-  if (l >= nob * ((p.C + 3u) / 4u)) { return; }
-  let m = blocks(wtile(l % nob, l / nob, 0u, p.N));
-  for (var j = 0u; j < 16u; j++) {
-    let o = (l % nob) * 4u + j / 4u;
-    let c = (l / nob) * 4u + j % 4u;
-    if (o >= p.O || c >= p.C) { continue; }
-    for (var k = 0u; k < 9u; k++) { dw[(o * p.C + c) * 9u + k] += m[j][k / 3u][k % 3u]; }
   }
 }

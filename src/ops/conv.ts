@@ -179,7 +179,8 @@ function weightLanes(O: number): number {
 
 /**
  * dw += Σ over positions of dy ⊗ im2col(x): deterministic, no atomics. dy is transposed to position-major
- * first; small layers split the batch into S parts whose partial sums are reduced in a fixed order.
+ * first; small layers split the batch into S parts whose partial sums are reduced in a fixed order. The 3×3 /
+ * stride 1 / pad 1 case goes to fastWeightGrad.
  */
 export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
   if (convTuning.fastWeight && fastPath(g) && g.H % 2 === 0) return fastWeightGrad(op, dy, x, dw, g);
@@ -211,7 +212,7 @@ export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor
 /**
  * The 3×3 / stride 1 / pad 1 weight gradient (W % 4 == 0, H even): one invocation per 4×4 block of (out, in)
  * channels, each summing whole images; the batch is split over workgroups until about FAST_WEIGHT_WORKGROUPS
- * run, and the splits' partial sums are reduced in a fixed order. See main_fast_* in the shader.
+ * run, and the splits' partial sums are reduced in a fixed order. See main_fast_split in the shader.
  */
 function fastWeightGrad(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
   const blocks = Math.ceil(g.O / 4) * Math.ceil(g.C / 4);
@@ -226,10 +227,6 @@ function fastWeightGrad(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGe
   const params = { ...geomParams(g), nchunk, S };
   const constants = { ...shapeConsts(g), WG: lanes };
   const flops = convFlops(g);
-  if (S === 1) {
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_direct', constants, buffers: { dyv: dy, xv: x, x, dw }, params, workgroups: [1, gy, 1] }, flops);
-    return;
-  }
   const partial = empty([S, g.O, g.C * 9]);
   dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, flops);
   dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * g.C * 9) });

@@ -1,4 +1,3 @@
-import { runtime } from '../device/index.js';
 import { noGrad } from '../autograd/engine.js';
 import { tensor, type Tensor } from '../tensor/tensor.js';
 import { tidy } from '../tensor/scope.js';
@@ -146,7 +145,11 @@ export class Trainer {
         pending = { batch, reads, index: step };
         if (previous) await settle(previous);
       }
-      if (pending) await settle(pending);
+      if (pending) {
+        const last = pending;
+        pending = null;
+        await settle(last);
+      }
     } finally {
       // On an error, let the outstanding readback finish (its rejection is the same device error).
       if (pending) await pending.reads.catch(() => undefined);
