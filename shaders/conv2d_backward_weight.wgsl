@@ -198,21 +198,33 @@ fn tap9(d: vec4f, u: Taps, v: Taps, z: Taps) -> mat3x3f {
   return mat3x3f(g3(d, u), g3(d, v), g3(d, z));
 }
 
-struct WAcc {
-  m00: mat3x3f, m01: mat3x3f, m02: mat3x3f, m03: mat3x3f,
-  m10: mat3x3f, m11: mat3x3f, m12: mat3x3f, m13: mat3x3f,
-  m20: mat3x3f, m21: mat3x3f, m22: mat3x3f, m23: mat3x3f,
-  m30: mat3x3f, m31: mat3x3f, m32: mat3x3f, m33: mat3x3f,
-};
+// One in channel's share of a tile: m_i = its 3×3 sums with out channel i of the block.
+struct Col { m0: mat3x3f, m1: mat3x3f, m2: mat3x3f, m3: mat3x3f };
+struct WAcc { c0: Col, c1: Col, c2: Col, c3: Col };
+// dy rows h0 (d·0) and h0 + 1 (d·1) of the block's 4 out channels, at one vec4 of columns.
+struct DyRows { d00: vec4f, d01: vec4f, d10: vec4f, d11: vec4f, d20: vec4f, d21: vec4f, d30: vec4f, d31: vec4f };
 
-// Sums over images [n0, n1) for out channels 4·ob + i (m_i·) and in channels 4·cb + j (m·j), clamped at the
+fn add_col(a: Col, b: Col) -> Col {
+  return Col(a.m0 + b.m0, a.m1 + b.m1, a.m2 + b.m2, a.m3 + b.m3);
+}
+
+// The updates of in channel plane xc: x rows r.x … r.w (h0 − 1 … h0 + 2; ok0 / ok3: the outer rows exist).
+fn col(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4: u32, lok: bool, rok: bool, d: DyRows) -> Col {
+  let x0 = xtaps(xc + r.x, ok0, ow4, lok, rok);
+  let x1 = xtaps(xc + r.y, true, ow4, lok, rok);
+  let x2 = xtaps(xc + r.z, true, ow4, lok, rok);
+  let x3 = xtaps(xc + r.w, ok3, ow4, lok, rok);
+  return Col(tap9(d.d00, x0, x1, x2) + tap9(d.d01, x1, x2, x3), tap9(d.d10, x0, x1, x2) + tap9(d.d11, x1, x2, x3),
+             tap9(d.d20, x0, x1, x2) + tap9(d.d21, x1, x2, x3), tap9(d.d30, x0, x1, x2) + tap9(d.d31, x1, x2, x3));
+}
+
+// Sums over images [n0, n1) for out channels 4·ob + i and in channels 4·cb + j (a.c_j.m_i), clamped at the
 // last channel (values past O or C are computed but never stored).
 fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
   let W4 = p.W / 4u;
   let HW4 = p.H * W4;
   let o = min(vec4u(ob * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.O - 1u));
   let c = min(vec4u(cb * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.C - 1u));
-  let H = i32(p.H);
   var a: WAcc;
   for (var n = n0; n < n1; n++) {
     let dp = (vec4u(n * p.O) + o) * HW4;
@@ -221,49 +233,19 @@ fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
       // x rows h0 − 1 … h0 + 2 (clamped; ok = inside the image).
       let ok0 = h0 > 0u;
       let ok3 = h0 + 2u < p.H;
-      let r0 = select(0u, h0 - 1u, ok0) * W4;
       let r1 = h0 * W4;
-      let r2 = r1 + W4;
-      let r3 = select(h0 + 1u, h0 + 2u, ok3) * W4;
+      let r = vec4u(select(0u, h0 - 1u, ok0) * W4, r1, r1 + W4, select(h0 + 1u, h0 + 2u, ok3) * W4);
       for (var ow4 = 0u; ow4 < W4; ow4++) {
         let lok = ow4 > 0u;
         let rok = ow4 + 1u < W4;
-        let d00 = dyv[dp.x + r1 + ow4]; let d01 = dyv[dp.x + r2 + ow4];
-        let d10 = dyv[dp.y + r1 + ow4]; let d11 = dyv[dp.y + r2 + ow4];
-        let d20 = dyv[dp.z + r1 + ow4]; let d21 = dyv[dp.z + r2 + ow4];
-        let d30 = dyv[dp.w + r1 + ow4]; let d31 = dyv[dp.w + r2 + ow4];
-        {
-          let x0 = xtaps(xp.x + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.x + r1, true, ow4, lok, rok);
-          let x2 = xtaps(xp.x + r2, true, ow4, lok, rok); let x3 = xtaps(xp.x + r3, ok3, ow4, lok, rok);
-          a.m00 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
-          a.m10 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
-          a.m20 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
-          a.m30 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
-        }
-        {
-          let x0 = xtaps(xp.y + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.y + r1, true, ow4, lok, rok);
-          let x2 = xtaps(xp.y + r2, true, ow4, lok, rok); let x3 = xtaps(xp.y + r3, ok3, ow4, lok, rok);
-          a.m01 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
-          a.m11 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
-          a.m21 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
-          a.m31 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
-        }
-        {
-          let x0 = xtaps(xp.z + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.z + r1, true, ow4, lok, rok);
-          let x2 = xtaps(xp.z + r2, true, ow4, lok, rok); let x3 = xtaps(xp.z + r3, ok3, ow4, lok, rok);
-          a.m02 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
-          a.m12 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
-          a.m22 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
-          a.m32 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
-        }
-        {
-          let x0 = xtaps(xp.w + r0, ok0, ow4, lok, rok); let x1 = xtaps(xp.w + r1, true, ow4, lok, rok);
-          let x2 = xtaps(xp.w + r2, true, ow4, lok, rok); let x3 = xtaps(xp.w + r3, ok3, ow4, lok, rok);
-          a.m03 += tap9(d00, x0, x1, x2) + tap9(d01, x1, x2, x3);
-          a.m13 += tap9(d10, x0, x1, x2) + tap9(d11, x1, x2, x3);
-          a.m23 += tap9(d20, x0, x1, x2) + tap9(d21, x1, x2, x3);
-          a.m33 += tap9(d30, x0, x1, x2) + tap9(d31, x1, x2, x3);
-        }
+        let i1 = r1 + ow4;
+        let i2 = i1 + W4;
+        let d = DyRows(dyv[dp.x + i1], dyv[dp.x + i2], dyv[dp.y + i1], dyv[dp.y + i2],
+                       dyv[dp.z + i1], dyv[dp.z + i2], dyv[dp.w + i1], dyv[dp.w + i2]);
+        a.c0 = add_col(a.c0, col(xp.x, r, ok0, ok3, ow4, lok, rok, d));
+        a.c1 = add_col(a.c1, col(xp.y, r, ok0, ok3, ow4, lok, rok, d));
+        a.c2 = add_col(a.c2, col(xp.z, r, ok0, ok3, ow4, lok, rok, d));
+        a.c3 = add_col(a.c3, col(xp.w, r, ok0, ok3, ow4, lok, rok, d));
       }
     }
   }
@@ -272,7 +254,8 @@ fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
 
 // The 16 blocks in order: index 4·i + j holds out channel 4·ob + i, in channel 4·cb + j.
 fn blocks(a: WAcc) -> array<mat3x3f, 16> {
-  return array(a.m00, a.m01, a.m02, a.m03, a.m10, a.m11, a.m12, a.m13, a.m20, a.m21, a.m22, a.m23, a.m30, a.m31, a.m32, a.m33);
+  return array(a.c0.m0, a.c1.m0, a.c2.m0, a.c3.m0, a.c0.m1, a.c1.m1, a.c2.m1, a.c3.m1,
+               a.c0.m2, a.c1.m2, a.c2.m2, a.c3.m2, a.c0.m3, a.c1.m3, a.c2.m3, a.c3.m3);
 }
 
 // Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / 4); workgroup x = split s over the batch
