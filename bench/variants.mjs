@@ -20,9 +20,11 @@ const out = arg('--out', new URL('./results/', import.meta.url).pathname);
 const ctx = await init();
 const sync = () => runtime().sync();
 const defaults = { ...convTuning };
+// Forward and input gradient share the fast kernel, so they share its variants.
+const rowVariants = [['general', { fast: false }], ['fast R=1', { rows: 1 }], ['fast R=2', { rows: 2 }], ['fast R=4', { rows: 4 }]];
 const variants = {
-  forward: [['general', { fast: false }], ['fast R=1', { rows: 1 }], ['fast R=2', { rows: 2 }], ['fast R=4', { rows: 4 }]],
-  inputGrad: [['general', { fast: false }], ['fast R=1', { rows: 1 }], ['fast R=2', { rows: 2 }], ['fast R=4', { rows: 4 }]],
+  forward: rowVariants,
+  inputGrad: rowVariants,
   weightGrad: [['general', { fastWeight: false }], ['fast, 32 wg', { weightWorkgroups: 32 }], ['fast, 1 image/wg', { weightWorkgroups: 1 << 20 }]],
 };
 const rows = [];

@@ -36,7 +36,7 @@ const FAST_WEIGHT_WORKGROUPS = { software: 32, gpuInvocations: 65536 };
 
 /**
  * Register-block sizes (0 = automatic), the 3×3 fast path switches, and the fast weight gradient's workgroup
- * target (0 = by adapter). Exposed for bench/variants.mjs and bench/quick-conv.ts.
+ * target (0 = by adapter). Exposed for bench/variants.mjs.
  */
 export const convTuning = { forwardTM: 0, inputTM: 0, fast: true, rows: 0, fastWeight: true, weightWorkgroups: 0 };
 
