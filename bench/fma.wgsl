@@ -1,5 +1,5 @@
-// FMA-throughput microbenchmark (bench only; not a library kernel): every invocation runs CHAINS independent
-// vec4 fma chains for `iters` rounds, with no memory traffic in the loop. The multiplier and addend come
+// FMA-throughput microbenchmark (bench only; not a library kernel): every invocation runs 8 independent vec4 fma
+// chains for `iters` rounds, with no memory traffic in the loop. bench/fma.mjs adds a generated scalar form. The multiplier and addend come
 // from the uniform, so the compiler cannot fold the loop; one store per invocation keeps it live.
 struct Params {
   iters: u32,
