@@ -1,5 +1,6 @@
 // Kernel variants side by side on the current adapter (no tfjs): the conv 3×3 forward and input gradient with the
-// general kernel and the fast path at 1, 2 and 4 rows per invocation, and the weight gradient with the general
+// general kernel, the fast path at 1, 2 and 4 rows per invocation and the tiled GEMM at 4 and 8 positions per
+// invocation and 16 and 32 K rows per step, and the weight gradient with the general
 // kernel (transpose + split-K) and the fast path at the software and the GPU batch split. This is how the
 // per-adapter defaults in src/ops/conv.ts were chosen. Usage: npm run build && node bench/variants.mjs
 // [--shapes 32x16,16x256] [--iters 5] [--out DIR]
@@ -21,7 +22,14 @@ const ctx = await init();
 const sync = () => runtime().sync();
 const defaults = { ...convTuning };
 // Forward and input gradient share the fast kernel, so they share its variants.
-const rowVariants = [['general', { fast: false }], ['fast R=1', { rows: 1 }], ['fast R=2', { rows: 2 }], ['fast R=4', { rows: 4 }]];
+const off = { tiled: 'off' };
+const rowVariants = [
+  ['general', { ...off, fast: false }],
+  ['fast R=1', { ...off, rows: 1 }],
+  ['fast R=2', { ...off, rows: 2 }],
+  ['fast R=4', { ...off, rows: 4 }],
+  ...[[4, 16], [8, 16], [4, 32], [8, 32]].map(([TP, BK]) => [`tiled TP=${TP} BK=${BK}`, { tiled: 'on', tiledTP: TP, tiledBK: BK }]),
+];
 const variants = {
   forward: rowVariants,
   inputGrad: rowVariants,
@@ -42,13 +50,40 @@ for (const [hw, c] of shapes) {
     inputGrad: () => convBackwardInput('bench', dy, w, dx, g),
     weightGrad: () => convBackwardWeight('bench', dy, x, dw, g),
   };
+  // One result per variant, compared with the first variant's: every variant must compute the same numbers.
+  const result = {
+    forward: () => noGrad(() => conv2d(x, w, null, { padding: 1 })),
+    inputGrad: () => {
+      const d = zeros(x.shape);
+      convBackwardInput('bench', dy, w, d, g);
+      return d;
+    },
+    weightGrad: () => {
+      const d = zeros(w.shape);
+      convBackwardWeight('bench', dy, x, d, g);
+      return d;
+    },
+  };
   const flops = convFlops(N, hw, hw, c, c);
   for (const [op, list] of Object.entries(variants)) {
     const cells = [];
+    let first = null;
     for (const [label, tuning] of list) {
       Object.assign(convTuning, defaults, tuning);
+      const r = result[op]();
+      const got = await r.toArray();
+      r.dispose();
+      first ??= got;
+      let maxDiff = 0;
+      let maxRef = 0;
+      for (let i = 0; i < got.length; i++) {
+        maxDiff = Math.max(maxDiff, Math.abs(got[i] - first[i]));
+        maxRef = Math.max(maxRef, Math.abs(first[i]));
+      }
+      const relDiff = maxDiff / Math.max(maxRef, 1e-30);
+      if (!(relDiff < 1e-4)) throw new Error(`variants: ${op} ${hw}×${hw}×${c} '${label}' differs from '${list[0][0]}' by ${relDiff} (relative to the largest value)`);
       const t = await timeCalls(bodies[op], sync, { iters, budgetS: 60, maxTotalS: 5 });
-      cells.push({ label, ms: t.ms, gflops: flops / t.ms / 1e6 });
+      cells.push({ label, ms: t.ms, gflops: flops / t.ms / 1e6, relDiff });
     }
     Object.assign(convTuning, defaults);
     const best = cells.reduce((a, b) => (b.ms < a.ms ? b : a));

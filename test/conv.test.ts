@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Tensor, conv2d, tensor } from '../src/index.js';
+import { convTuning } from '../src/ops/conv.js';
 import { gpu } from './setup.js';
 import { close } from './close.js';
 import { type RefConv, conv2dBackwardRef, conv2dRef, outSize, seeded } from './reference/conv.js';
@@ -52,6 +53,34 @@ describe('conv2d vs float64 CPU reference', () => {
       close('dw', await w.grad!.toArray(), ref.dw);
       if (b) close('db', await b.grad!.toArray(), ref.db);
     });
+  }
+
+  // The workgroup-tiled GEMM is the GPU default; forced on here (software adapter) with each tile variant.
+  const tiledCases: [number, number, (RefConv & { bias: boolean })[]][] = [
+    [4, 16, [CASES[0], CASES[1], CASES[2], CASES[5], CASES[12]]],
+    [8, 32, [CASES[0], CASES[2]]],
+  ];
+  for (const [TP, BK, cases] of tiledCases) {
+    for (const s of cases) {
+      it(`tiled GEMM (TP ${TP}, BK ${BK}): ${name(s)}`, async () => {
+        Object.assign(convTuning, { tiled: 'on', tiledTP: TP, tiledBK: BK });
+        try {
+          const [OH, OW] = outSize(s);
+          const xv = seeded(s.N * s.C * s.H * s.W, 11);
+          const wv = seeded(s.O * s.C * s.KH * s.KW, 12);
+          const bv = seeded(s.O, 13);
+          const dyv = seeded(s.N * s.O * OH * OW, 14);
+          const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
+          const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
+          const y = conv2d(x, w, s.bias ? tensor(bv, [s.O]) : null, { stride: s.stride, padding: s.pad });
+          close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
+          await y.backward(tensor(dyv, y.shape));
+          close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
+        } finally {
+          Object.assign(convTuning, { tiled: 'auto', tiledTP: 0, tiledBK: 0 });
+        }
+      });
+    }
   }
 
   it('gradients accumulate (+=) over two backward passes, only into inputs that require grad', async () => {

@@ -5,7 +5,7 @@
 export const KERNELS = [
   'fill',
   'elementwise',
-  'conv2d_forward', 'conv2d_backward_input', 'conv2d_backward_weight',
+  'conv2d_forward', 'conv2d_tiled', 'conv2d_backward_input', 'conv2d_backward_weight',
   'batchnorm', 'pool', 'pad',
   'linear', 'cross_entropy', 'reduce', 'sgd',
   'fold_blend',

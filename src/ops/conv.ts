@@ -38,7 +38,19 @@ const FAST_WEIGHT_WORKGROUPS = { software: 32, gpuInvocations: 65536 };
  * Register-block sizes (0 = automatic), the 3×3 fast path switches, and the fast weight gradient's workgroup
  * target (0 = by adapter). Exposed for bench/variants.mjs.
  */
-export const convTuning = { forwardTM: 0, inputTM: 0, fast: true, rows: 0, fastWeight: true, weightWorkgroups: 0 };
+export const convTuning = {
+  forwardTM: 0,
+  inputTM: 0,
+  fast: true,
+  rows: 0,
+  fastWeight: true,
+  weightWorkgroups: 0,
+  /** The workgroup-tiled GEMM (conv2d_tiled.wgsl) for forward and stride-1 input gradients: 'auto' = on a GPU. */
+  tiled: 'auto' as 'auto' | 'on' | 'off',
+  /** Its positions per invocation (4 or 8) and K rows per step (16 or 32); 0 = automatic. */
+  tiledTP: 0,
+  tiledBK: 0,
+};
 
 /** Channels per invocation (4, 8 or 16): the largest block that does not mostly compute padding. */
 function channelTile(n: number): number {
@@ -130,8 +142,68 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   wpk.dispose();
 }
 
+const TILE_M = 64;
+
+/** Whether the tiled GEMM serves a conv with P output positions: on a GPU (workgroup memory pays off there). */
+function tiledPath(P: number, TP: number): boolean {
+  const mode = convTuning.tiled;
+  if (mode === 'off' || (mode === 'auto' && softwareAdapter())) return false;
+  return Math.ceil(P / (16 * TP)) <= 65535;
+}
+
+/**
+ * Positions per invocation of the tiled GEMM: 8 (a 64 × 128 tile) where that still leaves enough tiles to fill
+ * a GPU, else 4 (64 × 64).
+ */
+function tiledTP(P: number, M: number): number {
+  if (convTuning.tiledTP) return convTuning.tiledTP;
+  return Math.ceil(P / 128) * Math.ceil(M / TILE_M) >= 512 ? 8 : 4;
+}
+
+/**
+ * out (=, or += when accumulate) = conv of src [N, CI, H, W] into M output channels as a tiled implicit GEMM
+ * (conv2d_tiled.wgsl). flip = false: w is the forward weight [M, CI, KH, KW]; flip = true (stride-1 input
+ * gradient): w is [CI, M, KH, KW], used transposed and rotated, and g's padding is that of the transposed conv.
+ */
+function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bias: Tensor | null, out: Tensor, accumulate: boolean, g: ConvGeom, TP: number): void {
+  const BK = convTuning.tiledBK || 16;
+  const K = g.C * g.KH * g.KW;
+  const Kp = Math.ceil(K / BK) * BK;
+  const Mp = Math.ceil(g.O / TILE_M) * TILE_M;
+  const P = g.N * g.OH * g.OW;
+  const base = {
+    N: g.N, CI: g.C, H: g.H, W: g.W, M: g.O, OH: g.OH, OW: g.OW, ph: g.ph, pw: g.pw, K, Kp, Mp,
+    wO: flip ? g.C : g.O, wC: flip ? g.O : g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0,
+  };
+  const constants = { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, TP, BK };
+  const bp = empty([Kp * Mp]);
+  dispatch({ op, kernel: 'conv2d_tiled', entry: 'pack_b', constants, buffers: { wsrc: w, bpack: bp }, params: { ...base, total: Kp * Mp }, workgroups: grid256(Kp * Mp) });
+  dispatch(
+    {
+      op,
+      kernel: 'conv2d_tiled',
+      entry: 'main',
+      constants,
+      // Without a bias the packed weight is bound in its place (never read).
+      buffers: { src, b: bp, bias: bias ?? bp, out },
+      params: { ...base, total: P },
+      workgroups: [Math.ceil(P / (16 * TP)), Mp / TILE_M, 1],
+    },
+    convFlops(g),
+  );
+  bp.dispose();
+}
+
+function grid256(n: number): [number, number] {
+  const g = Math.max(1, Math.ceil(n / 256));
+  return g <= 65535 ? [g, 1] : [65535, Math.ceil(g / 65535)];
+}
+
 /** y = conv(x, w) + bias, written into y (all of it). */
 export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
+  const P = g.N * g.OH * g.OW;
+  const TP = tiledTP(P, g.O);
+  if (tiledPath(P, TP)) return tiledConv(op, x, w, false, bias, y, false, g, TP);
   if (fastPath(g)) return fastConv(op, x, w, false, g.C, g.O, bias, y, false, g);
   const gx = Math.ceil((g.N * g.OH * g.OW) / (4 * WG));
   checkGrid(op, g, gx);
@@ -152,6 +224,13 @@ export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | nul
 
 /** dx += conv_transpose(dy, w). */
 export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
+  // Stride 1: dx is the conv of dy with w transposed and rotated 180°, padded KH − 1 − ph (which must be ≥ 0).
+  const P = g.N * g.H * g.W;
+  const TP = tiledTP(P, g.C);
+  if (g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledPath(P, TP)) {
+    const t: ConvGeom = { N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W, sh: 1, sw: 1, ph: g.KH - 1 - g.ph, pw: g.KW - 1 - g.pw };
+    return tiledConv(op, dy, w, true, null, dx, true, t, TP);
+  }
   // Stride 1, pad 1, 3×3: dx is the pad-1 conv of dy with w transposed and rotated, so the forward fast path serves.
   if (fastPath(g)) return fastConv(op, dy, w, true, g.O, g.C, null, dx, true, g);
   const gx = Math.ceil((g.N * g.H * g.W) / (4 * WG));
