@@ -1,9 +1,9 @@
 // Kernel variants side by side on the current adapter (no tfjs): the conv 3×3 forward and input gradient with the
-// general kernel, the fast path at 1, 2 and 4 rows per invocation and the tiled GEMM at 4 and 8 positions per
-// invocation and 16 and 32 K rows per step, and the weight gradient with the general
+// general kernel, the fast path at 1, 2 and 4 rows per invocation and the tiled GEMM at several tile shapes, and
+// the weight gradient with the general
 // kernel (transpose + split-K) and the fast path at the software and the GPU batch split. This is how the
 // per-adapter defaults in src/ops/conv.ts were chosen. Usage: npm run build && node bench/variants.mjs
-// [--shapes 32x16,16x256] [--iters 5] [--out DIR]
+// [--shapes 32x16,16x256] [--ops forward,inputGrad,weightGrad] [--submit N] [--iters 5] [--out DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 const { init, runtime, randn, zeros, conv2d, noGrad } = await import('../dist/index.js');
@@ -16,19 +16,34 @@ const arg = (name, dflt) => {
 };
 const shapes = arg('--shapes', '32x16,32x64,16x128,16x256,8x512').split(',').map((s) => s.split('x').map(Number));
 const iters = Number(arg('--iters', 5));
+const ops = arg('--ops', 'forward,inputGrad,weightGrad').split(',');
+const submit = Number(arg('--submit', 0));
 const out = arg('--out', new URL('./results/', import.meta.url).pathname);
 
 const ctx = await init();
 const sync = () => runtime().sync();
+if (submit) runtime().dispatchesPerSubmit = submit;
 const defaults = { ...convTuning };
 // Forward and input gradient share the fast kernel, so they share its variants.
 const off = { tiled: 'off' };
+// Tiled GEMM shapes: invocations TX × TY, each TP positions × TM channels, BK K rows per step.
+const TILED = [
+  [16, 16, 4, 4, 16],
+  [16, 16, 4, 4, 32],
+  [16, 8, 4, 4, 16],
+  [16, 8, 4, 4, 32],
+  [8, 16, 4, 4, 32],
+  [8, 8, 4, 4, 32],
+  [16, 8, 4, 8, 16],
+  [8, 16, 8, 4, 16],
+  [16, 16, 8, 8, 16],
+];
 const rowVariants = [
   ['general', { ...off, fast: false }],
   ['fast R=1', { ...off, rows: 1 }],
   ['fast R=2', { ...off, rows: 2 }],
   ['fast R=4', { ...off, rows: 4 }],
-  ...[[4, 16], [8, 16], [4, 32], [8, 32]].map(([TP, BK]) => [`tiled TP=${TP} BK=${BK}`, { tiled: 'on', tiledTP: TP, tiledBK: BK }]),
+  ...TILED.map(([TX, TY, TP, TM, BK]) => [`tiled ${TX}×${TY}·${TP}×${TM} BK=${BK}`, { tiled: 'on', tiledShape: { TX, TY, TP, TM, BK } }]),
 ];
 const variants = {
   forward: rowVariants,
@@ -36,7 +51,7 @@ const variants = {
   weightGrad: [['general', { fastWeight: false }], ['fast, 32 wg', { weightWorkgroups: 32 }], ['fast, 1 image/wg', { weightWorkgroups: 1 << 20 }]],
 };
 const rows = [];
-console.log(`adapter: ${ctx.info.vendor} ${ctx.info.architecture} ${ctx.info.description} (software: ${ctx.info.software}), batch ${BATCH}`);
+console.log(`adapter: ${ctx.info.vendor} ${ctx.info.architecture} ${ctx.info.description} (software: ${ctx.info.software}), batch ${BATCH}, ${runtime().dispatchesPerSubmit} dispatches per submit`);
 for (const [hw, c] of shapes) {
   const N = BATCH;
   const g = { N, C: c, H: hw, W: hw, O: c, KH: 3, KW: 3, OH: hw, OW: hw, sh: 1, sw: 1, ph: 1, pw: 1 };
@@ -65,7 +80,7 @@ for (const [hw, c] of shapes) {
     },
   };
   const flops = convFlops(N, hw, hw, c, c);
-  for (const [op, list] of Object.entries(variants)) {
+  for (const [op, list] of Object.entries(variants).filter(([op]) => ops.includes(op))) {
     const cells = [];
     let first = null;
     for (const [label, tuning] of list) {

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Tensor, conv2d, tensor } from '../src/index.js';
-import { convTuning } from '../src/ops/conv.js';
+import { type TiledShape, convTuning } from '../src/ops/conv.js';
 import { gpu } from './setup.js';
 import { close } from './close.js';
 import { type RefConv, conv2dBackwardRef, conv2dRef, outSize, seeded } from './reference/conv.js';
@@ -56,14 +56,15 @@ describe('conv2d vs float64 CPU reference', () => {
   }
 
   // The workgroup-tiled GEMM is the GPU default; forced on here (software adapter) with each tile variant.
-  const tiledCases: [number, number, (RefConv & { bias: boolean })[]][] = [
-    [4, 16, [CASES[0], CASES[1], CASES[2], CASES[5], CASES[12]]],
-    [8, 32, [CASES[0], CASES[2]]],
+  const tiledCases: [TiledShape, (RefConv & { bias: boolean })[]][] = [
+    [{ TX: 16, TY: 16, TP: 4, TM: 4, BK: 16 }, [CASES[0], CASES[1], CASES[2], CASES[5], CASES[12]]],
+    [{ TX: 8, TY: 8, TP: 8, TM: 8, BK: 8 }, [CASES[0], CASES[12]]],
+    [{ TX: 8, TY: 4, TP: 4, TM: 8, BK: 16 }, [CASES[2]]],
   ];
-  for (const [TP, BK, cases] of tiledCases) {
+  for (const [shape, cases] of tiledCases) {
     for (const s of cases) {
-      it(`tiled GEMM (TP ${TP}, BK ${BK}): ${name(s)}`, async () => {
-        Object.assign(convTuning, { tiled: 'on', tiledTP: TP, tiledBK: BK });
+      it(`tiled GEMM ${JSON.stringify(shape)}: ${name(s)}`, async () => {
+        Object.assign(convTuning, { tiled: 'on', tiledShape: shape });
         try {
           const [OH, OW] = outSize(s);
           const xv = seeded(s.N * s.C * s.H * s.W, 11);
@@ -77,7 +78,7 @@ describe('conv2d vs float64 CPU reference', () => {
           await y.backward(tensor(dyv, y.shape));
           close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
         } finally {
-          Object.assign(convTuning, { tiled: 'auto', tiledTP: 0, tiledBK: 0 });
+          Object.assign(convTuning, { tiled: 'auto', tiledShape: null });
         }
       });
     }

@@ -78,6 +78,10 @@ export async function init(options: InitOptions = {}): Promise<DeviceContext> {
     const runtime = new Runtime(device, shaders);
     const ctx: DeviceContext = { platform, adapter, device, runtime, info: summarize(adapter) };
     runtime.software = ctx.info.software;
+    // On a GPU, submit every few dispatches so that it runs them while JavaScript records the next: on an H200 a
+    // 0.1 ms conv took 0.20 ms per call when 512 calls' dispatches went in one submit, 0.11 ms at 8 per submit
+    // (2 per submit was no better). A software adapter shares the CPU with the recording, so it keeps big batches.
+    runtime.dispatchesPerSubmit = ctx.info.software ? 512 : 8;
     current = ctx;
     return ctx;
   })();

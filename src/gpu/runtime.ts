@@ -78,6 +78,11 @@ export class Runtime {
   dispatchCount = 0;
   /** A CPU-backed adapter (SwiftShader and the like): kernels pick their variants and splits from it. */
   software = false;
+  /**
+   * Recorded dispatches are submitted once this many have piled up (and at every read or sync), so that the GPU
+   * starts on them while JavaScript records the next ones. At most MAX_DISPATCHES_PER_BATCH.
+   */
+  dispatchesPerSubmit = MAX_DISPATCHES_PER_BATCH;
 
   constructor(
     readonly device: GPUDevice,
@@ -213,7 +218,7 @@ export class Runtime {
     this.lastOp = spec.op;
     this.batchOps.push(spec.op);
     this.dispatchCount++;
-    if (this.syncEveryOp || this.batchOps.length >= MAX_DISPATCHES_PER_BATCH) this.flush();
+    if (this.syncEveryOp || this.batchOps.length >= Math.min(this.dispatchesPerSubmit, MAX_DISPATCHES_PER_BATCH)) this.flush();
   }
 
   /** Zero-fills a buffer range, ordered with the dispatches around it. */

@@ -47,10 +47,18 @@ export const convTuning = {
   weightWorkgroups: 0,
   /** The workgroup-tiled GEMM (conv2d_tiled.wgsl) for forward and stride-1 input gradients: 'auto' = on a GPU. */
   tiled: 'auto' as 'auto' | 'on' | 'off',
-  /** Its positions per invocation (4 or 8) and K rows per step (16 or 32); 0 = automatic. */
-  tiledTP: 0,
-  tiledBK: 0,
+  /** Its tile shape (see conv2d_tiled.wgsl); null = automatic. */
+  tiledShape: null as TiledShape | null,
 };
+
+/** Invocations TX × TY, each TP positions × TM out channels (4 or 8), BK K rows per step; TX·TY a multiple of TX·TP. */
+export interface TiledShape {
+  TX: number;
+  TY: number;
+  TP: number;
+  TM: number;
+  BK: number;
+}
 
 /** Channels per invocation (4, 8 or 16): the largest block that does not mostly compute padding. */
 function channelTile(n: number): number {
@@ -142,22 +150,27 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   wpk.dispose();
 }
 
-const TILE_M = 64;
-
-/** Whether the tiled GEMM serves a conv with P output positions: on a GPU (workgroup memory pays off there). */
-function tiledPath(P: number, TP: number): boolean {
-  const mode = convTuning.tiled;
-  if (mode === 'off' || (mode === 'auto' && softwareAdapter())) return false;
-  return Math.ceil(P / (16 * TP)) <= 65535;
+/**
+ * The tiled GEMM's tile shape for a reduction of K = C·KH·KW. Measured on an H200 (bench/variants.mjs, 3×3 convs
+ * at batch 32): a 64 × 64 tile of 16 × 16 invocations with 4 × 4 each was the best or within 10 % of the best
+ * of 9 shapes at every size; 32 K rows per step beat 16 from K = 1152 (16×16×128: 0.148 vs 0.159 ms) up, and
+ * lost at K = 576 (32×32×64). Larger register blocks (8 × 8) were 1.5–2× slower.
+ */
+function tiledShape(K: number): TiledShape {
+  return convTuning.tiledShape ?? { TX: 16, TY: 16, TP: 4, TM: 4, BK: K >= 1024 ? 32 : 16 };
 }
 
 /**
- * Positions per invocation of the tiled GEMM: 8 (a 64 × 128 tile) where that still leaves enough tiles to fill
- * a GPU, else 4 (64 × 64).
+ * Whether the tiled GEMM serves a conv with P output positions. 'auto': on a GPU, for what the 3×3 fast path
+ * does not cover (strided convs, 1×1 blends, odd widths): on an H200 the fast path was as fast or faster at
+ * the paper's 3×3 shapes (0.11 vs 0.13 ms at 32×32×64, 0.35 vs 0.50 ms at 16×16×256, within 2 % at 16×16×128
+ * and 8×8×512), while the general kernels are 2–3× slower than the tiled one. Never on a software adapter,
+ * where its barriers cost 5–10× (workgroup memory is ordinary memory there).
  */
-function tiledTP(P: number, M: number): number {
-  if (convTuning.tiledTP) return convTuning.tiledTP;
-  return Math.ceil(P / 128) * Math.ceil(M / TILE_M) >= 512 ? 8 : 4;
+function tiledPath(P: number, t: TiledShape, fast: boolean): boolean {
+  const mode = convTuning.tiled;
+  if (mode === 'off' || (mode === 'auto' && (softwareAdapter() || fast))) return false;
+  return Math.ceil(P / (t.TX * t.TP)) <= 65535;
 }
 
 /**
@@ -165,17 +178,19 @@ function tiledTP(P: number, M: number): number {
  * (conv2d_tiled.wgsl). flip = false: w is the forward weight [M, CI, KH, KW]; flip = true (stride-1 input
  * gradient): w is [CI, M, KH, KW], used transposed and rotated, and g's padding is that of the transposed conv.
  */
-function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bias: Tensor | null, out: Tensor, accumulate: boolean, g: ConvGeom, TP: number): void {
-  const BK = convTuning.tiledBK || 16;
+function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bias: Tensor | null, out: Tensor, accumulate: boolean, g: ConvGeom, t: TiledShape): void {
+  const BP = t.TX * t.TP;
+  const BM = t.TY * t.TM;
+  if ((t.TX * t.TY) % BP !== 0) fail(op, `tiled conv: ${t.TX}×${t.TY} invocations cannot stage ${BP} positions per row`);
   const K = g.C * g.KH * g.KW;
-  const Kp = Math.ceil(K / BK) * BK;
-  const Mp = Math.ceil(g.O / TILE_M) * TILE_M;
+  const Kp = Math.ceil(K / t.BK) * t.BK;
+  const Mp = Math.ceil(g.O / BM) * BM;
   const P = g.N * g.OH * g.OW;
   const base = {
     N: g.N, CI: g.C, H: g.H, W: g.W, M: g.O, OH: g.OH, OW: g.OW, ph: g.ph, pw: g.pw, K, Kp, Mp,
     wO: flip ? g.C : g.O, wC: flip ? g.O : g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0,
   };
-  const constants = { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, TP, BK };
+  const constants = { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, ...t };
   const bp = empty([Kp * Mp]);
   dispatch({ op, kernel: 'conv2d_tiled', entry: 'pack_b', constants, buffers: { wsrc: w, bpack: bp }, params: { ...base, total: Kp * Mp }, workgroups: grid256(Kp * Mp) });
   dispatch(
@@ -187,7 +202,7 @@ function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bias: Tens
       // Without a bias the packed weight is bound in its place (never read).
       buffers: { src, b: bp, bias: bias ?? bp, out },
       params: { ...base, total: P },
-      workgroups: [Math.ceil(P / (16 * TP)), Mp / TILE_M, 1],
+      workgroups: [Math.ceil(P / BP), Mp / BM, 1],
     },
     convFlops(g),
   );
@@ -201,9 +216,8 @@ function grid256(n: number): [number, number] {
 
 /** y = conv(x, w) + bias, written into y (all of it). */
 export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
-  const P = g.N * g.OH * g.OW;
-  const TP = tiledTP(P, g.O);
-  if (tiledPath(P, TP)) return tiledConv(op, x, w, false, bias, y, false, g, TP);
+  const t = tiledShape(g.C * g.KH * g.KW);
+  if (tiledPath(g.N * g.OH * g.OW, t, fastPath(g))) return tiledConv(op, x, w, false, bias, y, false, g, t);
   if (fastPath(g)) return fastConv(op, x, w, false, g.C, g.O, bias, y, false, g);
   const gx = Math.ceil((g.N * g.OH * g.OW) / (4 * WG));
   checkGrid(op, g, gx);
@@ -225,11 +239,10 @@ export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | nul
 /** dx += conv_transpose(dy, w). */
 export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
   // Stride 1: dx is the conv of dy with w transposed and rotated 180°, padded KH − 1 − ph (which must be ≥ 0).
-  const P = g.N * g.H * g.W;
-  const TP = tiledTP(P, g.C);
-  if (g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledPath(P, TP)) {
-    const t: ConvGeom = { N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W, sh: 1, sw: 1, ph: g.KH - 1 - g.ph, pw: g.KW - 1 - g.pw };
-    return tiledConv(op, dy, w, true, null, dx, true, t, TP);
+  const t = tiledShape(g.O * g.KH * g.KW);
+  if (g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledPath(g.N * g.H * g.W, t, fastPath(g))) {
+    const tg: ConvGeom = { N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W, sh: 1, sw: 1, ph: g.KH - 1 - g.ph, pw: g.KW - 1 - g.pw };
+    return tiledConv(op, dy, w, true, null, dx, true, tg, t);
   }
   // Stride 1, pad 1, 3×3: dx is the pad-1 conv of dy with w transposed and rotated, so the forward fast path serves.
   if (fastPath(g)) return fastConv(op, dy, w, true, g.O, g.C, null, dx, true, g);
