@@ -108,3 +108,85 @@ fn grad_m(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: 
     out[j] = out[j] + acc;
   }
 }
+
+// ---- The same three GEMMs for software adapters (SwiftShader): no workgroup memory, whose barriers cost more
+// there than the whole GEMM (the tiled fold took 95 ms at n = 64). Each invocation owns a 4 × 4 block
+// out[r0 .. r0+3, s0 .. s0+3] and sums k in order (deterministic). Dispatch: [ceil(S / 256), ceil(R / 4), T or 1].
+fn a4_fold(r0: u32, k: u32, t: u32) -> vec4f {
+  return vec4f(fold_a(r0, k, t), fold_a(r0 + 1u, k, t), fold_a(r0 + 2u, k, t), fold_a(r0 + 3u, k, t));
+}
+fn b4_fold(k: u32, s0: u32) -> vec4f {
+  return vec4f(fold_b(k, s0), fold_b(k, s0 + 1u), fold_b(k, s0 + 2u), fold_b(k, s0 + 3u));
+}
+fn a4_gw(r0: u32, k: u32, t: u32) -> vec4f {
+  return vec4f(gw_a(r0, k, t), gw_a(r0 + 1u, k, t), gw_a(r0 + 2u, k, t), gw_a(r0 + 3u, k, t));
+}
+fn b4_gw(k: u32, s0: u32) -> vec4f {
+  return vec4f(gw_b(k, s0), gw_b(k, s0 + 1u), gw_b(k, s0 + 2u), gw_b(k, s0 + 3u));
+}
+fn a4_gm(r0: u32, k: u32) -> vec4f {
+  return vec4f(gm_a(r0, k), gm_a(r0 + 1u, k), gm_a(r0 + 2u, k), gm_a(r0 + 3u, k));
+}
+fn b4_gm(k: u32, s0: u32) -> vec4f {
+  return vec4f(gm_b(k, s0), gm_b(k, s0 + 1u), gm_b(k, s0 + 2u), gm_b(k, s0 + 3u));
+}
+
+// out[(r · S + s) · T + t] (=, or += when add) for the block's in-range elements; row j of the block is acc[j].
+fn put4(r0: u32, s0: u32, t: u32, R: u32, S: u32, acc: mat4x4f, add: bool) {
+  for (var j = 0u; j < 4u; j++) {
+    let r = r0 + j;
+    for (var q = 0u; q < 4u; q++) {
+      let s = s0 + q;
+      if (r < R && s < S) {
+        let i = (r * S + s) * p.T + t;
+        if (add) { out[i] = out[i] + acc[j][q]; } else { out[i] = acc[j][q]; }
+      }
+    }
+  }
+}
+
+fn outer4(a: vec4f, b: vec4f) -> mat4x4f {
+  return mat4x4f(b * a.x, b * a.y, b * a.z, b * a.w);
+}
+
+@compute @workgroup_size(64)
+fn fold_direct(@builtin(global_invocation_id) gid: vec3u) {
+  let s0 = gid.x * 4u;
+  let r0 = gid.y * 4u;
+  let t = gid.z;
+  if (s0 >= p.I) { return; }
+  var acc = mat4x4f();
+  for (var k = 0u; k < p.C; k++) { acc += outer4(a4_fold(r0, k, t), b4_fold(k, s0)); }
+  put4(r0, s0, t, p.O, p.I, acc, false);
+}
+
+@compute @workgroup_size(64)
+fn grad_w_direct(@builtin(global_invocation_id) gid: vec3u) {
+  let s0 = gid.x * 4u;
+  let r0 = gid.y * 4u;
+  let t = gid.z;
+  if (s0 >= p.C) { return; }
+  var acc = mat4x4f();
+  for (var k = 0u; k < p.I; k++) { acc += outer4(a4_gw(r0, k, t), b4_gw(k, s0)); }
+  put4(r0, s0, t, p.O, p.C, acc, true);
+}
+
+// grad_m's output is [C, I] (no tap axis), so it stores its block itself.
+@compute @workgroup_size(64)
+fn grad_m_direct(@builtin(global_invocation_id) gid: vec3u) {
+  let s0 = gid.x * 4u;
+  let r0 = gid.y * 4u;
+  if (s0 >= p.I) { return; }
+  var acc = mat4x4f();
+  for (var k = 0u; k < p.O * p.T; k++) { acc += outer4(a4_gm(r0, k), b4_gm(k, s0)); }
+  for (var j = 0u; j < 4u; j++) {
+    let r = r0 + j;
+    for (var q = 0u; q < 4u; q++) {
+      let s = s0 + q;
+      if (r < p.C && s < p.I) {
+        let i = r * p.I + s;
+        out[i] = out[i] + acc[j][q];
+      }
+    }
+  }
+}

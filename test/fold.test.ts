@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Tensor, blend, conv2d, foldBlend, gradBufferCount, relu, tensor } from '../src/index.js';
-import { blendConv2d } from '../src/ops/fold.js';
+import { blendConv2d, foldTuning } from '../src/ops/fold.js';
 import { type Model, createModel } from '../src/models/index.js';
 import { gpu } from './setup.js';
 import { close } from './close.js';
@@ -59,22 +59,34 @@ describe('foldBlend vs float64 CPU reference', () => {
     }
   });
 
-  for (const s of CASES) {
-    it(`weight [${s.O},${s.C},${s.KH},${s.KW}] m [${s.C},${s.I}]`, async () => {
-      const T = s.KH * s.KW;
-      const wv = seeded(s.O * s.C * T, 31);
-      const mv = seeded(s.C * s.I, 32);
-      const gv = seeded(s.O * s.I * T, 33);
-      const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
-      const m = tensor(mv, [s.C, s.I], { requiresGrad: true });
-      const out = foldBlend(w, m);
-      expect(out.shape).toEqual([s.O, s.I, s.KH, s.KW]);
-      close('forward', await out.toArray(), foldBlendRef(s.O, s.C, s.KH, s.KW, s.I, wv, mv));
-      await out.backward(tensor(gv, out.shape));
-      const ref = foldBlendBackwardRef(s.O, s.C, T, s.I, wv, mv, gv);
-      close('dweight', await w.grad!.toArray(), ref.dw);
-      close('dm', await m.grad!.toArray(), ref.dm);
+  // Each case with the adapter's default GEMMs, and the first and third with each kind forced (the tiled
+  // GPU kernels and the direct software ones), so both are checked on whichever adapter runs the tests.
+  const runs = [...CASES.map((s) => [s, 'auto'] as const), ...[CASES[0], CASES[2]].flatMap((s) => [[s, 'on'], [s, 'off']] as const)];
+  for (const [s, direct] of runs) {
+    it(`weight [${s.O},${s.C},${s.KH},${s.KW}] m [${s.C},${s.I}]${direct === 'auto' ? '' : direct === 'on' ? ' (direct GEMMs)' : ' (tiled GEMMs)'}`, async () => {
+      foldTuning.direct = direct;
+      try {
+        await checkFold(s);
+      } finally {
+        foldTuning.direct = 'auto';
+      }
     });
+  }
+
+  async function checkFold(s: (typeof CASES)[number]): Promise<void> {
+    const T = s.KH * s.KW;
+    const wv = seeded(s.O * s.C * T, 31);
+    const mv = seeded(s.C * s.I, 32);
+    const gv = seeded(s.O * s.I * T, 33);
+    const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
+    const m = tensor(mv, [s.C, s.I], { requiresGrad: true });
+    const out = foldBlend(w, m);
+    expect(out.shape).toEqual([s.O, s.I, s.KH, s.KW]);
+    close('forward', await out.toArray(), foldBlendRef(s.O, s.C, s.KH, s.KW, s.I, wv, mv));
+    await out.backward(tensor(gv, out.shape));
+    const ref = foldBlendBackwardRef(s.O, s.C, T, s.I, wv, mv, gv);
+    close('dweight', await w.grad!.toArray(), ref.dw);
+    close('dm', await m.grad!.toArray(), ref.dm);
   }
 
   it('backward adds into existing gradients and skips inputs without requiresGrad', async () => {

@@ -61,6 +61,8 @@ export function grid(count: number, limit = 65535): [number, number, number] {
 export class Runtime {
   readonly pool: BufferPool;
   private pipelines = new Map<string, GPUComputePipeline>();
+  // getBindGroupLayout() makes a new wrapper object on every call (a native call in Dawn): one per pipeline.
+  private layouts = new Map<GPUComputePipeline, GPUBindGroupLayout>();
   private encoder: GPUCommandEncoder | null = null;
   private pass: GPUComputePassEncoder | null = null;
   private batchOps: string[] = [];
@@ -169,11 +171,11 @@ export class Runtime {
     const entry = spec.entry ?? 'main';
     const bindings = shader.entries.get(entry);
     if (!bindings) throw new GPUOpError(`onelayer: op '${spec.op}': shaders/${spec.kernel}.wgsl has no compute entry point '${entry}'`);
-    const where = `op '${spec.op}', shaders/${spec.kernel}.wgsl entry '${entry}'`;
+    const where = (): string => `op '${spec.op}', shaders/${spec.kernel}.wgsl entry '${entry}'`;
     for (const name of Object.keys(spec.buffers)) {
       const b = bindings.find((x) => x.name === name);
       if (!b || b.kind === 'uniform') {
-        throw new GPUOpError(`onelayer: ${where}: no storage binding named '${name}' (bindings: ${bindings.filter((x) => x.kind !== 'uniform').map((x) => x.name).join(', ')})`);
+        throw new GPUOpError(`onelayer: ${where()}: no storage binding named '${name}' (bindings: ${bindings.filter((x) => x.kind !== 'uniform').map((x) => x.name).join(', ')})`);
       }
     }
     const entries: GPUBindGroupEntry[] = [];
@@ -185,11 +187,11 @@ export class Runtime {
         continue;
       }
       const t = spec.buffers[b.name];
-      if (!t) throw new GPUOpError(`onelayer: ${where}: binding '${b.name}' (@binding(${b.binding})) was not given a buffer`);
-      if (t.byteSize <= 0 || t.byteSize < b.size) throw new GPUOpError(`onelayer: ${where}: binding '${b.name}' needs at least ${Math.max(4, b.size)} bytes, got ${t.byteSize}`);
+      if (!t) throw new GPUOpError(`onelayer: ${where()}: binding '${b.name}' (@binding(${b.binding})) was not given a buffer`);
+      if (t.byteSize <= 0 || t.byteSize < b.size) throw new GPUOpError(`onelayer: ${where()}: binding '${b.name}' needs at least ${Math.max(4, b.size)} bytes, got ${t.byteSize}`);
       const other = seen.get(t.gpuBuffer);
       if (other && (other.kind === 'storage-read-write' || b.kind === 'storage-read-write')) {
-        throw new GPUOpError(`onelayer: ${where}: the same buffer is bound to '${other.name}' and '${b.name}', and one of them is written (WebGPU forbids this aliasing)`);
+        throw new GPUOpError(`onelayer: ${where()}: the same buffer is bound to '${other.name}' and '${b.name}', and one of them is written (WebGPU forbids this aliasing)`);
       }
       seen.set(t.gpuBuffer, b);
       // Rounded up to whole vec4s where the buffer allows (pooled buffers always do): vec4 kernels may then
@@ -198,9 +200,14 @@ export class Runtime {
     }
     const pipeline = this.pipeline(spec, shader, entry);
     const encoder = this.ensureEncoder();
-    const bindGroup = this.device.createBindGroup({ label: spec.op, layout: pipeline.getBindGroupLayout(0), entries });
+    let layout = this.layouts.get(pipeline);
+    if (!layout) {
+      layout = pipeline.getBindGroupLayout(0);
+      this.layouts.set(pipeline, layout);
+    }
+    const bindGroup = this.device.createBindGroup({ label: spec.op, layout, entries });
     const wg: [number, number, number] = typeof spec.workgroups === 'number' ? grid(spec.workgroups) : [spec.workgroups[0], spec.workgroups[1], spec.workgroups[2] ?? 1];
-    if (wg.some((n) => n > 65535)) throw new GPUOpError(`onelayer: ${where}: workgroup count ${wg.join('×')} exceeds 65535`);
+    if (wg.some((n) => n > 65535)) throw new GPUOpError(`onelayer: ${where()}: workgroup count ${wg.join('×')} exceeds 65535`);
     const timestampWrites = this.profiler?.timestampWrites({ op: spec.op, kernel: spec.kernel, entry, flops });
     if (timestampWrites) {
       this.endPass();
