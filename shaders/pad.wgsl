@@ -1,4 +1,4 @@
-// padChannels: x [N, C, H, W] → out [N, Cout, H, W] with channels C..Cout−1 zero.
+// padChannels: x [N, C, H, W] → out [N, Cout, H, W] with channels C..Cout−1 zero; narrowChannels (at the end) the reverse slice.
 // Each invocation copies one RUN of at most L values of an (n, c) plane (J runs per plane, units runs in
 // all), so the plane/channel divisions are paid once per run: forward runs over out's planes, backward
 // over x's planes. When H·W % 4 == 0 the host picks the *4 entry points, which move vec4s; HW and L are
@@ -71,4 +71,24 @@ fn backward4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups)
   let o = r.plane * p.HW;
   let i = (r.n * p.Cout + r.c) * p.HW;
   for (var k = r.k0; k < r.k1; k++) { out4[o + k] = out4[o + k] + dy4[i + k]; }
+}
+
+// narrowChannels: out [N, C, ·] = the first C of x's Cout channels (C planes per n; a weight's in-channel slice).
+@compute @workgroup_size(64)
+fn narrow(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  if (units(gid, nwg) >= p.units) { return; }
+  let r = run(gid, nwg, p.C);
+  let o = r.plane * p.HW;
+  let i = (r.n * p.Cout + r.c) * p.HW;
+  for (var k = r.k0; k < r.k1; k++) { out[o + k] = x[i + k]; }
+}
+
+// Its backward: the first C channels of out (= gradOf(x), Cout channels) += dy [N, C, ·]; the rest untouched.
+@compute @workgroup_size(64)
+fn narrow_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  if (units(gid, nwg) >= p.units) { return; }
+  let r = run(gid, nwg, p.C);
+  let o = (r.n * p.Cout + r.c) * p.HW;
+  let i = r.plane * p.HW;
+  for (var k = r.k0; k < r.k1; k++) { out[o + k] = out[o + k] + dy[i + k]; }
 }

@@ -18,7 +18,7 @@ export { sum, mean } from './ops/reduce.js';
 export { SGD, zeroGrad, type SGDOptions } from './optim/sgd.js';
 export { batchNorm2d, batchNormRelu, type BatchNorm2dOptions } from './ops/norm.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from './ops/pool.js';
-export { padChannels } from './ops/pad.js';
+export { padChannels, narrowChannels } from './ops/pad.js';
 export { encodeSafetensors, decodeSafetensors, SafetensorsError, type NamedTensorData } from './io/safetensors.js';
 export { Module, StateDictError, Conv2d, BatchNorm2d, Linear, Blend, ReLU, MaxPool2d, Sequential, ModuleList, type StateEntry, type LoadStateDictOptions, type LoadStateDictResult, type InitOptions as LayerInitOptions, type Conv2dOptions as Conv2dLayerOptions, type BlendOptions } from './nn/index.js';
 export * as analysis from './analysis/index.js';

@@ -60,8 +60,12 @@ export class BufferPool {
     this.stats.pooledBuffers++;
   }
 
+  /** Called before trim() destroys buffers (the runtime drops its cached bind groups, which may hold them). */
+  onTrim: (() => void) | null = null;
+
   /** Frees every pooled (not live) buffer. */
   trim(): void {
+    this.onTrim?.();
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.stats.pooledBytes = 0;

@@ -116,4 +116,14 @@ export class InputStem {
   forward(x: Tensor): Tensor {
     return this.conv ? this.conv.forward(x) : padChannels(x, this.n);
   }
+
+  /**
+   * conv(stem(x)) for the first use of a shared conv, with an SL blend [n, n] folded into its weight. With
+   * stem 'pad' the padded input's channels C..n−1 are zero, so the conv reads x's C channels directly with the
+   * weight (or the blend's columns) narrowed to the first C: the same sums without the zero terms, and for
+   * RGB at n = 64 about 1/20 of the work of the model's largest conv (its weight gradient too).
+   */
+  firstUse(x: Tensor, conv: Conv2d, stride: number, blend: Tensor | null): Tensor {
+    return this.conv ? conv.forwardStride(this.conv.forward(x), stride, blend) : conv.forwardStride(x, stride, blend, true);
+  }
 }

@@ -156,10 +156,14 @@ export class SharedResNet extends Model {
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.stem.forward(x);
+    let h: Tensor;
     if (this.bn1 && this.shared instanceof Conv2d) {
-      h = this.bn1.forwardRelu(blendThenConv(h, this.blend1, this.shared, this.shared.stride, this));
-    }
+      const blend = this.blend1;
+      // The stem and the first use together (the conv can skip a zero-padded input's zero channels).
+      if (!blend || (!blend.bias && this.fuseBlend)) h = this.stem.firstUse(x, this.shared, this.shared.stride, blend ? blend.weight : null);
+      else h = blendThenConv(this.stem.forward(x), blend, this.shared, this.shared.stride, this);
+      h = this.bn1.forwardRelu(h);
+    } else h = this.stem.forward(x);
     for (const layer of this.layers) h = layer.forward(h);
     return poolAndClassify(h, this.fc);
   }

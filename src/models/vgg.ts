@@ -89,12 +89,17 @@ export class SharedVGG16 extends Model {
   }
 
   forward(x: Tensor): Tensor {
-    let h = this.stem.forward(x);
+    let h = x;
     for (let i = 0; i < this.positions.length; i++) {
       const conv = this.positions[i];
       const blend = this.blends?.at(i);
-      if (blend && !blend.bias && this.fuseBlend) h = conv.forwardStride(h, conv.stride, blend.weight);
-      else h = conv.forwardStride(blend ? blend.forward(h) : h, conv.stride);
+      const fold = blend && !blend.bias && this.fuseBlend ? blend.weight : null;
+      // The stem and the first use together (the conv can skip a zero-padded input's zero channels).
+      if (i === 0 && (fold || !blend)) h = this.stem.firstUse(x, conv, conv.stride, fold);
+      else {
+        if (i === 0) h = this.stem.forward(x);
+        h = fold ? conv.forwardStride(h, conv.stride, fold) : conv.forwardStride(blend ? blend.forward(h) : h, conv.stride);
+      }
       h = this.bns.at(i).forwardRelu(h);
       if (this.poolAfter[i]) h = maxPool2d(h, { kernelSize: 2, stride: 2 });
     }

@@ -3,6 +3,7 @@ import { Random } from '../tensor/random.js';
 import { conv2d } from '../ops/conv.js';
 import { blend } from '../ops/blend.js';
 import { foldBlend } from '../ops/fold.js';
+import { narrowChannels } from '../ops/pad.js';
 import { batchNorm2d, batchNormRelu } from '../ops/norm.js';
 import { maxPool2d } from '../ops/pool.js';
 import { linear } from '../ops/linear.js';
@@ -69,9 +70,15 @@ export class Conv2d extends Module {
    * The same conv with another stride: a shared conv is applied with stride 1 or 2 depending on where it is used.
    * With `blendFirst` (an SL blend's [inChannels, C'] matrix) it computes conv(blend(x, blendFirst)) as one conv
    * with the folded weight foldBlend(weight, blendFirst); x then has C' channels.
+   * With `zeroPadded`, x [N, C, H, W] stands for itself zero-padded to the conv's (or the blend's) input width:
+   * the conv then uses only the weight's (or the blend's) first C input channels, the same sums without the
+   * zero terms.
    */
-  forwardStride(x: Tensor, stride: number, blendFirst: Tensor | null = null): Tensor {
-    return conv2d(x, blendFirst ? foldBlend(this.weight, blendFirst) : this.weight, this.bias, { stride, padding: this.padding });
+  forwardStride(x: Tensor, stride: number, blendFirst: Tensor | null = null, zeroPadded = false): Tensor {
+    const C = x.shape[1];
+    const narrow = (t: Tensor) => (zeroPadded && C < t.shape[1] ? narrowChannels(t, C) : t);
+    const w = blendFirst ? foldBlend(this.weight, narrow(blendFirst)) : narrow(this.weight);
+    return conv2d(x, w, this.bias, { stride, padding: this.padding });
   }
 }
 

@@ -1,6 +1,6 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
-import { checkRank, dispatch, fail } from './util.js';
+import { checkRank, checkTensor, dispatch, fail } from './util.js';
 
 /** Values each invocation copies (one run of a plane): amortises the index divisions over a run. */
 const RUN = 64;
@@ -27,5 +27,26 @@ export function padChannels(x: Tensor, n: number): Tensor {
   return record(op, [x], out, [], (g) => {
     const bwd = { ...fwd, units: N * C * J };
     dispatch({ op: `${op}.backward`, kernel: 'pad', entry: `backward${sfx}`, buffers: { [v4('dy')]: g, [v4('out')]: gradOf(x) }, params: bwd, workgroups: Math.ceil(bwd.units / 64) });
+  });
+}
+
+/**
+ * The first C entries of dimension 1: x [N, Cin, ...] → [N, C, ...] (a weight's first C input channels).
+ * Backward adds into those C channels of x's gradient and leaves the others as they are.
+ */
+export function narrowChannels(x: Tensor, C: number): Tensor {
+  const op = 'narrowChannels';
+  checkTensor(op, 'x', x);
+  if (x.ndim < 2) fail(op, `x must have at least 2 dimensions, got shape ${shapeStr(x.shape)}`);
+  const [N, Cin, ...rest] = x.shape;
+  if (!Number.isInteger(C) || C < 1 || C > Cin) fail(op, `C must be an integer in [1, ${Cin}] for x ${shapeStr(x.shape)}, got ${C}`);
+  const HW = rest.reduce((a, b) => a * b, 1);
+  const L = Math.min(RUN, HW);
+  const J = Math.ceil(HW / L);
+  const params = { C, Cout: Cin, HW, L, J, units: N * C * J };
+  const out = empty([N, C, ...rest]);
+  dispatch({ op, kernel: 'pad', entry: 'narrow', buffers: { x, out }, params, workgroups: Math.ceil(params.units / 64) });
+  return record(op, [x], out, [], (g) => {
+    dispatch({ op: `${op}.backward`, kernel: 'pad', entry: 'narrow_backward', buffers: { dy: g, out: gradOf(x) }, params, workgroups: Math.ceil(params.units / 64) });
   });
 }
