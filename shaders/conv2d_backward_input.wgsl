@@ -2,8 +2,11 @@
 // N = batch·H·W (input positions), K = O·KH·KW. dx[n,c,ih,iw] += Σ w[o,c,kh,kw] · dy[n,o,oh,ow] over the taps
 // with oh·SH = ih + ph − kh (and the same for w). Each invocation owns a TM × 4 block (TM = 4, 8 or 16 in channels × 4
 // positions spaced WG apart): neighbouring lanes read neighbouring dy values, all lanes read the same weight.
+// Strided convs: the positions are split into SH·SW phase classes (ih mod SH, iw mod SW), one per workgroup_id.z.
+// Within a class only every SH-th kh (SW-th kw) tap meets an output position, so the tap loops step by the stride
+// and no work goes to the holes of the strided output (stride 2: 1/4 of the taps × out channels of a full loop).
 // Every dx element belongs to exactly one invocation, so it is accumulated (+=) without atomics.
-// Dispatch: [ceil(N·H·W / (4·WG)), ceil(C / TM)]. Also used by blend (KH = KW = 1).
+// Dispatch: [ceil(N·⌈H/SH⌉·⌈W/SW⌉ / (4·WG)), ceil(C / TM), SH·SW]. Also used by blend (KH = KW = 1).
 struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
@@ -35,12 +38,22 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   let HW = p.H * p.W;
   let OHW = p.OH * p.OW;
   let KK = KH * KW;
+  // Phase class (a, b): positions ih = a + SH·i, iw = b + SW·j; Hc × Wc of them per image.
+  let a = wid.z / SW;
+  let b = wid.z % SW;
+  let Hc = (p.H + SH - 1u - a) / SH;
+  let Wc = (p.W + SW - 1u - b) / SW;
   let pos = vec4u(wid.x * WG * 4u + lid.x) + vec4u(0u, 1u, 2u, 3u) * WG;
-  let inb = pos < vec4u(p.N * HW);
-  let n = pos / HW;
-  let r = pos % HW;
-  let th0 = vec4i(r / p.W) + p.ph;
-  let tw0 = vec4i(r % p.W) + p.pw;
+  let inb = pos < vec4u(p.N * Hc * Wc);
+  let n = pos / max(Hc * Wc, 1u);
+  let r = pos % max(Hc * Wc, 1u);
+  let ih = vec4u(a) + (r / max(Wc, 1u)) * SH;
+  let iw = vec4u(b) + (r % max(Wc, 1u)) * SW;
+  let th0 = vec4i(ih) + p.ph;
+  let tw0 = vec4i(iw) + p.pw;
+  // The first tap of this class that meets an output: kh ≡ a + ph (mod SH), kw ≡ b + pw (mod SW).
+  let kh0 = u32((i32(a) + p.ph) % i32(SH));
+  let kw0 = u32((i32(b) + p.pw) % i32(SW));
   let dn = vec4i(n * (p.O * OHW));
   let OH = vec4i(i32(p.OH));
   let OW = vec4i(i32(p.OW));
@@ -67,14 +80,14 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
   var a8 = vec4f(0.0); var a9 = vec4f(0.0); var a10 = vec4f(0.0); var a11 = vec4f(0.0);
   var a12 = vec4f(0.0); var a13 = vec4f(0.0); var a14 = vec4f(0.0); var a15 = vec4f(0.0);
   // Taps outer, out channels inner: validity masks and base indices are computed once per tap.
-  for (var kh = 0u; kh < KH; kh++) {
+  for (var kh = kh0; kh < KH; kh += SH) {
     let th = th0 - vec4i(i32(kh));
     let oh = th / vec4i(i32(SH));
-    let rowok = inb & (th >= vec4i(0)) & (oh < OH) & (oh * vec4i(i32(SH)) == th);
-    for (var kw = 0u; kw < KW; kw++) {
+    let rowok = inb & (th >= vec4i(0)) & (oh < OH);
+    for (var kw = kw0; kw < KW; kw += SW) {
       let tw = tw0 - vec4i(i32(kw));
       let ow = tw / vec4i(i32(SW));
-      let ok = rowok & (tw >= vec4i(0)) & (ow < OW) & (ow * vec4i(i32(SW)) == tw);
+      let ok = rowok & (tw >= vec4i(0)) & (ow < OW);
       var idx = dn + oh * OW + ow;
       var k = kh * KW + kw;
       for (var o = 0u; o < p.O; o++) {
@@ -104,7 +117,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
       }
     }
   }
-  let xb = n * (p.C * HW) + r;
+  let xb = n * (p.C * HW) + ih * p.W + iw;
   store(c0, a0, xb, inb, HW);
   store(c0 + 1u, a1, xb, inb, HW);
   store(c0 + 2u, a2, xb, inb, HW);

@@ -246,7 +246,8 @@ export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor,
   }
   // Stride 1, pad 1, 3×3: dx is the pad-1 conv of dy with w transposed and rotated, so the forward fast path serves.
   if (fastPath(g)) return fastConv(op, dy, w, true, g.O, g.C, null, dx, true, g);
-  const gx = Math.ceil((g.N * g.H * g.W) / (4 * WG));
+  // One dispatch z per phase class (ih mod sh, iw mod sw); class (0, 0) is the largest.
+  const gx = Math.ceil((g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw)) / (4 * WG));
   checkGrid(op, g, gx);
   const TM = convTuning.inputTM || channelTile(g.C);
   dispatch(
@@ -256,7 +257,7 @@ export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor,
       constants: { ...shapeConsts(g), TM },
       buffers: { dy, weight: w, dx },
       params: geomParams(g),
-      workgroups: [gx, Math.ceil(g.C / TM), 1],
+      workgroups: [gx, Math.ceil(g.C / TM), g.sh * g.sw],
     },
     convFlops(g),
   );
