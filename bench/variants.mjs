@@ -1,7 +1,7 @@
 // Kernel variants side by side on the current adapter (no tfjs): the conv 3×3 forward and input gradient with the
-// general kernel, the fast path at 1, 2 and 4 rows per invocation and the tiled GEMM at several tile shapes, and
-// the weight gradient with the general
-// kernel (transpose + split-K) and the fast path at the software and the GPU batch split. This is how the
+// general kernel, the fast path at 1, 2 and 4 rows per invocation (and split over input channels) and the tiled
+// GEMM at several tile shapes; the weight gradient with the general kernel (transpose + split-K) and the fast path
+// at the software and the GPU batch split. Every variant's result is checked against the first's. This is how the
 // per-adapter defaults in src/ops/conv.ts were chosen. Usage: npm run build && node bench/variants.mjs
 // [--shapes 32x16,16x256] [--ops forward,inputGrad,weightGrad] [--submit N] [--iters 5] [--out DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -27,22 +27,20 @@ const defaults = { ...convTuning };
 // Forward and input gradient share the fast kernel, so they share its variants.
 const off = { tiled: 'off' };
 // Tiled GEMM shapes: invocations TX × TY, each TP positions × TM channels, BK K rows per step.
+// (docs/bench/h200-variants.md has a wider sweep: 8 × 8 register blocks and 128-wide tiles were slower.)
 const TILED = [
   [16, 16, 4, 4, 16],
   [16, 16, 4, 4, 32],
-  [16, 8, 4, 4, 16],
-  [16, 8, 4, 4, 32],
   [8, 16, 4, 4, 32],
-  [8, 8, 4, 4, 32],
-  [16, 8, 4, 8, 16],
-  [8, 16, 8, 4, 16],
-  [16, 16, 8, 8, 16],
 ];
+// The fast path split over input channels: rows per invocation × splits.
+const SPLITS = [[1, 2], [1, 4], [1, 8], [2, 2], [2, 4], [4, 2], [4, 4]];
 const rowVariants = [
   ['general', { ...off, fast: false }],
   ['fast R=1', { ...off, rows: 1 }],
   ['fast R=2', { ...off, rows: 2 }],
   ['fast R=4', { ...off, rows: 4 }],
+  ...SPLITS.map(([rows, fastSplit]) => [`fast R=${rows} S=${fastSplit}`, { ...off, rows, fastSplit }]),
   ...TILED.map(([TX, TY, TP, TM, BK]) => [`tiled ${TX}×${TY}·${TP}×${TM} BK=${BK}`, { tiled: 'on', tiledShape: { TX, TY, TP, TM, BK } }]),
 ];
 const variants = {

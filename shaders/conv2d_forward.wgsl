@@ -137,7 +137,8 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 // gather cost far more than an FMA: the 9 taps are written out, x comes from a zero-bordered copy (no padding
 // tests) as aligned vec4 loads whose swizzles form the 3 kw taps, and the weight is pre-packed so that one vec4
 // load feeds 4 output channels. Each invocation owns 8 output channels × R rows × 4 consecutive columns.
-struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32 };
+struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32,
+  S: u32, cs: u32, nob: u32, psize: u32 };
 @group(0) @binding(5) var<uniform> q: FParams;
 @group(0) @binding(6) var<storage, read> xin: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> xpad: array<vec4f>;
@@ -148,6 +149,7 @@ struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, 
 @group(0) @binding(12) var<storage, read> wsrc: array<f32>;
 @group(0) @binding(13) var<storage, read_write> wpack: array<vec4f>;
 @group(0) @binding(14) var<storage, read> xps: array<f32>; // xp as scalars: the edge taps need one float, not a vec4
+@group(0) @binding(15) var<storage, read> partial: array<vec4f>; // split-K partial outputs, S × psize vec4s
 
 override R: u32 = 2u; // output rows per invocation (1, 2 or 4)
 
@@ -194,8 +196,14 @@ fn outer(s: vec4f, w: vec4f) -> mat4x4f {
   return mat4x4f(s * w.x, s * w.y, s * w.z, s * w.w);
 }
 
-fn fstore(o: u32, row: u32, ow4: u32, n: u32, v: vec4f) {
+// Split-K (S > 1): split `split` writes its partial sum to its slice of yv (bias and accumulate wait for
+// reduce_split); S = 1 writes the result.
+fn fstore(o: u32, row: u32, ow4: u32, n: u32, v: vec4f, split: u32) {
   if (o >= q.CO) { return; }
+  if (q.S > 1u) {
+    yv[split * q.psize + ((n * q.CO + o) * q.H + row) * q.W4 + ow4] = v;
+    return;
+  }
   var b = 0.0;
   if (q.has_bias != 0u) { b = fbias[o]; }
   let i = ((n * q.CO + o) * q.H + row) * q.W4 + ow4;
@@ -203,11 +211,11 @@ fn fstore(o: u32, row: u32, ow4: u32, n: u32, v: vec4f) {
 }
 
 // Constant column indices: a dynamically indexed matrix would live in memory.
-fn fstore4(o: u32, row: u32, ow4: u32, n: u32, m: mat4x4f) {
-  fstore(o, row, ow4, n, m[0]);
-  fstore(o + 1u, row, ow4, n, m[1]);
-  fstore(o + 2u, row, ow4, n, m[2]);
-  fstore(o + 3u, row, ow4, n, m[3]);
+fn fstore4(o: u32, row: u32, ow4: u32, n: u32, m: mat4x4f, split: u32) {
+  fstore(o, row, ow4, n, m[0], split);
+  fstore(o + 1u, row, ow4, n, m[1], split);
+  fstore(o + 2u, row, ow4, n, m[2], split);
+  fstore(o + 3u, row, ow4, n, m[3], split);
 }
 
 // The kw = 0, 1, 2 taps of 4 output columns: padded row vec4s i, i+1, i+2 hold columns ow-4 .. ow+7.
@@ -225,11 +233,13 @@ fn tap9(u: Taps, v: Taps, z: Taps, w0: vec4f, w1: vec4f, w2: vec4f, w3: vec4f, w
       + outer(z.t0, w6) + outer(z.t1, w7) + outer(z.t2, w8);
 }
 
-// Dispatch: [gx, gy, ceil(CO / 8)] with gx·gy·WG ≥ N·(H/R)·W4 invocations along positions.
+// Dispatch: [gx, gy, S · ceil(CO / 8)] with gx·gy·WG ≥ N·(H/R)·W4 invocations along positions; split s of S
+// sums in channels [s·cs, (s + 1)·cs).
 @compute @workgroup_size(WG)
 fn main_fast(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = flat_id(lid, wid, nwg);
-  let ob = wid.z;
+  let ob = wid.z % q.nob;
+  let split = wid.z / q.nob;
   if (i >= q.total) { return; }
   let ow4 = i % q.W4;
   let t = i / q.W4;
@@ -237,15 +247,17 @@ fn main_fast(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   let oh = (t % HR) * R;
   let n = t / HR;
   let rs = q.Wp4; // vec4s per padded row
-  var xi = ((n * q.CI) * (q.H + 2u) + oh) * rs + ow4;
   let xstep = (q.H + 2u) * rs;
-  var wi = ob * 2u;
   let ws = q.OP4;
   let wstep = 9u * ws;
+  let c0 = split * q.cs;
+  let c1 = min(c0 + q.cs, q.CI);
+  var xi = ((n * q.CI + c0) * (q.H + 2u) + oh) * rs + ow4;
+  var wi = ob * 2u + c0 * wstep;
   // Row j: a_j = out channels 0-3, b_j = 4-7 of the block; column k of a matrix = one channel's 4 columns.
   var a0 = mat4x4f(); var b0 = mat4x4f(); var a1 = mat4x4f(); var b1 = mat4x4f();
   var a2 = mat4x4f(); var b2 = mat4x4f(); var a3 = mat4x4f(); var b3 = mat4x4f();
-  for (var c = 0u; c < q.CI; c++) {
+  for (var c = c0; c < c1; c++) {
     let wa0 = wp[wi]; let wb0 = wp[wi + 1u];
     let wa1 = wp[wi + ws]; let wb1 = wp[wi + ws + 1u];
     let wa2 = wp[wi + 2u * ws]; let wb2 = wp[wi + 2u * ws + 1u];
@@ -277,16 +289,28 @@ fn main_fast(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     wi += wstep;
   }
   let o0 = ob * 8u;
-  fstore4(o0, oh, ow4, n, a0);
-  fstore4(o0 + 4u, oh, ow4, n, b0);
+  fstore4(o0, oh, ow4, n, a0, split);
+  fstore4(o0 + 4u, oh, ow4, n, b0, split);
   if (R > 1u) {
-    fstore4(o0, oh + 1u, ow4, n, a1);
-    fstore4(o0 + 4u, oh + 1u, ow4, n, b1);
+    fstore4(o0, oh + 1u, ow4, n, a1, split);
+    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split);
   }
   if (R > 2u) {
-    fstore4(o0, oh + 2u, ow4, n, a2);
-    fstore4(o0 + 4u, oh + 2u, ow4, n, b2);
-    fstore4(o0, oh + 3u, ow4, n, a3);
-    fstore4(o0 + 4u, oh + 3u, ow4, n, b3);
+    fstore4(o0, oh + 2u, ow4, n, a2, split);
+    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split);
+    fstore4(o0, oh + 3u, ow4, n, a3, split);
+    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split);
   }
+}
+
+// yv (=, or += when accumulate) = Σ over the S partial slices in order (deterministic) + bias; i < psize vec4s.
+@compute @workgroup_size(WG)
+fn reduce_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(lid, wid, nwg);
+  if (i >= q.psize) { return; }
+  var v = partial[i];
+  for (var s = 1u; s < q.S; s++) { v += partial[s * q.psize + i]; }
+  if (q.has_bias != 0u) { v += vec4f(fbias[(i / (q.H * q.W4)) % q.CO]); }
+  if (q.accumulate != 0u) { v += yv[i]; }
+  yv[i] = v;
 }

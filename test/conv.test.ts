@@ -86,6 +86,26 @@ describe('conv2d vs float64 CPU reference', () => {
     }
   }
 
+  // The fast path's split over input channels (partial sums + ordered reduction), forward and input gradient.
+  for (const s of [CASES[9], CASES[10], CASES[13]]) {
+    it(`fast path split over 3 channel ranges: ${name(s)}`, async () => {
+      convTuning.fastSplit = 3;
+      try {
+        const xv = seeded(s.N * s.C * s.H * s.W, 15);
+        const wv = seeded(s.O * s.C * 9, 16);
+        const bv = seeded(s.O, 17);
+        const dyv = seeded(s.N * s.O * s.H * s.W, 18);
+        const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
+        const y = conv2d(x, tensor(wv, [s.O, s.C, 3, 3]), s.bias ? tensor(bv, [s.O]) : null, { padding: 1 });
+        close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
+        await y.backward(tensor(dyv, y.shape));
+        close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
+      } finally {
+        convTuning.fastSplit = 0;
+      }
+    });
+  }
+
   it('gradients accumulate (+=) over two backward passes, only into inputs that require grad', async () => {
     const s: RefConv = { N: 1, C: 4, H: 6, W: 5, O: 3, KH: 3, KW: 3, stride: 1, pad: 1 };
     const xv = seeded(s.N * s.C * s.H * s.W, 5);

@@ -49,6 +49,8 @@ export const convTuning = {
   tiled: 'auto' as 'auto' | 'on' | 'off',
   /** Its tile shape (see conv2d_tiled.wgsl); null = automatic. */
   tiledShape: null as TiledShape | null,
+  /** Input-channel splits of the fast forward path (partial sums + an ordered reduction); 0 = by adapter. */
+  fastSplit: 0,
 };
 
 /** Invocations TX × TY, each TP positions × TM out channels (4 or 8), BK K rows per step; TX·TY a multiple of TX·TP. */
@@ -93,18 +95,16 @@ function fastPath(g: ConvGeom): boolean {
   return convTuning.fast && g.KH === 3 && g.KW === 3 && g.sh === 1 && g.sw === 1 && g.ph === 1 && g.pw === 1 && g.W % 4 === 0;
 }
 
-const GPU_FAST_INVOCATIONS = 32768;
-
 /**
- * Output rows per invocation of main_fast. A software adapter wants the most reuse per load (4 rows); a GPU
- * wants enough invocations to fill it, so it takes the most rows that still leave GPU_FAST_INVOCATIONS
- * (measured with bench/variants.mjs on an H100: R = 4 at 32×32×64, 2 at 16×16×256, 1 at 16×16×128 and 8×8×512).
+ * Output rows per invocation of main_fast: the most reuse per load (4 rows) where H allows, on any adapter. A GPU
+ * that then runs too few invocations gets them back by splitting the input channels (fastSplit), which an H200
+ * measured faster than fewer rows (bench/variants.mjs, docs/bench/h200-variants.md: 8×8×512 0.34 ms at R = 4 with
+ * 4 splits, 0.64 ms at R = 1 unsplit, the old GPU choice).
  */
-function fastRows(g: ConvGeom, CO: number): number {
+function fastRows(g: ConvGeom): number {
   const r = convTuning.rows;
   if (r && g.H % r === 0) return r;
-  const fits = (R: number) => g.H % R === 0 && (softwareAdapter() || g.N * (g.H / R) * (g.W / 4) * Math.ceil(CO / 8) >= GPU_FAST_INVOCATIONS);
-  return fits(4) ? 4 : fits(2) ? 2 : 1;
+  return g.H % 4 === 0 ? 4 : g.H % 2 === 0 ? 2 : 1;
 }
 
 /** Workgroups for n invocations of WG lanes, folded into 2-D past the 65535 limit (kernels guard with `total`). */
@@ -122,8 +122,8 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   const W4 = g.W / 4;
   const Wp4 = W4 + 2;
   const OP4 = Math.ceil(CO / 8) * 2;
-  const R = fastRows(g, CO);
-  const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0 };
+  const R = fastRows(g);
+  const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0, S: 1, cs: CI, nob: 1, psize: 0 };
   const npad = g.N * CI * (g.H + 2) * Wp4;
   const xpad = empty([npad * 4]);
   dispatch({ op, kernel: 'conv2d_forward', entry: 'pad_input', constants: { WG }, buffers: { xin: src, xpad }, params: { ...base, total: npad }, workgroups: grid(npad) });
@@ -132,7 +132,13 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   dispatch({ op, kernel: 'conv2d_forward', entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
   const npos = g.N * (g.H / R) * W4;
   const [gx, gy] = grid(npos);
-  if (Math.ceil(CO / 8) > 65535) fail(op, `${CO} output channels exceed one dispatch`);
+  const nob = Math.ceil(CO / 8);
+  const S = fastSplit(CI, npos * nob);
+  const cs = Math.ceil(CI / S);
+  if (S * nob > 65535) fail(op, `${CO} output channels exceed one dispatch`);
+  const psize = g.N * CO * g.H * W4;
+  const split = { S, cs, nob, psize };
+  const part = S > 1 ? empty([S * psize * 4]) : null;
   dispatch(
     {
       op,
@@ -140,14 +146,30 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
       entry: 'main_fast',
       constants: { WG, R },
       // Without a bias the packed weight is bound in its place (never read).
-      buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out },
-      params: { ...base, total: npos },
-      workgroups: [gx, gy, Math.ceil(CO / 8)],
+      buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: part ?? out },
+      params: { ...base, ...split, total: npos },
+      workgroups: [gx, gy, S * nob],
     },
     convFlops(g),
   );
+  if (part) {
+    dispatch({ op, kernel: 'conv2d_forward', entry: 'reduce_split', constants: { WG }, buffers: { partial: part, fbias: bias ?? part, yv: out }, params: { ...base, ...split, total: psize }, workgroups: grid(psize) });
+    part.dispose();
+  }
   xpad.dispose();
   wpk.dispose();
+}
+
+/**
+ * Input-channel splits of the fast path for a launch of `invocations`: convTuning.fastSplit when set; 1 on a
+ * software adapter (its cores are busy anyway); on a GPU enough splits for about 64k invocations, at most 4 and
+ * at least 16 channels each (H200: 4 splits were best or within 6 % of the best at 32×32×64, 16×16×256 and
+ * 8×8×512, 15 % behind at 16×16×128; the partial sums cost one extra pass over S outputs).
+ */
+function fastSplit(CI: number, invocations: number): number {
+  if (convTuning.fastSplit) return Math.max(1, Math.min(CI, convTuning.fastSplit));
+  if (softwareAdapter()) return 1;
+  return Math.max(1, Math.min(4, Math.ceil(65536 / invocations), Math.floor(CI / 16)));
 }
 
 /**
