@@ -3,7 +3,8 @@
 // GEMM at several tile shapes; the weight gradient with the general kernel (transpose + split-K) and the fast path
 // at the software and the GPU batch split. Every variant's result is checked against the first's. This is how the
 // per-adapter defaults in src/ops/conv.ts were chosen. Usage: npm run build && node bench/variants.mjs
-// [--shapes 32x16,16x256] [--ops forward,inputGrad,weightGrad] [--submit N] [--iters 5] [--out DIR]
+// [--shapes 32x16,16x256] [--ops forward,inputGrad,weightGrad] [--only 'fast R=4,fast wide'] [--submit N]
+// [--iters 5] [--out DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 const { init, runtime, randn, zeros, conv2d, noGrad } = await import('../dist/index.js');
@@ -18,6 +19,7 @@ const shapes = arg('--shapes', '32x16,32x64,16x128,16x256,8x512').split(',').map
 const iters = Number(arg('--iters', 5));
 const ops = arg('--ops', 'forward,inputGrad,weightGrad').split(',');
 const submit = Number(arg('--submit', 0));
+const only = arg('--only', null)?.split(',') ?? null; // variant labels to run (the first one is the reference)
 const out = arg('--out', new URL('./results/', import.meta.url).pathname);
 
 const ctx = await init();
@@ -25,7 +27,7 @@ const sync = () => runtime().sync();
 if (submit) runtime().dispatchesPerSubmit = submit;
 const defaults = { ...convTuning };
 // Forward and input gradient share the fast kernel, so they share its variants.
-const off = { tiled: 'off' };
+const off = { tiled: 'off', wide: 'off' };
 // Tiled GEMM shapes: invocations TX × TY, each TP positions × TM channels, BK K rows per step.
 // (docs/bench/h200-variants.md has a wider sweep: 8 × 8 register blocks and 128-wide tiles were slower.)
 const TILED = [
@@ -40,6 +42,7 @@ const rowVariants = [
   ['fast R=1', { ...off, rows: 1 }],
   ['fast R=2', { ...off, rows: 2 }],
   ['fast R=4', { ...off, rows: 4 }],
+  ['fast wide', { tiled: 'off', wide: 'on' }],
   ...SPLITS.map(([rows, fastSplit]) => [`fast R=${rows} S=${fastSplit}`, { ...off, rows, fastSplit }]),
   ...TILED.map(([TX, TY, TP, TM, BK]) => [`tiled ${TX}×${TY}·${TP}×${TM} BK=${BK}`, { tiled: 'on', tiledShape: { TX, TY, TP, TM, BK } }]),
 ];
@@ -81,7 +84,8 @@ for (const [hw, c] of shapes) {
   for (const [op, list] of Object.entries(variants).filter(([op]) => ops.includes(op))) {
     const cells = [];
     let first = null;
-    for (const [label, tuning] of list) {
+    const chosen = list.filter(([l]) => !only || only.includes(l));
+    for (const [label, tuning] of chosen) {
       Object.assign(convTuning, defaults, tuning);
       const r = result[op]();
       const got = await r.toArray();
@@ -94,7 +98,7 @@ for (const [hw, c] of shapes) {
         maxRef = Math.max(maxRef, Math.abs(first[i]));
       }
       const relDiff = maxDiff / Math.max(maxRef, 1e-30);
-      if (!(relDiff < 1e-4)) throw new Error(`variants: ${op} ${hw}×${hw}×${c} '${label}' differs from '${list[0][0]}' by ${relDiff} (relative to the largest value)`);
+      if (!(relDiff < 1e-4)) throw new Error(`variants: ${op} ${hw}×${hw}×${c} '${label}' differs from '${chosen[0][0]}' by ${relDiff} (relative to the largest value)`);
       const t = await timeCalls(bodies[op], sync, { iters, budgetS: 60, maxTotalS: 5 });
       cells.push({ label, ms: t.ms, gflops: flops / t.ms / 1e6, relDiff });
     }

@@ -51,6 +51,8 @@ export const convTuning = {
   tiledShape: null as TiledShape | null,
   /** Input-channel splits of the fast forward path (partial sums + an ordered reduction); 0 = by adapter. */
   fastSplit: 0,
+  /** The fast path's wide block (4 rows × 8 columns × 16 channels, main_wide): 'auto' = on a software adapter. */
+  wide: 'auto' as 'auto' | 'on' | 'off',
 };
 
 /** Invocations TX × TY, each TP positions × TM out channels (4 or 8), BK K rows per step; TX·TY a multiple of TX·TP. */
@@ -121,8 +123,9 @@ function grid(n: number): [number, number] {
 function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number, CO: number, bias: Tensor | null, out: Tensor, accumulate: boolean, g: ConvGeom): void {
   const W4 = g.W / 4;
   const Wp4 = W4 + 2;
-  const OP4 = Math.ceil(CO / 8) * 2;
-  const R = fastRows(g);
+  const wide = wideBlock(g, CO);
+  const OP4 = wide ? Math.ceil(CO / 16) * 4 : Math.ceil(CO / 8) * 2;
+  const R = wide ? 4 : fastRows(g);
   const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0, S: 1, cs: CI, nob: 1, psize: 0 };
   const npad = g.N * CI * (g.H + 2) * Wp4;
   const xpad = empty([npad * 4]);
@@ -130,6 +133,18 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   const npack = CI * 9 * OP4;
   const wpk = empty([npack * 4]);
   dispatch({ op, kernel: 'conv2d_forward', entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
+  if (wide) {
+    const nwide = g.N * (g.H / 4) * (W4 / 2);
+    const [wx, wy] = grid(nwide);
+    if (Math.ceil(CO / 16) > 65535) fail(op, `${CO} output channels exceed one dispatch`);
+    dispatch(
+      { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG }, buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
+      convFlops(g),
+    );
+    xpad.dispose();
+    wpk.dispose();
+    return;
+  }
   const npos = g.N * (g.H / R) * W4;
   const [gx, gy] = grid(npos);
   const nob = Math.ceil(CO / 8);
@@ -158,6 +173,18 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
   }
   xpad.dispose();
   wpk.dispose();
+}
+
+/**
+ * Whether the fast path runs main_wide (4 rows × 8 columns × 16 channels per invocation): on a software adapter,
+ * where it does 19 FMAs per float read instead of 8 (SwiftShader, bench/variants.mjs: 16×16×256 forward
+ * 5.6 vs 3.9 GFLOP/s), for layers with more than 8 output channels and H % 4 == 0, W % 8 == 0. A GPU prefers
+ * more, smaller blocks.
+ */
+function wideBlock(g: ConvGeom, CO: number): boolean {
+  const mode = convTuning.wide;
+  if (mode === 'off' || (mode === 'auto' && !softwareAdapter())) return false;
+  return g.H % 4 === 0 && g.W % 8 === 0 && CO > 8;
 }
 
 /**
