@@ -33,6 +33,25 @@ ${Array(unroll).fill(round).join('\n')}
 }`;
 }
 
+/**
+ * Milliseconds of one dispatch of `workgroups` workgroups, with the loop count `iters` written to the first u32 of
+ * the uniform buffer `uni` first (the rest of it is left as it is), timed from submit to completion.
+ */
+export async function timeLoop(device, pipeline, bind, uni, workgroups, iters) {
+  device.queue.writeBuffer(uni, 0, new Uint32Array([iters]));
+  await device.queue.onSubmittedWorkDone();
+  const enc = device.createCommandEncoder();
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(workgroups);
+  pass.end();
+  const t0 = performance.now();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  return performance.now() - t0;
+}
+
 async function compile(device, code, label) {
   const module = device.createShaderModule({ code, label });
   const info = await module.getCompilationInfo();
@@ -54,21 +73,8 @@ export async function fmaCeiling(device, { minMs = 400, repeats = 3 } = {}) {
     const out = device.createBuffer({ size: invocations * 4, usage: GPUBufferUsage.STORAGE });
     const uni = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
     const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: uni } }, { binding: 1, resource: { buffer: out } }] });
-    const run = async (iters) => {
-      device.queue.writeBuffer(uni, 0, new Uint32Array([iters, 0, 0, 0]));
-      device.queue.writeBuffer(uni, 4, new Float32Array([0.999999, 1e-7, 0]));
-      await device.queue.onSubmittedWorkDone();
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bind);
-      pass.dispatchWorkgroups(workgroups);
-      pass.end();
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      return performance.now() - t0;
-    };
+    device.queue.writeBuffer(uni, 4, new Float32Array([0.999999, 1e-7, 0]));
+    const run = (iters) => timeLoop(device, pipeline, bind, uni, workgroups, iters);
     await run(16); // compile
     // Grow the loop until one dispatch takes minMs, so launch overhead is negligible.
     let iters = 64;

@@ -4,7 +4,7 @@
 // adds them into 16 accumulators; the cost is reported per float read, per invocation, and as the number of FMAs
 // the adapter's ceiling would do in that time. Usage: npm run build && node bench/loads.mjs
 const { init } = await import('../dist/index.js');
-const { fmaCeiling } = await import('./fma.mjs');
+const { fmaCeiling, timeLoop } = await import('./fma.mjs');
 
 const FORMS = { f32: ['f32', 16], vec4: ['vec4f', 4], mat4: ['mat4x4f', 1] };
 function loadKernel(form, uniformAddress) {
@@ -43,20 +43,7 @@ for (const form of Object.keys(FORMS)) {
     const module = device.createShaderModule({ code: loadKernel(form, uniformAddress), label: `bench/loads ${form}` });
     const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
     const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [uni, out, src].map((buffer, binding) => ({ binding, resource: { buffer } })) });
-    const run = async (iters) => {
-      device.queue.writeBuffer(uni, 0, new Uint32Array([iters, 0, 0, 0]));
-      await device.queue.onSubmittedWorkDone();
-      const enc = device.createCommandEncoder();
-      const pass = enc.beginComputePass();
-      pass.setPipeline(pipeline);
-      pass.setBindGroup(0, bind);
-      pass.dispatchWorkgroups(workgroups);
-      pass.end();
-      const t0 = performance.now();
-      device.queue.submit([enc.finish()]);
-      await device.queue.onSubmittedWorkDone();
-      return performance.now() - t0;
-    };
+    const run = (iters) => timeLoop(device, pipeline, bind, uni, workgroups, iters);
     await run(4); // compile
     let iters = 64;
     let ms = await run(iters);

@@ -53,8 +53,8 @@ export function markdown(result) {
   out.push(`Adapter: ${adapter.description || adapter.device || '?'} (${adapter.vendor || '?'} ${adapter.architecture || ''}; software: ${adapter.software}), ${adapter.source}. ` +
     `tfjs ${result.tfjs?.version ?? '(not run)'} on the same GPU object (its own GPUDevice). Node ${process.version}, ${result.date}.`);
   out.push('');
-  const variants = (f) => f.runs.map((r) => `${{ main: 'fma()', main_muladd: 'a*m+c', main_unrolled: 'a*m+c unrolled ×8' }[r.entry] ?? r.entry} wg ${r.workgroupSize}: ${fmtNum(r.gflops, 1)}`).join(', ');
-  out.push(`FMA ceiling (bench/fma.wgsl, 8 independent vec4 chains per invocation, no memory traffic; plain, a*m+c and unrolled ×8 loops): **${fmtNum(fma.gflops, 1)} GFLOP/s**, the best of a measurement at the start (${variants(fma.start)}) and at the end (${variants(fma.end)}). "% of FMA ceiling" is onelayer's GFLOP/s over it.`);
+  const variants = (f) => f.runs.map((r) => `${{ main: 'fma()', main_muladd: 'a*m+c', main_unrolled: 'a*m+c unrolled ×8', main_scalar: '12 scalar chains' }[r.entry] ?? r.entry} wg ${r.workgroupSize}: ${fmtNum(r.gflops, 1)}`).join(', ');
+  out.push(`FMA ceiling (bench/fma.wgsl and fma.mjs: independent fma chains per invocation, no memory traffic; 8 vec4 chains as fma(), a*m+c and unrolled ×8, and 12 scalar chains unrolled ×16): **${fmtNum(fma.gflops, 1)} GFLOP/s**, the best of a measurement at the start (${variants(fma.start)}) and at the end (${variants(fma.end)}). "% of FMA ceiling" is onelayer's GFLOP/s over it.`);
   out.push('');
   out.push(`Batch 32, NCHW (onelayer) vs NHWC (tfjs), C = O, 3×3, pad 1, stride 1. Time = median wall-clock ms of timed calls, each ` +
     `bracketed by a full device sync, after one warm-up call. GFLOP/s counts 2·N·O·OH·OW·C·9 for every conv row (forward and both gradients), ` +

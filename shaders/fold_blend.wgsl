@@ -132,13 +132,13 @@ fn b4_gm(k: u32, s0: u32) -> vec4f {
 }
 
 // out[(r · S + s) · T + t] (=, or += when add) for the block's in-range elements; row j of the block is acc[j].
-fn put4(r0: u32, s0: u32, t: u32, R: u32, S: u32, acc: mat4x4f, add: bool) {
+fn put4(r0: u32, s0: u32, t: u32, R: u32, S: u32, T: u32, acc: mat4x4f, add: bool) {
   for (var j = 0u; j < 4u; j++) {
     let r = r0 + j;
     for (var q = 0u; q < 4u; q++) {
       let s = s0 + q;
       if (r < R && s < S) {
-        let i = (r * S + s) * p.T + t;
+        let i = (r * S + s) * T + t;
         if (add) { out[i] = out[i] + acc[j][q]; } else { out[i] = acc[j][q]; }
       }
     }
@@ -157,7 +157,7 @@ fn fold_direct(@builtin(global_invocation_id) gid: vec3u) {
   if (s0 >= p.I) { return; }
   var acc = mat4x4f();
   for (var k = 0u; k < p.C; k++) { acc += outer4(a4_fold(r0, k, t), b4_fold(k, s0)); }
-  put4(r0, s0, t, p.O, p.I, acc, false);
+  put4(r0, s0, t, p.O, p.I, p.T, acc, false);
 }
 
 @compute @workgroup_size(64)
@@ -168,10 +168,10 @@ fn grad_w_direct(@builtin(global_invocation_id) gid: vec3u) {
   if (s0 >= p.C) { return; }
   var acc = mat4x4f();
   for (var k = 0u; k < p.I; k++) { acc += outer4(a4_gw(r0, k, t), b4_gw(k, s0)); }
-  put4(r0, s0, t, p.O, p.C, acc, true);
+  put4(r0, s0, t, p.O, p.C, p.T, acc, true);
 }
 
-// grad_m's output is [C, I] (no tap axis), so it stores its block itself.
+// grad_m's output is [C, I]: no tap axis (T = 1 for put4).
 @compute @workgroup_size(64)
 fn grad_m_direct(@builtin(global_invocation_id) gid: vec3u) {
   let s0 = gid.x * 4u;
@@ -179,14 +179,5 @@ fn grad_m_direct(@builtin(global_invocation_id) gid: vec3u) {
   if (s0 >= p.I) { return; }
   var acc = mat4x4f();
   for (var k = 0u; k < p.O * p.T; k++) { acc += outer4(a4_gm(r0, k), b4_gm(k, s0)); }
-  for (var j = 0u; j < 4u; j++) {
-    let r = r0 + j;
-    for (var q = 0u; q < 4u; q++) {
-      let s = s0 + q;
-      if (r < p.C && s < p.I) {
-        let i = r * p.I + s;
-        out[i] = out[i] + acc[j][q];
-      }
-    }
-  }
+  put4(r0, s0, 0u, p.C, p.I, 1u, acc, true);
 }

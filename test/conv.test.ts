@@ -60,6 +60,27 @@ describe('conv2d vs float64 CPU reference', () => {
     });
   }
 
+  /** Forward and input gradient of case s against the CPU reference with convTuning changed for the call. */
+  async function checkWithTuning(s: RefConv & { bias: boolean }, tuning: Partial<typeof convTuning>): Promise<void> {
+    const defaults = { ...convTuning };
+    Object.assign(convTuning, tuning);
+    try {
+      const [OH, OW] = outSize(s);
+      const xv = seeded(s.N * s.C * s.H * s.W, 11);
+      const wv = seeded(s.O * s.C * s.KH * s.KW, 12);
+      const bv = seeded(s.O, 13);
+      const dyv = seeded(s.N * s.O * OH * OW, 14);
+      const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
+      const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
+      const y = conv2d(x, w, s.bias ? tensor(bv, [s.O]) : null, { stride: s.stride, padding: s.pad });
+      close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
+      await y.backward(tensor(dyv, y.shape));
+      close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
+    } finally {
+      Object.assign(convTuning, defaults);
+    }
+  }
+
   // The workgroup-tiled GEMM is the GPU default; forced on here (software adapter) with each tile variant.
   const tiledCases: [TiledShape, (RefConv & { bias: boolean })[]][] = [
     [{ TX: 16, TY: 16, TP: 4, TM: 4, BK: 16 }, [CASES[0], CASES[1], CASES[2], CASES[5], CASES[8], CASES[15]]],
@@ -67,47 +88,13 @@ describe('conv2d vs float64 CPU reference', () => {
     [{ TX: 8, TY: 4, TP: 4, TM: 8, BK: 16 }, [CASES[2]]],
   ];
   for (const [shape, cases] of tiledCases) {
-    for (const s of cases) {
-      it(`tiled GEMM ${JSON.stringify(shape)}: ${name(s)}`, async () => {
-        Object.assign(convTuning, { tiled: 'on', tiledShape: shape });
-        try {
-          const [OH, OW] = outSize(s);
-          const xv = seeded(s.N * s.C * s.H * s.W, 11);
-          const wv = seeded(s.O * s.C * s.KH * s.KW, 12);
-          const bv = seeded(s.O, 13);
-          const dyv = seeded(s.N * s.O * OH * OW, 14);
-          const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
-          const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
-          const y = conv2d(x, w, s.bias ? tensor(bv, [s.O]) : null, { stride: s.stride, padding: s.pad });
-          close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
-          await y.backward(tensor(dyv, y.shape));
-          close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
-        } finally {
-          Object.assign(convTuning, { tiled: 'auto', tiledShape: null });
-        }
-      });
-    }
+    for (const s of cases) it(`tiled GEMM ${JSON.stringify(shape)}: ${name(s)}`, () => checkWithTuning(s, { tiled: 'on', tiledShape: shape }));
   }
 
-  // The fast path's split over input channels (partial sums + ordered reduction), forward and input gradient.
-  for (const s of [CASES[9], CASES[10], CASES[15]]) {
-    it(`fast path split over 3 channel ranges: ${name(s)}`, async () => {
-      convTuning.fastSplit = 3;
-      try {
-        const xv = seeded(s.N * s.C * s.H * s.W, 15);
-        const wv = seeded(s.O * s.C * 9, 16);
-        const bv = seeded(s.O, 17);
-        const dyv = seeded(s.N * s.O * s.H * s.W, 18);
-        const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
-        const y = conv2d(x, tensor(wv, [s.O, s.C, 3, 3]), s.bias ? tensor(bv, [s.O]) : null, { padding: 1 });
-        close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
-        await y.backward(tensor(dyv, y.shape));
-        close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
-      } finally {
-        convTuning.fastSplit = 0;
-      }
-    });
-  }
+  // The fast path's split over input channels (partial sums + ordered reduction; the GPU default), forward and
+  // input gradient; and the narrow block where the software adapter takes the wide one.
+  for (const s of [CASES[9], CASES[10], CASES[15]]) it(`fast path split over 3 channel ranges: ${name(s)}`, () => checkWithTuning(s, { fastSplit: 3 }));
+  for (const s of [CASES[13], CASES[14]]) it(`fast path without the wide block: ${name(s)}`, () => checkWithTuning(s, { wide: 'off' }));
 
   it('gradients accumulate (+=) over two backward passes, only into inputs that require grad', async () => {
     const s: RefConv = { N: 1, C: 4, H: 6, W: 5, O: 3, KH: 3, KW: 3, stride: 1, pad: 1 };
