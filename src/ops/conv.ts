@@ -141,35 +141,33 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
       { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG }, buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
       convFlops(g),
     );
-    xpad.dispose();
-    wpk.dispose();
-    return;
-  }
-  const npos = g.N * (g.H / R) * W4;
-  const [gx, gy] = grid(npos);
-  const nob = Math.ceil(CO / 8);
-  const S = fastSplit(CI, npos * nob);
-  const cs = Math.ceil(CI / S);
-  if (S * nob > 65535) fail(op, `${CO} output channels exceed one dispatch`);
-  const psize = g.N * CO * g.H * W4;
-  const split = { S, cs, nob, psize };
-  const part = S > 1 ? empty([S * psize * 4]) : null;
-  dispatch(
-    {
-      op,
-      kernel: 'conv2d_forward',
-      entry: 'main_fast',
-      constants: { WG, R },
-      // Without a bias the packed weight is bound in its place (never read).
-      buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: part ?? out },
-      params: { ...base, ...split, total: npos },
-      workgroups: [gx, gy, S * nob],
-    },
-    convFlops(g),
-  );
-  if (part) {
-    dispatch({ op, kernel: 'conv2d_forward', entry: 'reduce_split', constants: { WG }, buffers: { partial: part, fbias: bias ?? part, yv: out }, params: { ...base, ...split, total: psize }, workgroups: grid(psize) });
-    part.dispose();
+  } else {
+    const npos = g.N * (g.H / R) * W4;
+    const [gx, gy] = grid(npos);
+    const nob = Math.ceil(CO / 8);
+    const S = fastSplit(CI, npos * nob);
+    const cs = Math.ceil(CI / S);
+    if (S * nob > 65535) fail(op, `${CO} output channels exceed one dispatch`);
+    const psize = g.N * CO * g.H * W4;
+    const split = { S, cs, nob, psize };
+    const part = S > 1 ? empty([S * psize * 4]) : null;
+    dispatch(
+      {
+        op,
+        kernel: 'conv2d_forward',
+        entry: 'main_fast',
+        constants: { WG, R },
+        // Without a bias the packed weight is bound in its place (never read).
+        buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: part ?? out },
+        params: { ...base, ...split, total: npos },
+        workgroups: [gx, gy, S * nob],
+      },
+      convFlops(g),
+    );
+    if (part) {
+      dispatch({ op, kernel: 'conv2d_forward', entry: 'reduce_split', constants: { WG }, buffers: { partial: part, fbias: bias ?? part, yv: out }, params: { ...base, ...split, total: psize }, workgroups: grid(psize) });
+      part.dispose();
+    }
   }
   xpad.dispose();
   wpk.dispose();
@@ -178,7 +176,7 @@ function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: number,
 /**
  * Whether the fast path runs main_wide (4 rows × 8 columns × 16 channels per invocation): on a software adapter,
  * where it does 19 FMAs per float read instead of 8 (SwiftShader, bench/variants.mjs: 16×16×256 forward
- * 5.6 vs 3.9 GFLOP/s), for layers with more than 8 output channels and H % 4 == 0, W % 8 == 0. A GPU prefers
+ * 4.7 vs 3.8 GFLOP/s, 1.25–1.4× at 32×32×64 to 8×8×512), for layers with more than 8 output channels and H % 4 == 0, W % 8 == 0. A GPU prefers
  * more, smaller blocks.
  */
 function wideBlock(g: ConvGeom, CO: number): boolean {
@@ -241,7 +239,7 @@ function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bias: Tens
   };
   const constants = { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, ...t };
   const bp = empty([Kp * Mp]);
-  dispatch({ op, kernel: 'conv2d_tiled', entry: 'pack_b', constants, buffers: { wsrc: w, bpack: bp }, params: { ...base, total: Kp * Mp }, workgroups: grid256(Kp * Mp) });
+  dispatch({ op, kernel: 'conv2d_tiled', entry: 'pack_b', constants, buffers: { wsrc: w, bpack: bp }, params: { ...base, total: Kp * Mp }, workgroups: groups256(Kp * Mp) });
   dispatch(
     {
       op,
@@ -258,16 +256,12 @@ function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bias: Tens
   bp.dispose();
 }
 
-function grid256(n: number): [number, number] {
-  const g = Math.max(1, Math.ceil(n / 256));
-  return g <= 65535 ? [g, 1] : [65535, Math.ceil(g / 65535)];
-}
-
 /** y = conv(x, w) + bias, written into y (all of it). */
 export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): void {
+  const fast = fastPath(g);
   const t = tiledShape(g.C * g.KH * g.KW);
-  if (tiledPath(g.N * g.OH * g.OW, t, fastPath(g))) return tiledConv(op, x, w, false, bias, y, false, g, t);
-  if (fastPath(g)) return fastConv(op, x, w, false, g.C, g.O, bias, y, false, g);
+  if (tiledPath(g.N * g.OH * g.OW, t, fast)) return tiledConv(op, x, w, false, bias, y, false, g, t);
+  if (fast) return fastConv(op, x, w, false, g.C, g.O, bias, y, false, g);
   const gx = Math.ceil((g.N * g.OH * g.OW) / (4 * WG));
   checkGrid(op, g, gx);
   const TM = convTuning.forwardTM || channelTile(g.O);
@@ -288,13 +282,14 @@ export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | nul
 /** dx += conv_transpose(dy, w). */
 export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
   // Stride 1: dx is the conv of dy with w transposed and rotated 180°, padded KH − 1 − ph (which must be ≥ 0).
+  const fast = fastPath(g);
   const t = tiledShape(g.O * g.KH * g.KW);
-  if (g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledPath(g.N * g.H * g.W, t, fastPath(g))) {
+  if (g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledPath(g.N * g.H * g.W, t, fast)) {
     const tg: ConvGeom = { N: g.N, C: g.O, H: g.OH, W: g.OW, O: g.C, KH: g.KH, KW: g.KW, OH: g.H, OW: g.W, sh: 1, sw: 1, ph: g.KH - 1 - g.ph, pw: g.KW - 1 - g.pw };
     return tiledConv(op, dy, w, true, null, dx, true, tg, t);
   }
   // Stride 1, pad 1, 3×3: dx is the pad-1 conv of dy with w transposed and rotated, so the forward fast path serves.
-  if (fastPath(g)) return fastConv(op, dy, w, true, g.O, g.C, null, dx, true, g);
+  if (fast) return fastConv(op, dy, w, true, g.O, g.C, null, dx, true, g);
   // One dispatch z per phase class (ih mod sh, iw mod sw); class (0, 0) is the largest.
   const gx = Math.ceil((g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw)) / (4 * WG));
   checkGrid(op, g, gx);
