@@ -4,21 +4,36 @@
 //   d = nesterov ? d + momentum · buf : buf
 //   param -= lr · d
 // step: no momentum (no buffer bound). step_momentum: with the momentum buffer, updated in place.
-struct Params { n: u32, lr: f32, momentum: f32, dampening: f32, weight_decay: f32, nesterov: u32, first: u32 };
+// Both flag non-finite values in `nonfinite` (sticky, never cleared here): slot 2k for parameter k's gradient,
+// 2k + 1 for its updated weight, so training stops on NaN/Inf whatever earlier kernels did with it.
+struct Params { n: u32, lr: f32, momentum: f32, dampening: f32, weight_decay: f32, nesterov: u32, first: u32, flag: u32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
+@group(0) @binding(4) var<storage, read_write> nonfinite: array<f32>;
 
 fn index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
+
+// WGSL lets compilers assume finite math, so `x != x` may fold away: test the exponent bits instead.
+fn is_nonfinite(x: f32) -> bool { return (bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u; }
+
+// Every writer stores the same 1.0, so which invocation wins does not matter.
+fn check(g: f32, w: f32) {
+  if (is_nonfinite(g)) { nonfinite[2u * p.flag] = 1.0; }
+  if (is_nonfinite(w)) { nonfinite[2u * p.flag + 1u] = 1.0; }
+}
 
 @compute @workgroup_size(256)
 fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = index(gid, nwg);
   if (i >= p.n) { return; }
   let w = param[i];
-  let d = grad[i] + p.weight_decay * w;
-  param[i] = w - p.lr * d;
+  let g = grad[i];
+  let d = g + p.weight_decay * w;
+  let updated = w - p.lr * d;
+  param[i] = updated;
+  check(g, updated);
 }
 
 @compute @workgroup_size(256)
@@ -26,11 +41,14 @@ fn step_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let i = index(gid, nwg);
   if (i >= p.n) { return; }
   let w = param[i];
-  var d = grad[i] + p.weight_decay * w;
+  let g = grad[i];
+  var d = g + p.weight_decay * w;
   // On the first step the buffer is uninitialised (pooled memory): take d, never read it.
   var b = d;
   if (p.first == 0u) { b = p.momentum * buf[i] + (1.0 - p.dampening) * d; }
   buf[i] = b;
   if (p.nesterov == 1u) { d = d + p.momentum * b; } else { d = b; }
-  param[i] = w - p.lr * d;
+  let updated = w - p.lr * d;
+  param[i] = updated;
+  check(g, updated);
 }

@@ -1,6 +1,6 @@
 // onelayer: the public API. Everything here runs the same in Node (Dawn) and in the browser (navigator.gpu).
 export { init, context, runtime, shutdown, WebGPUUnavailableError, type DeviceContext, type InitOptions, type AdapterSummary } from './device/index.js';
-export { GPUOpError } from './gpu/runtime.js';
+export { GPUOpError, DeviceLostError } from './gpu/runtime.js';
 export { ShaderCompileError } from './gpu/shaders.js';
 export type { MemoryStats } from './gpu/pool.js';
 export { Tensor, tensor, empty, zeros, ones, full, randn, uniform, type Shape, type TensorOptions } from './tensor/tensor.js';
@@ -19,7 +19,7 @@ export { SGD, zeroGrad, type SGDOptions } from './optim/sgd.js';
 export { batchNorm2d, batchNormRelu, type BatchNorm2dOptions } from './ops/norm.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from './ops/pool.js';
 export { padChannels, narrowChannels } from './ops/pad.js';
-export { encodeSafetensors, decodeSafetensors, SafetensorsError, type NamedTensorData } from './io/safetensors.js';
+export { encodeSafetensors, decodeSafetensors, readSafetensorsHeader, SafetensorsError, type NamedTensorData, type SafetensorsHeader, type SafetensorsEntry } from './io/safetensors.js';
 export { Module, StateDictError, Conv2d, BatchNorm2d, Linear, Blend, ReLU, MaxPool2d, Sequential, ModuleList, type StateEntry, type LoadStateDictOptions, type LoadStateDictResult, type InitOptions as LayerInitOptions, type Conv2dOptions as Conv2dLayerOptions, type BlendOptions } from './nn/index.js';
 export * as analysis from './analysis/index.js';
 export { MODEL_NAMES, BASELINE_NAMES, Model, createModel, resolveConfig, isModelName, subsample2d, parameterBreakdown, compressionFactor, modelTable, formatTable, type ModelName, type BaselineName, type ModelOptions, type ModelConfig, type ParameterBreakdown, type ModelTableRow } from './models/index.js';

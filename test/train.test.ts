@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runTraining } from '../src/train/run-node.js';
 import { createModel } from '../src/models/index.js';
-import { decodeSafetensors } from '../src/io/safetensors.js';
+import { decodeSafetensors, encodeSafetensors } from '../src/io/safetensors.js';
 import type { TrainConfig } from '../src/train/types.js';
 import { gpu } from './setup.js';
 
@@ -28,44 +28,114 @@ describe('training', { timeout: 900_000 }, () => {
     for (const k of ['testAccuracy', 'wallSeconds', 'imagesPerSecond', 'adapter', 'software']) expect(summary).toHaveProperty(k);
   });
 
-  it('writes PyTorch-named safetensors checkpoints and metrics, and resumes', async () => {
+  it('writes PyTorch-named safetensors checkpoints and metrics, and extends a constant-schedule run on --resume', async () => {
     const out = mkdtempSync(join(tmpdir(), 'onelayer-resume-'));
-    await runTraining(config(out, { model: 'sl-vgg16', epochs: 1 }));
+    await runTraining(config(out, { model: 'sl-vgg16', epochs: 1, schedule: 'constant' }));
     const { tensors, metadata } = decodeSafetensors(new Uint8Array(readFileSync(join(out, 'model.safetensors'))), 'model.safetensors');
     expect(metadata.model).toBe('sl-vgg16');
     expect(metadata.epoch).toBe('1');
+    expect(metadata.globalStep).toBe('4');
+    expect(metadata.run).toBeUndefined(); // the model file is a plain state_dict; run state lives in checkpoint.safetensors
     const model = createModel('sl-vgg16', { width: 8, numClasses: 10, inChannels: 1 });
     const expected = model.stateDict().map(([n, t]) => [n, [...t.shape]]);
     expect(tensors.map((t) => [t.name, t.shape]).sort()).toEqual(expected.sort());
     model.dispose();
-    const resumed = await runTraining(config(out, { model: 'sl-vgg16', epochs: 2, resume: true }));
+    const ckpt = decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), 'checkpoint');
+    const momentum = ckpt.tensors.filter((t) => t.name.startsWith('optimizer.momentum.'));
+    expect(momentum.length).toBe(expected.filter(([n]) => !/running_/.test(n as string)).length);
+    expect(momentum.some((t) => t.data.some((v) => v !== 0))).toBe(true);
+    const resumed = await runTraining(config(out, { model: 'sl-vgg16', epochs: 2, schedule: 'constant', resume: true }));
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.epoch)).toEqual([1, 2]);
-    expect(resumed.epochs).toBe(2);
+    expect(resumed.testAccuracy).toBe(lines[1].testAccuracy);
+    expect(resumed.bestTestAccuracy).toBe(Math.max(lines[0].testAccuracy, lines[1].testAccuracy));
+    expect(decodeSafetensors(readFileSync(join(out, 'model.safetensors')), 'm').metadata.globalStep).toBe('8');
+    // A cosine run cannot be extended: every step's learning rate depends on the total.
+    const cosine = mkdtempSync(join(tmpdir(), 'onelayer-cosine-'));
+    await runTraining(config(cosine, { epochs: 1 }));
+    await expect(runTraining(config(cosine, { epochs: 2, resume: true }))).rejects.toThrow(/--epochs 2.*depends on the total|schedule cosine/);
   });
 
-  it('stops on a non-finite loss and keeps the last good checkpoint', async () => {
+  it('stops on a non-finite loss within a step, names the step, and keeps the last good checkpoint', async () => {
     const out = mkdtempSync(join(tmpdir(), 'onelayer-nan-'));
-    await runTraining(config(out));
-    const before = readFileSync(join(out, 'model.safetensors'));
-    // An absurd learning rate overflows float32 within a few steps.
-    await expect(runTraining(config(out, { epochs: 2, resume: true, lr: 1e38, schedule: 'constant' }))).rejects.toThrow(/loss became (NaN|-?Infinity)/);
-    expect(readFileSync(join(out, 'model.safetensors')).equals(before)).toBe(true);
+    // lr × 1e38 from epoch 2 on overflows float32 at once.
+    const diverging = config(out, { epochs: 2, schedule: 'step', stepEpochs: 1, gamma: 1e38 });
+    const err = await runTraining(diverging).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/epoch 2, step [12] .*(NaN|Infinity)/);
+    const kept = decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), 'checkpoint');
+    expect(kept.metadata.epoch).toBe('1');
+    for (const t of kept.tensors) expect(t.data.every(Number.isFinite), t.name).toBe(true);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary).toMatchObject({ status: 'failed', epochsCompleted: 1 });
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
   });
 
-  it('rejects bad input with clear errors', async () => {
+  it('catches a NaN gradient even when a fused ReLU keeps the loss finite, naming the tensor', async () => {
+    const { Trainer } = await import('../src/train/trainer.js');
+    const { loadMnist } = await import('../src/data/index.js');
+    const model = createModel('s-vgg16', { width: 4, numClasses: 10, inChannels: 1, seed: 1 });
+    const trainer = new Trainer(model, await loadMnist(), { epochs: 1, batchSize: 8, lr: 0.01, momentum: 0.9, weightDecay: 0, nesterov: false, schedule: 'constant', seed: 0, maxStepsPerEpoch: 3 });
+    // One +Infinity in the classifier: the logits become ±Inf/NaN only for some rows, the gradient of the
+    // weight certainly does. Whatever the loss shows, the step must stop, naming a tensor.
+    const [name, weight] = model.namedParameters().find(([n]) => n.startsWith('classifier') && n.endsWith('weight'))!;
+    const values = await weight.toArray();
+    values[5] = Infinity;
+    model.loadStateDict([{ name, shape: [...weight.shape], data: values }], { strict: false });
+    await expect(trainer.trainEpoch()).rejects.toThrow(/step 1 .*(gradient of|weight) \S+/);
+    model.dispose();
+    trainer.optimizer.dispose();
+  });
+
+  it('rejects bad input with clear errors, and never touches a completed run', async () => {
     const out = mkdtempSync(join(tmpdir(), 'onelayer-bad-'));
     await expect(runTraining(config(out, { model: 'vgg17' }))).rejects.toThrow(/vgg17[\s\S]*s-vgg16/);
     await expect(runTraining(config(out, { width: 0 }))).rejects.toThrow(/width/);
+    await expect(runTraining(config(out, { epochs: 0 }))).rejects.toThrow(/--epochs 0: expected an integer ≥ 1/);
     await expect(runTraining(config(out, { dataset: 'cifar10', dataPath: join(out, 'missing') }))).rejects.toThrow(/missing/);
-    // A checkpoint of another width: resume refuses and lists the mismatches; nothing is overwritten.
-    await runTraining(config(out, { width: 8 }));
-    const good = readFileSync(join(out, 'model.safetensors'));
-    await expect(runTraining(config(out, { width: 4, resume: true, epochs: 2 }))).rejects.toThrow(/shared|width|shape/i);
-    expect(readFileSync(join(out, 'model.safetensors')).equals(good)).toBe(true);
-    // A truncated checkpoint names the file.
-    writeFileSync(join(out, 'model.safetensors'), good.subarray(0, 100));
-    await expect(runTraining(config(out, { resume: true, epochs: 2 }))).rejects.toThrow(/model\.safetensors/);
-    expect(existsSync(join(out, 'summary.json'))).toBe(true);
+    // Nothing to resume: an error naming the folder, and no folder is created.
+    await expect(runTraining(config(join(out, 'never'), { resume: true }))).rejects.toThrow(/never has nothing to resume/);
+    expect(existsSync(join(out, 'never'))).toBe(false);
+    // A run folder below a file cannot be created: said before any training.
+    writeFileSync(join(out, 'a-file'), 'x');
+    await expect(runTraining(config(join(out, 'a-file', 'run')))).rejects.toThrow(/a-file\/run: cannot create the run folder \(ENOTDIR/);
+
+    const run = join(out, 'run');
+    await runTraining(config(run, { width: 8 }));
+    const good = readFileSync(join(run, 'model.safetensors'));
+    const goodCkpt = readFileSync(join(run, 'checkpoint.safetensors'));
+    const goodSummary = readFileSync(join(run, 'summary.json'), 'utf8');
+    const untouched = () => {
+      expect(readFileSync(join(run, 'model.safetensors')).equals(good)).toBe(true);
+      expect(readFileSync(join(run, 'summary.json'), 'utf8')).toBe(goodSummary);
+    };
+    // --out onto a finished run: refused, suggesting --resume or another folder.
+    await expect(runTraining(config(run, { width: 8 }))).rejects.toThrow(/already holds a completed s-vgg16 run.*--resume.*--overwrite/);
+    untouched();
+    // Another width: the header check names it before any tensor is loaded.
+    await expect(runTraining(config(run, { width: 12, resume: true }))).rejects.toThrow(/holds s-vgg16 \(width 8\), not s-vgg16 \(width 12\)/);
+    untouched();
+    // Other settings: the differing flag is named.
+    await expect(runTraining(config(run, { width: 8, resume: true, lr: 0.1 }))).rejects.toThrow(/--lr 0\.1 \(the stored run has 0\.05\)/);
+    untouched();
+    // A failed resume (bad --data) leaves the completed run's files as they were.
+    await expect(runTraining(config(run, { width: 8, resume: true, dataset: 'cifar10', dataPath: join(out, 'missing') }))).rejects.toThrow();
+    untouched();
+    // A truncated checkpoint names the file; a non-finite one names tensor and index.
+    writeFileSync(join(run, 'checkpoint.safetensors'), goodCkpt.subarray(0, 100));
+    await expect(runTraining(config(run, { width: 8, resume: true }))).rejects.toThrow(/checkpoint\.safetensors/);
+    untouched();
+    const { tensors, metadata } = decodeSafetensors(goodCkpt, 'checkpoint');
+    const hit = tensors.find((t) => t.name === 'classifier.weight') ?? tensors[0];
+    hit.data[7] = NaN;
+    writeFileSync(join(run, 'checkpoint.safetensors'), encodeSafetensors(tensors, metadata));
+    await expect(runTraining(config(run, { width: 8, resume: true }))).rejects.toThrow(new RegExp(`"${hit.name.replace(/\./g, '\\.')}" holds NaN at index 7`));
+    untouched();
+    // --overwrite replaces the run.
+    const replaced = await runTraining(config(run, { width: 8, overwrite: true, seed: 2 }));
+    expect(replaced.config.seed).toBe(2);
+    expect(readFileSync(join(run, 'model.safetensors')).equals(good)).toBe(false);
   });
 });

@@ -11,7 +11,7 @@ usage: onelayer <command> [options]
   train    --model M [--width N] [--dataset mnist|cifar10|cifar100|tiny-imagenet] [--data PATH]
            [--epochs E] [--batch-size B] [--lr LR] [--momentum 0.9] [--weight-decay 5e-4] [--nesterov]
            [--schedule cosine|step|constant] [--warmup STEPS] [--stem pad|conv] [--no-augment] [--seed S]
-           --out RUN_DIR [--resume] [--require-hardware] [--max-steps-per-epoch K] [--quiet]
+           --out RUN_DIR [--resume | --overwrite] [--require-hardware] [--max-steps-per-epoch K] [--quiet]
   eval     --checkpoint FILE [--dataset D] [--data PATH] [--batch-size B]
   profile  --model M [--width N] [--steps 5] [--batch-size 32] [--trace trace.json]
   sweep    --models a,b,c --widths 32,64 --dataset D --epochs E --out DIR [--queue redis://HOST:PORT]
@@ -22,7 +22,7 @@ usage: onelayer <command> [options]
 Node finds a GPU through its Vulkan driver; without one it uses SwiftShader ('apt-get install -y chromium libvulkan1').
 `;
 
-const BOOLEAN_FLAGS = ['nesterov', 'resume', 'require-hardware', 'quiet', 'per-layer', 'augment', 'json', 'software'];
+const BOOLEAN_FLAGS = ['nesterov', 'resume', 'overwrite', 'require-hardware', 'quiet', 'per-layer', 'augment', 'json', 'software'];
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, BOOLEAN_FLAGS);

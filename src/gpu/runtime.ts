@@ -28,6 +28,11 @@ export class GPUOpError extends Error {
   override name = 'GPUOpError';
 }
 
+/** The GPU device is gone (driver reset, GPU removed, device destroyed): nothing on it can be used again. */
+export class DeviceLostError extends GPUOpError {
+  override name = 'DeviceLostError';
+}
+
 /** Timing of one dispatch, filled in by the profiler. */
 export interface DispatchRecord {
   op: string;
@@ -114,7 +119,7 @@ export class Runtime {
 
   private checkHealthy(op: string): void {
     if (this.lostInfo) {
-      throw new GPUOpError(`onelayer: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}); op '${op}' cannot run. Re-run init() and reload the last checkpoint.`);
+      throw new DeviceLostError(`onelayer: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}); op '${op}' cannot run. Re-run init() and reload the last checkpoint.`);
     }
     if (this.firstError) throw this.firstError;
   }
@@ -324,7 +329,15 @@ export class Runtime {
       this.batchOps.push(op);
       this.flush();
       await this.checkErrors();
-      await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes);
+      try {
+        await staging.mapAsync(0x0001 /* GPUMapMode.READ */, 0, bytes);
+      } catch (e) {
+        // A lost device fails pending maps ("Buffer was unmapped before mapping was resolved") before its lost
+        // promise settles: give that a moment, so the error says what happened.
+        await Promise.race([this.device.lost, new Promise((r) => setTimeout(r, 200))]);
+        this.checkHealthy(op);
+        throw e;
+      }
       const copy = staging.getMappedRange(0, bytes).slice(0);
       staging.unmap();
       this.checkHealthy(op);

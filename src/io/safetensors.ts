@@ -15,6 +15,16 @@ const METADATA = '__metadata__';
 /** Typed arrays use the platform byte order; on little-endian machines (all usual ones) bytes copy straight across. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
+/** No lone UTF-16 surrogate: those encode as U+FFFD, so the name read back would differ from the one written. */
+function isWellFormed(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+/** Sets an own property, even "__proto__" (plain assignment would change the prototype instead). */
+function setOwn(o: object, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
+}
+
 function product(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -26,10 +36,10 @@ function product(shape: number[]): number {
 export function encodeSafetensors(tensors: NamedTensorData[], metadata?: Record<string, string>): Uint8Array {
   const seen = new Set<string>();
   for (const t of tensors) {
-    if (t.name === METADATA || t.name.length === 0) throw new SafetensorsError(`encodeSafetensors: invalid tensor name "${t.name}"`);
+    if (t.name === METADATA || t.name.length === 0 || !isWellFormed(t.name)) throw new SafetensorsError(`encodeSafetensors: invalid tensor name "${t.name}"`);
     if (seen.has(t.name)) throw new SafetensorsError(`encodeSafetensors: duplicate tensor name "${t.name}"`);
     seen.add(t.name);
-    if (!t.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new SafetensorsError(`encodeSafetensors: tensor "${t.name}" has invalid shape [${t.shape}]`);
+    if (!Array.isArray(t.shape) || !t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new SafetensorsError(`encodeSafetensors: tensor "${t.name}" has invalid shape [${t.shape}]`);
     if (product(t.shape) !== t.data.length) {
       throw new SafetensorsError(`encodeSafetensors: tensor "${t.name}" has shape [${t.shape}] (${product(t.shape)} elements) but ${t.data.length} values`);
     }
@@ -39,13 +49,15 @@ export function encodeSafetensors(tensors: NamedTensorData[], metadata?: Record<
   if (metadata && Object.keys(metadata).length > 0) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new SafetensorsError(`encodeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
+      if (!isWellFormed(k) || !isWellFormed(v)) throw new SafetensorsError(`encodeSafetensors: metadata ${JSON.stringify(k)} holds a lone UTF-16 surrogate`);
     }
     header[METADATA] = metadata;
   }
   let offset = 0;
   for (const t of sorted) {
     const bytes = t.data.length * 4;
-    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] };
+    // A tensor may be called "__proto__".
+    setOwn(header, t.name, { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes] });
     offset += bytes;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -65,15 +77,29 @@ export function encodeSafetensors(tensors: NamedTensorData[], metadata?: Record<
   return out;
 }
 
-interface Entry {
+/** One tensor's entry in a safetensors header: name, shape and its byte range inside the data buffer. */
+export interface SafetensorsEntry {
   name: string;
   shape: number[];
   begin: number;
   end: number;
 }
 
-/** Decodes a safetensors file, validating everything; errors name `source` and the offset or tensor at fault. */
-export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: NamedTensorData[]; metadata: Record<string, string> } {
+/** What the header says, validated in full, without touching the tensor data. */
+export interface SafetensorsHeader {
+  metadata: Record<string, string>;
+  /** Sorted by data offset. */
+  entries: SafetensorsEntry[];
+  /** Offset of the data buffer in the file (8 + header length). */
+  dataStart: number;
+}
+
+/**
+ * Reads and validates a safetensors header (every entry's dtype, shape and offsets, exact coverage of the data
+ * buffer) without reading tensor data: cheap to call before anything is sized or loaded from the file.
+ * `bytes` may be any view (a Node Buffer from readFileSync, a subarray): only its own bytes are read.
+ */
+export function readSafetensorsHeader(bytes: Uint8Array, source = 'safetensors'): SafetensorsHeader {
   const fail = (msg: string): never => {
     throw new SafetensorsError(`${source}: ${msg}`);
   };
@@ -95,22 +121,22 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) fail('header is not a JSON object');
   const metadata: Record<string, string> = {};
-  const entries: Entry[] = [];
+  const entries: SafetensorsEntry[] = [];
   for (const [name, info] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA) {
       if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${METADATA} must be an object of strings`);
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`${METADATA}["${k}"] must be a string, got ${JSON.stringify(v)}`);
-        metadata[k] = v as string;
+        setOwn(metadata, k, v);
       }
       continue;
     }
     const where = `tensor "${name}"`;
-    if (typeof info !== 'object' || info === null) fail(`${where}: entry is not an object`);
+    if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${where}: entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (dtype !== 'F32') fail(`${where}: unsupported dtype ${JSON.stringify(dtype)} (only F32 is supported)`);
-    if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0)) fail(`${where}: invalid shape ${JSON.stringify(shape)}`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isInteger(o) && o >= 0)) {
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) fail(`${where}: invalid shape ${JSON.stringify(shape)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
       fail(`${where}: invalid data_offsets ${JSON.stringify(offsets)}`);
     }
     const [begin, end] = offsets as number[];
@@ -126,7 +152,7 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   // The spec requires the data buffer to be covered exactly: no overlaps, no holes.
   let cursor = 0;
-  let prev: Entry | undefined;
+  let prev: SafetensorsEntry | undefined;
   for (const e of entries) {
     if (e.begin < cursor) fail(`tensor "${e.name}": data_offsets [${e.begin}, ${e.end}] overlap tensor "${prev!.name}" [${prev!.begin}, ${prev!.end}]`);
     if (e.begin > cursor) fail(`data buffer bytes [${cursor}, ${e.begin}) (file offset ${dataStart + cursor}) belong to no tensor`);
@@ -134,16 +160,23 @@ export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { 
     prev = e;
   }
   if (cursor !== dataLen) fail(`data buffer has ${dataLen} bytes but tensors cover only ${cursor} (trailing bytes at file offset ${dataStart + cursor})`);
+  return { metadata, entries, dataStart };
+}
+
+/**
+ * Decodes a safetensors file, validating everything; errors name `source` and the offset or tensor at fault.
+ * `bytes` may be any view (a Node Buffer, a pooled small Buffer, a subarray): every tensor is a fresh copy of
+ * exactly its own bytes.
+ */
+export function decodeSafetensors(bytes: Uint8Array, source = 'safetensors'): { tensors: NamedTensorData[]; metadata: Record<string, string> } {
+  const { metadata, entries, dataStart } = readSafetensorsHeader(bytes, source);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tensors = entries.map((e) => {
     const count = (e.end - e.begin) / 4;
     const at = dataStart + e.begin;
-    let data: Float32Array;
-    if (LITTLE_ENDIAN) {
-      data = new Float32Array(bytes.slice(at, at + 4 * count).buffer);
-    } else {
-      data = new Float32Array(count);
-      for (let i = 0; i < count; i++) data[i] = view.getFloat32(at + 4 * i, true);
-    }
+    const data = new Float32Array(count);
+    if (LITTLE_ENDIAN) new Uint8Array(data.buffer).set(bytes.subarray(at, at + 4 * count));
+    else for (let i = 0; i < count; i++) data[i] = view.getFloat32(at + 4 * i, true);
     return { name: e.name, shape: [...e.shape], data };
   });
   return { tensors, metadata };

@@ -18,11 +18,14 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
     await handle.sync();
     await handle.close();
     handle = undefined;
+    // Test hook (see the kill tests): die with the new data written but not yet renamed into place.
+    if (process.env.ONELAYER_CRASH_AT === `before-rename:${basename(path)}`) process.kill(process.pid, 'SIGKILL');
     await rename(tmp, path);
   } catch (e) {
     if (handle) await handle.close().catch(() => {});
     await unlink(tmp).catch(() => {});
-    throw new Error(`${path}: write failed (${(e as Error).message})`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${path}: write failed (${code ? `${code}: ` : ''}${(e as Error).message}); the previous version of the file, if any, is unchanged`);
   }
   // Persist the rename itself (the directory entry); not supported on every platform, so best effort.
   try {

@@ -1,7 +1,7 @@
 import { runtime } from '../device/index.js';
 import { fail, groups256 } from '../ops/util.js';
 import { keep } from '../tensor/scope.js';
-import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
+import { type Tensor, empty, zeros, shapeStr } from '../tensor/tensor.js';
 
 export interface SGDOptions {
   lr: number;
@@ -40,6 +40,7 @@ export class SGD {
    */
   momentumBuffers: (Tensor | null)[];
   private stepsTaken = 0;
+  private flags: Tensor | null = null;
 
   constructor(params: readonly Tensor[], options: SGDOptions) {
     if (!Array.isArray(params) || params.length === 0) fail('SGD', 'params must be a non-empty array of Tensors');
@@ -71,24 +72,51 @@ export class SGD {
     return this.stepsTaken;
   }
 
+  /** Sets the step count (resume from a checkpoint). */
+  restoreSteps(steps: number): void {
+    if (!Number.isSafeInteger(steps) || steps < 0) fail('SGD.restoreSteps', `steps must be a non-negative integer, got ${String(steps)}`);
+    this.stepsTaken = steps;
+  }
+
+  /**
+   * Sticky non-finite flags written by every step() kernel: [2k] = 1 when parameter k's gradient held NaN/Inf,
+   * [2k + 1] = 1 when its updated weight did. Read it with the loss to stop training within one step; see
+   * firstNonFinite() for the reading.
+   */
+  get nonFiniteFlags(): Tensor {
+    this.flags ??= keep(zeros([2 * this.params.length]));
+    return this.flags;
+  }
+
+  /** The first flagged parameter (in params order) in a read of nonFiniteFlags, or null when all are finite. */
+  firstNonFinite(flags: Float32Array): { index: number; gradient: boolean; weight: boolean } | null {
+    for (let k = 0; k < this.params.length; k++) {
+      const gradient = flags[2 * k] !== 0;
+      const weight = flags[2 * k + 1] !== 0;
+      if (gradient || weight) return { index: k, gradient, weight };
+    }
+    return null;
+  }
+
   /** One update of every parameter that has a gradient: a single fused dispatch per parameter. */
   step(): void {
     checkNumber('lr', this.lr);
     const rt = runtime();
+    const nonfinite = this.nonFiniteFlags;
     this.params.forEach((p, i) => {
       const grad = p.grad;
       if (!grad || grad.isDisposed) return;
       if (p.isDisposed) fail('SGD.step', `params[${i}] ${shapeStr(p.shape)} was disposed`);
-      const common = { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0 };
+      const common = { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0, flag: i };
       if (this.momentum === 0) {
-        rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step', buffers: { param: p, grad }, params: { ...common, first: 0 }, workgroups: groups256(p.size) });
+        rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step', buffers: { param: p, grad, nonfinite }, params: { ...common, first: 0 }, workgroups: groups256(p.size) });
         return;
       }
       let buf = this.momentumBuffers[i];
       const first = !buf;
       if (buf && buf.size !== p.size) fail('SGD.step', `momentumBuffers[${i}] ${shapeStr(buf.shape)} does not match parameter ${shapeStr(p.shape)}`);
       if (!buf) buf = this.momentumBuffers[i] = keep(empty(p.shape));
-      rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step_momentum', buffers: { param: p, grad, buf }, params: { ...common, first: first ? 1 : 0 }, workgroups: groups256(p.size) });
+      rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step_momentum', buffers: { param: p, grad, buf, nonfinite }, params: { ...common, first: first ? 1 : 0 }, workgroups: groups256(p.size) });
     });
     this.stepsTaken++;
   }
@@ -97,9 +125,11 @@ export class SGD {
     zeroGrad(this.params);
   }
 
-  /** Frees the momentum buffers. */
+  /** Frees the momentum buffers and the non-finite flags. */
   dispose(): void {
     for (const b of this.momentumBuffers) b?.dispose();
     this.momentumBuffers = this.params.map(() => null);
+    this.flags?.dispose();
+    this.flags = null;
   }
 }

@@ -1,8 +1,16 @@
-import { encodeSafetensors, decodeSafetensors, type NamedTensorData } from '../io/safetensors.js';
+// Checkpoints as safetensors files. Two kinds:
+// - model files (model.safetensors): the state_dict under PyTorch names, opens in PyTorch as it is;
+// - training checkpoints (checkpoint.safetensors): the model, the optimizer's momentum and the run's position
+//   (epoch, step, settings, metrics so far) in ONE file, so one atomic rename moves a run from one complete
+//   state to the next and a resume continues bit-identically.
+import { encodeSafetensors, decodeSafetensors, readSafetensorsHeader, type NamedTensorData } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import type { SGD } from '../optim/sgd.js';
 import { tensor, type Tensor } from '../tensor/tensor.js';
 import { runtime } from '../device/index.js';
+import { MODEL_NAMES } from '../models/model.js';
+import type { RunFingerprint } from './fingerprint.js';
+import type { EpochMetrics } from './types.js';
 
 /** What a checkpoint says about the model it holds (safetensors __metadata__, all strings there). */
 export interface CheckpointInfo {
@@ -18,11 +26,42 @@ export interface CheckpointInfo {
   testAccuracy?: number;
 }
 
+/** A checkpoint that cannot be used: the message names the file, the tensor or field, and what was expected. */
+export class CheckpointError extends Error {
+  override name = 'CheckpointError';
+}
+
+/** Where a run stands, stored in a training checkpoint next to the weights. */
+export interface RunState {
+  /** The settings the run trains with; a resume must ask for the same. */
+  config: RunFingerprint;
+  /** One row per completed epoch, as metrics.jsonl holds them. */
+  metrics: EpochMetrics[];
+  /** SGD.step() calls so far. */
+  optimizerSteps: number;
+}
+
+const MOMENTUM_PREFIX = 'optimizer.momentum.';
+
 async function readAll(named: [string, Tensor][]): Promise<NamedTensorData[]> {
   runtime().flush();
   const out: NamedTensorData[] = [];
   for (const [name, t] of named) out.push({ name, shape: [...t.shape], data: await t.toArray() });
   return out;
+}
+
+/** Throws naming the first tensor and index that holds NaN or ±Infinity. */
+export function assertFinite(tensors: readonly NamedTensorData[], source: string, what = 'checkpoint'): void {
+  for (const t of tensors) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      if (!Number.isFinite(d[i])) {
+        let bad = 0;
+        for (let j = i; j < d.length; j++) if (!Number.isFinite(d[j])) bad++;
+        throw new CheckpointError(`${source}: ${what} tensor "${t.name}" holds ${d[i]} at index ${i} (${bad} of its ${d.length} values are not finite); refusing non-finite weights`);
+      }
+    }
+  }
 }
 
 function toMetadata(info: CheckpointInfo): Record<string, string> {
@@ -31,58 +70,184 @@ function toMetadata(info: CheckpointInfo): Record<string, string> {
   return m;
 }
 
+/**
+ * The model description in a checkpoint's metadata, validated with ranges before anything is sized from it.
+ * Errors name the file, the field, the value found and what was expected.
+ */
 export function parseInfo(meta: Record<string, string>, source: string): CheckpointInfo {
-  if (!meta.model) throw new Error(`onelayer: ${source}: not an onelayer checkpoint (no 'model' in the safetensors metadata)`);
-  const num = (k: string, d: number) => (meta[k] !== undefined && meta[k] !== '' ? Number(meta[k]) : d);
+  const fail = (msg: string): never => {
+    throw new CheckpointError(`onelayer: ${source}: ${msg}`);
+  };
+  if (!meta.model) fail(`not an onelayer checkpoint (no 'model' in the safetensors metadata)`);
+  if (!(MODEL_NAMES as readonly string[]).includes(meta.model)) fail(`metadata model '${meta.model}' is not a known model (expected one of ${MODEL_NAMES.join(', ')})`);
+  const int = (k: string, fallback: number, min: number, max: number): number => {
+    const s = meta[k];
+    if (s === undefined || s === '') return fallback;
+    const v = Number(s);
+    if (!/^-?\d+$/.test(s.trim()) || !Number.isSafeInteger(v) || v < min || v > max) fail(`metadata ${k} = '${s}' is not an integer in [${min}, ${max}]`);
+    return v;
+  };
+  const shared = /^sl?-/.test(meta.model);
+  let width: number | null = null;
+  if (meta.width !== undefined && meta.width !== '' && meta.width !== 'null') width = int('width', 0, 1, 65_536);
+  if (shared && width === null) fail(`metadata model '${meta.model}' is a shared model but the checkpoint gives no width`);
+  const stem = meta.stem ?? 'pad';
+  if (stem !== 'pad' && stem !== 'conv') fail(`metadata stem '${stem}' is not 'pad' or 'conv'`);
+  let testAccuracy: number | undefined;
+  if (meta.testAccuracy !== undefined) {
+    testAccuracy = Number(meta.testAccuracy);
+    if (!(testAccuracy >= 0 && testAccuracy <= 1)) fail(`metadata testAccuracy '${meta.testAccuracy}' is not a number in [0, 1]`);
+  }
   return {
     model: meta.model,
-    width: meta.width && meta.width !== 'null' ? Number(meta.width) : null,
-    numClasses: num('numClasses', 10),
-    inChannels: num('inChannels', 3),
-    inputSize: num('inputSize', 32),
-    stem: meta.stem ?? 'pad',
+    width: shared ? width : null,
+    // Labels are 16-bit; 65,536 classes is the most a dataset here can have.
+    numClasses: int('numClasses', 10, 1, 65_536),
+    inChannels: int('inChannels', 3, 1, 4_096),
+    inputSize: int('inputSize', 32, 1, 65_536),
+    stem,
     dataset: meta.dataset ?? '',
-    epoch: num('epoch', 0),
-    globalStep: num('globalStep', 0),
-    testAccuracy: meta.testAccuracy !== undefined ? Number(meta.testAccuracy) : undefined,
+    epoch: int('epoch', 0, 0, 1e9),
+    globalStep: int('globalStep', 0, 0, Number.MAX_SAFE_INTEGER),
+    testAccuracy,
   };
 }
 
 /** The model's state (parameters + BN running statistics) as a safetensors file PyTorch can open. */
 export async function modelCheckpoint(model: Module, info: CheckpointInfo): Promise<Uint8Array> {
-  return encodeSafetensors(await readAll(model.stateDict()), toMetadata(info));
+  const tensors = await readAll(model.stateDict());
+  assertFinite(tensors, 'onelayer: model checkpoint', 'model');
+  return encodeSafetensors(tensors, toMetadata(info));
 }
 
-/** SGD momentum buffers, named after their parameters, for --resume. */
-export async function optimizerCheckpoint(model: Module, optimizer: SGD, info: CheckpointInfo): Promise<Uint8Array> {
+function momentumTensors(model: Module, optimizer: SGD, prefix: string): [string, Tensor][] {
   const names = new Map(model.namedParameters().map(([n, p]) => [p, n] as const));
   const named: [string, Tensor][] = [];
   optimizer.params.forEach((p, i) => {
     const buf = optimizer.momentumBuffers[i];
-    if (buf) named.push([`momentum.${names.get(p) ?? i}`, buf]);
+    if (buf) named.push([`${prefix}${names.get(p) ?? i}`, buf]);
   });
-  return encodeSafetensors(await readAll(named), toMetadata(info));
+  return named;
 }
 
-/** Loads a model checkpoint (validated in full first: the model is untouched on any mismatch). */
+/** SGD momentum buffers, named after their parameters (the browser demo's optimizer file). */
+export async function optimizerCheckpoint(model: Module, optimizer: SGD, info: CheckpointInfo): Promise<Uint8Array> {
+  const tensors = await readAll(momentumTensors(model, optimizer, 'momentum.'));
+  assertFinite(tensors, 'onelayer: optimizer checkpoint', 'momentum');
+  return encodeSafetensors(tensors, toMetadata(info));
+}
+
+/** Loads a model checkpoint (validated in full first, finite values included: the model is untouched on any problem). */
 export function loadModelCheckpoint(model: Module, bytes: Uint8Array, source: string): CheckpointInfo {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   const info = parseInfo(metadata, source);
-  model.loadStateDict(tensors);
+  assertFinite(tensors, source, 'model');
+  loadState(model, tensors, source);
   return info;
 }
 
-export function loadOptimizerCheckpoint(model: Module, optimizer: SGD, bytes: Uint8Array, source: string): CheckpointInfo {
-  const { tensors, metadata } = decodeSafetensors(bytes, source);
-  const byName = new Map(tensors.map((t) => [t.name, t]));
+function loadState(model: Module, tensors: NamedTensorData[], source: string): void {
+  try {
+    model.loadStateDict(tensors);
+  } catch (e) {
+    throw new CheckpointError(`${source}: ${(e as Error).message.replace(/^onelayer: /, '')}`);
+  }
+}
+
+function setMomentum(model: Module, optimizer: SGD, byName: Map<string, NamedTensorData>, prefix: string, source: string): void {
   const index = new Map(optimizer.params.map((p, i) => [p, i] as const));
+  const known = new Set<string>();
   for (const [name, p] of model.namedParameters()) {
-    const t = byName.get(`momentum.${name}`);
+    known.add(`${prefix}${name}`);
+    const t = byName.get(`${prefix}${name}`);
     if (!t) continue;
-    if (t.data.length !== p.size) throw new Error(`onelayer: ${source}: momentum.${name} has ${t.data.length} values, parameter has ${p.size}`);
-    const i = index.get(p)!;
+    if (t.data.length !== p.size) throw new CheckpointError(`onelayer: ${source}: ${prefix}${name} has ${t.data.length} values, the parameter has ${p.size}`);
+  }
+  for (const name of byName.keys()) {
+    if (name.startsWith(prefix) && !known.has(name)) throw new CheckpointError(`onelayer: ${source}: ${name} belongs to no parameter of the model`);
+  }
+  for (const [name, p] of model.namedParameters()) {
+    const t = byName.get(`${prefix}${name}`);
+    if (!t) continue;
+    const i = index.get(p);
+    if (i === undefined) continue;
     optimizer.momentumBuffers[i]?.dispose();
     optimizer.momentumBuffers[i] = tensor(t.data, p.shape);
   }
+}
+
+/** Loads momentum buffers written by optimizerCheckpoint (validated first). */
+export function loadOptimizerCheckpoint(model: Module, optimizer: SGD, bytes: Uint8Array, source: string): CheckpointInfo {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  assertFinite(tensors, source, 'momentum');
+  setMomentum(model, optimizer, new Map(tensors.map((t) => [t.name, t])), 'momentum.', source);
   return parseInfo(metadata, source);
+}
+
+/**
+ * One epoch's files from one readback: the training checkpoint (model + momentum + run state, refused when any
+ * value is not finite) and model.safetensors derived from it, byte for byte what modelFileFromCheckpoint gives.
+ */
+export async function trainingCheckpointFiles(model: Module, optimizer: SGD, info: CheckpointInfo, state: RunState): Promise<{ checkpoint: Uint8Array; model: Uint8Array }> {
+  const tensors = await readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
+  assertFinite(tensors, `onelayer: training stopped after epoch ${info.epoch}: the checkpoint`, 'training');
+  const meta = toMetadata(info);
+  meta.run = JSON.stringify(state);
+  const checkpoint = encodeSafetensors(tensors, meta);
+  return { checkpoint, model: modelFileFromCheckpoint(checkpoint, 'checkpoint in memory') };
+}
+
+/** model.safetensors of a training checkpoint: its model tensors and model metadata, without momentum and run state. */
+export function modelFileFromCheckpoint(bytes: Uint8Array, source: string): Uint8Array {
+  const { tensors, metadata } = decodeSafetensors(bytes, source);
+  const { run: _run, ...modelMeta } = metadata;
+  return encodeSafetensors(tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX)), modelMeta);
+}
+
+/**
+ * What a training checkpoint says, from its header alone (no tensor is read or sized): the model description,
+ * the run state. Everything is validated; errors name the file and the field.
+ */
+export function readTrainingCheckpointHeader(bytes: Uint8Array, source: string): { info: CheckpointInfo; state: RunState } {
+  const { metadata } = readSafetensorsHeader(bytes, source);
+  const info = parseInfo(metadata, source);
+  if (metadata.run === undefined) throw new CheckpointError(`onelayer: ${source}: no run state in the metadata (is this a model file rather than a training checkpoint?)`);
+  let state: RunState;
+  try {
+    state = JSON.parse(metadata.run) as RunState;
+  } catch (e) {
+    throw new CheckpointError(`onelayer: ${source}: metadata 'run' is not valid JSON (${(e as Error).message})`);
+  }
+  const bad = (what: string): never => {
+    throw new CheckpointError(`onelayer: ${source}: metadata 'run' ${what}`);
+  };
+  if (typeof state !== 'object' || state === null) bad('is not an object');
+  if (typeof state.config !== 'object' || state.config === null) bad('has no config');
+  if (!Array.isArray(state.metrics)) bad('has no metrics list');
+  if (state.metrics.length !== info.epoch) bad(`has ${state.metrics.length} metrics rows for ${info.epoch} completed epochs`);
+  state.metrics.forEach((row, i) => {
+    if (typeof row !== 'object' || row === null || row.epoch !== i + 1) bad(`metrics row ${i} is not epoch ${i + 1}`);
+  });
+  if (!Number.isSafeInteger(state.optimizerSteps) || state.optimizerSteps < 0) bad(`optimizerSteps ${JSON.stringify(state.optimizerSteps)} is not a non-negative integer`);
+  return { info, state };
+}
+
+/** Loads a training checkpoint into a model and its optimizer (both untouched when anything is wrong). */
+export function loadTrainingCheckpoint(model: Module, optimizer: SGD, bytes: Uint8Array, source: string): { info: CheckpointInfo; state: RunState } {
+  const header = readTrainingCheckpointHeader(bytes, source);
+  const { tensors } = decodeSafetensors(bytes, source);
+  assertFinite(tensors, source, 'training');
+  const weights = tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX));
+  const momentum = new Map(tensors.filter((t) => t.name.startsWith(MOMENTUM_PREFIX)).map((t) => [t.name, t]));
+  // Validate the momentum against the model before the weights are written.
+  const probe = model.namedParameters();
+  for (const [name, t] of momentum) {
+    const p = probe.find(([n]) => `${MOMENTUM_PREFIX}${n}` === name);
+    if (!p) throw new CheckpointError(`onelayer: ${source}: ${name} belongs to no parameter of the model`);
+    if (p[1].size !== t.data.length) throw new CheckpointError(`onelayer: ${source}: ${name} has ${t.data.length} values, the parameter has ${p[1].size}`);
+  }
+  loadState(model, weights, source);
+  setMomentum(model, optimizer, momentum, MOMENTUM_PREFIX, source);
+  optimizer.restoreSteps(header.state.optimizerSteps);
+  return header;
 }

@@ -9,6 +9,7 @@ import type { Module } from '../nn/module.js';
 import { learningRate } from './schedule.js';
 import type { Progress, TrainConfig } from './types.js';
 
+/** Training met NaN or ±Infinity (in the loss, a gradient or a weight); the message names the step and tensor. */
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';
 }
@@ -113,13 +114,18 @@ export class Trainer {
     // Steps are pipelined one deep: step k + 1 is recorded and submitted before the CPU waits for step k's loss,
     // so the GPU never idles while JavaScript records a step. The readbacks are started right after each step
     // (their copies ride in the step's submission), and a non-finite loss is therefore seen one step late.
-    type Pending = { batch: Batch; reads: Promise<[Float32Array, Float32Array]>; index: number };
+    type Pending = { batch: Batch; reads: Promise<[Float32Array, Float32Array, Float32Array]>; index: number; lr: number };
     let pending: Pending | null = null;
     const settle = async (p: Pending) => {
-      const [lossArr, logitValues] = await p.reads;
+      const [lossArr, logitValues, flags] = await p.reads;
       const lossValue = lossArr[0];
+      const where = `epoch ${epoch + 1}, step ${p.index + 1} (lr ${p.lr.toPrecision(3)})`;
+      // The SGD kernels flag NaN/Inf in gradients and updated weights themselves: a fused max(y, 0) can turn a
+      // NaN activation into a finite loss, but not a NaN gradient into a finite weight.
+      const bad = this.optimizer.firstNonFinite(flags);
+      if (bad) await this.throwNonFinite(bad, where);
       if (!Number.isFinite(lossValue)) {
-        throw new NonFiniteLossError(`onelayer: training stopped: the loss became ${lossValue} at epoch ${epoch + 1}, step ${p.index + 1} (lr ${this.optimizer.lr.toPrecision(3)}). Try a lower --lr; the last good checkpoint is kept.`);
+        throw new NonFiniteLossError(`onelayer: training stopped: the loss became ${lossValue} at ${where}. Try a lower --lr; the last good checkpoint is kept.`);
       }
       lossSum += lossValue * p.batch.count;
       correct += countCorrect(logitValues, p.batch.labels, p.batch.count);
@@ -132,9 +138,9 @@ export class Trainer {
       for (; step < steps && next; step++) {
         if (shouldStop?.()) break;
         const batch = next;
-        this.optimizer.lr = learningRate(this.config, this.globalStep, total);
+        const lr = (this.optimizer.lr = learningRate(this.config, this.globalStep, total));
         const [loss, logits] = this.encodeStep(batch);
-        const reads = Promise.all([loss.toArray(), logits.toArray()]);
+        const reads = Promise.all([loss.toArray(), logits.toArray(), this.optimizer.nonFiniteFlags.toArray()]);
         reads.catch(() => undefined); // handled where it is awaited; this keeps Node from calling it unhandled meanwhile
         loss.dispose();
         logits.dispose();
@@ -142,7 +148,7 @@ export class Trainer {
         // The GPU is busy with this step: prepare the next batch and account for the previous step meanwhile.
         next = step + 1 < steps ? this.trainLoader.batch(epoch, step + 1) : null;
         const previous = pending;
-        pending = { batch, reads, index: step };
+        pending = { batch, reads, index: step, lr };
         if (previous) await settle(previous);
       }
       if (pending) {
@@ -158,6 +164,22 @@ export class Trainer {
     if (step >= steps) this.epoch++;
     else this.partial = { epoch, step, lossSum, correct, seen, seconds };
     return { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, imagesPerSecond: seen / seconds, seconds, steps: step, completed: step >= steps };
+  }
+
+  /** Names the first non-finite parameter and where its first bad value sits, then throws. */
+  private async throwNonFinite(bad: { index: number; gradient: boolean; weight: boolean }, where: string): Promise<never> {
+    const param = this.optimizer.params[bad.index];
+    const name = this.model.namedParameters().find(([, t]) => t === param)?.[0] ?? param.name ?? `parameter ${bad.index}`;
+    let detail = '';
+    try {
+      const values = await param.toArray();
+      const i = values.findIndex((v) => !Number.isFinite(v));
+      if (i >= 0) detail = ` (${name}[${i}] = ${values[i]} after the update)`;
+    } catch {
+      /* the message stands without the index */
+    }
+    const what = bad.gradient ? `the gradient of ${name} held NaN or Infinity` : `the weight ${name} became NaN or Infinity`;
+    throw new NonFiniteLossError(`onelayer: training stopped at ${where}: ${what}${detail}. Try a lower --lr; the last good checkpoint is kept.`);
   }
 
   /** Test-set loss and accuracy with the running BatchNorm statistics (eval mode, no graph). */

@@ -1,3 +1,5 @@
+import type { RunFingerprint } from './fingerprint.js';
+
 /** Everything a training run needs; the CLI flags map one to one. */
 export interface TrainConfig {
   model: string;
@@ -22,9 +24,16 @@ export interface TrainConfig {
   warmupSteps?: number;
   augment?: boolean;
   seed: number;
-  /** Run folder: metrics.jsonl, checkpoints, summary.json. */
+  /** Run folder: checkpoint.safetensors, model.safetensors, metrics.jsonl, summary.json. */
   out: string;
-  resume: boolean;
+  /**
+   * true: continue the run in `out` from its checkpoint (an error when there is none). 'auto' (sweeps, queue
+   * workers): continue when there is a checkpoint, start fresh when the folder holds no run. false: start a new
+   * run; an error when `out` already holds one (unless `overwrite`).
+   */
+  resume: boolean | 'auto';
+  /** Start a new run even when `out` holds one: that run's files are deleted first. */
+  overwrite?: boolean;
   /** Fail fast on a software (CPU) adapter. */
   requireHardware?: boolean;
   /** Limit steps per epoch (quick runs, tests). */
@@ -36,6 +45,8 @@ export interface TrainConfig {
 
 export interface RunSummary {
   status: 'completed';
+  /** The settings the run was trained with (what makes two runs the same experiment); see runFingerprint(). */
+  config: RunFingerprint;
   model: string;
   width: number | null;
   dataset: string;
