@@ -8,7 +8,8 @@ import { createModel, compressionFactor } from '../models/index.js';
 import { loadDataset } from '../data/node.js';
 import { BatchLoader } from '../data/loader.js';
 import { evaluateModel } from '../train/trainer.js';
-import { parseInfo } from '../train/checkpoint.js';
+import { assertFinite, parseInfo } from '../train/checkpoint.js';
+import { readFileBytes } from '../node/files.js';
 import { toCsv } from './csv.js';
 import { blendLayers } from './blend.js';
 import { renderPng, renderSvg } from './plot.js';
@@ -46,8 +47,9 @@ export interface PruneOutcome {
 export async function pruneCurve(options: PruneOptions): Promise<PruneOutcome> {
   const log = options.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   if (options.fractions.length === 0) throw new Error('prune: --fractions is empty');
-  const { tensors, metadata } = decodeSafetensors(new Uint8Array(await readFile(options.checkpoint)), options.checkpoint);
+  const { tensors, metadata } = decodeSafetensors(await readFileBytes(options.checkpoint, 'checkpoint'), options.checkpoint);
   const info = parseInfo(metadata, options.checkpoint);
+  assertFinite(tensors, options.checkpoint, 'model');
   await init();
   const dataset = await loadDataset(options.dataset ?? info.dataset, { path: options.dataPath });
   const model = createModel(info.model, {
@@ -78,8 +80,13 @@ export async function pruneCurve(options: PruneOptions): Promise<PruneOutcome> {
     for (const fraction of options.fractions) {
       const pruned = pruner.at(fraction);
       const replaced = new Map(blends.map((b, i) => [b.name, pruned.layers[i]!] as const));
-      const entries: NamedTensorData[] = tensors.map((t) => (replaced.has(t.name) ? { ...t, data: replaced.get(t.name)! } : t));
-      model.loadStateDict(entries);
+      // A training checkpoint also holds momentum: only the model's tensors go in.
+      const entries: NamedTensorData[] = tensors.filter((t) => !t.name.startsWith('optimizer.momentum.')).map((t) => (replaced.has(t.name) ? { ...t, data: replaced.get(t.name)! } : t));
+      try {
+        model.loadStateDict(entries);
+      } catch (e) {
+        throw new Error(`prune: ${options.checkpoint}: ${(e as Error).message.replace(/^onelayer: /, '')}`);
+      }
       const test = await evaluateModel(model, dataset, loader, options.maxEvalImages ?? Infinity);
       const nonzero = nonzeroParameters(total, pruned.layers);
       const eq = ref ? equivalentParameters(ref, test.accuracy) : null;

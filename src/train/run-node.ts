@@ -5,6 +5,7 @@
 // rename is the commit — then model.safetensors and metrics.jsonl are derived from the same values. A resume
 // reads only the checkpoint and rewrites the derived files from it, so a kill -9 at any instant resumes
 // bit-identically to a run that was never interrupted (training is deterministic: seeded data order, no atomics).
+import { unlink } from 'node:fs/promises';
 import { resolve, join } from 'node:path';
 import { DeviceLostError } from '../gpu/runtime.js';
 import { init } from '../device/index.js';
@@ -234,6 +235,11 @@ async function train(
       state.optimizerSteps = trainer.optimizer.steps;
       const files = await trainingCheckpointFiles(model, trainer.optimizer, { ...info(), testAccuracy: test.accuracy }, state);
       crashPoint(`epoch-${epoch + 1}:before-checkpoint`);
+      if (folder.summary === 'completed') {
+        // A completed run extended with more epochs (--resume --epochs N): its summary stops being true here.
+        await unlink(join(out, SUMMARY_FILE)).catch(() => undefined);
+        folder.summary = undefined;
+      }
       await writeFileAtomic(checkpointPath, files.checkpoint);
       onCommit(epoch + 1);
       crashPoint(`epoch-${epoch + 1}:after-checkpoint`);
