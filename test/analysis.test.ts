@@ -12,6 +12,7 @@ import { lineChart, planSweep, resultsFromCsv, resultsToCsv, tradeoffPlot, type 
 import { runSweep } from '../src/analysis/sweep-node.js';
 import { BLEND_BLUE, BLEND_OTHER, BLEND_RED, blendCellSize, blendLayers, classifyBlendRows, renderBlendLayers } from '../src/analysis/blend.js';
 import { blendPruner, countNonzero, equivalentParameters, nonzeroParameters, referencePoints } from '../src/analysis/prune.js';
+import { runFingerprint } from '../src/train/fingerprint.js';
 import type { RunSummary, TrainConfig } from '../src/train/types.js';
 
 const decode = (bytes: Uint8Array): PNG => PNG.sync.read(Buffer.from(bytes));
@@ -102,6 +103,13 @@ describe('csv', () => {
   });
 });
 
+/** What the real trainer returns (and writes as summary.json), with the run's settings in `config`. */
+function fakeSummary(config: TrainConfig): RunSummary {
+  const width = config.width ?? null;
+  const parameters = width === null ? 1e6 : width * width * 9;
+  return { status: 'completed', config: runFingerprint(config), model: config.model, width, dataset: config.dataset, epochs: config.epochs, parameters, compression: 1e6 / parameters, testAccuracy: 0.5 + (width ?? 64) / 200, bestTestAccuracy: 0.6, testLoss: 1, trainLoss: 1, trainAccuracy: 0.5, wallSeconds: 0.01, imagesPerSecond: 1, adapter: 'fake', software: true, checkpoint: join(config.out, 'model.safetensors') };
+}
+
 describe('sweep', () => {
   const spec = { models: ['vgg16', 's-vgg16', 'sl-vgg16'], widths: [8, 16], dataset: 'mnist', epochs: 1, batchSize: 8, lr: 0.1 };
 
@@ -109,7 +117,7 @@ describe('sweep', () => {
     const plan = planSweep({ ...spec, out: '/tmp/sw/' });
     expect(plan.map((p) => p.name)).toEqual(['vgg16', 's-vgg16-w8', 's-vgg16-w16', 'sl-vgg16-w8', 'sl-vgg16-w16']);
     expect(plan[0]!.config.width).toBeUndefined();
-    expect(plan[2]!.config).toMatchObject({ model: 's-vgg16', width: 16, out: '/tmp/sw/runs/s-vgg16-w16', resume: true, momentum: 0.9 });
+    expect(plan[2]!.config).toMatchObject({ model: 's-vgg16', width: 16, out: '/tmp/sw/runs/s-vgg16-w16', resume: 'auto', momentum: 0.9 });
     expect(() => planSweep({ ...spec, widths: [], out: 'x' })).toThrow(/need --widths/);
   });
 
@@ -124,7 +132,7 @@ describe('sweep', () => {
           await mkdir(config.out, { recursive: true });
           const width = config.width ?? null;
           const parameters = width === null ? 1e6 : width * width * 9;
-          const s: RunSummary = { status: 'completed', model: config.model, width, dataset: config.dataset, epochs: config.epochs, parameters, compression: 1e6 / parameters, testAccuracy: 0.5 + (width ?? 64) / 200, bestTestAccuracy: 0.6, testLoss: 1, trainLoss: 1, trainAccuracy: 0.5, wallSeconds: 0.01, imagesPerSecond: 1, adapter: 'fake', software: true, checkpoint: join(config.out, 'model.safetensors') };
+          const s = fakeSummary(config);
           await writeFile(join(config.out, 'summary.json'), JSON.stringify(s));
           if (calls.length >= stopAfter) ac?.abort(); // Ctrl-C arrives while run 2 finishes
           return s;
@@ -151,6 +159,85 @@ describe('sweep', () => {
       expect((await runSweep({ ...spec, out, trainer: fake(), log: () => {} })).trained).toEqual([]);
       expect(calls).toEqual([]);
       expect((await stat(join(out, 'results.csv'))).size).toBeGreaterThan(0);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it('never skips a finished run trained with other settings: stops before training, or retrains with overwrite', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'onelayer-sweep-settings-'));
+    try {
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const calls: TrainConfig[] = [];
+      const trainer = {
+        async runTraining(config: TrainConfig): Promise<RunSummary> {
+          calls.push(config);
+          await mkdir(config.out, { recursive: true });
+          const s = fakeSummary(config);
+          await writeFile(join(config.out, 'summary.json'), JSON.stringify(s));
+          return s;
+        },
+      };
+      const small = { models: ['vgg16', 's-vgg16'], widths: [8], dataset: 'mnist', epochs: 1, batchSize: 8, lr: 0.1, out, trainer, log: () => {} };
+      expect((await runSweep(small)).trained).toEqual(['vgg16', 's-vgg16-w8']);
+      // Planned runs resume an interrupted run or start fresh; nothing is overwritten.
+      expect(calls.map((c) => [c.resume, c.overwrite])).toEqual([['auto', false], ['auto', false]]);
+
+      // More epochs: the finished runs are not this run. Nothing is trained; the error names each folder and setting.
+      calls.length = 0;
+      const err = await runSweep({ ...small, epochs: 3 }).then(() => null, (e: Error) => e);
+      expect(err?.message).toMatch(/2 run folder\(s\) hold a finished run trained with other settings/);
+      expect(err?.message).toContain(`${join(out, 'runs', 'vgg16')}: --epochs 3 (the stored run has 1)`);
+      expect(err?.message).toContain(`${join(out, 'runs', 's-vgg16-w8')}: --epochs 3 (the stored run has 1)`);
+      expect(err?.message).toMatch(/new --out .* or --overwrite/);
+      expect(calls).toEqual([]);
+
+      // A point without its settings recorded (older sweeps) is not silently taken for this run either.
+      const old = JSON.parse(await readFile(join(out, 'runs', 'vgg16', 'summary.json'), 'utf8')) as Partial<RunSummary>;
+      delete old.config;
+      await writeFile(join(out, 'runs', 'vgg16', 'summary.json'), JSON.stringify(old));
+      await expect(runSweep(small)).rejects.toThrow(/runs\/vgg16: the stored run has no recorded settings/);
+
+      // --overwrite retrains exactly those runs, each replacing the old run.
+      const again = await runSweep({ ...small, epochs: 3, overwrite: true });
+      expect(again.trained).toEqual(['vgg16', 's-vgg16-w8']);
+      expect(calls.map((c) => [c.epochs, c.resume, c.overwrite])).toEqual([[3, false, true], [3, false, true]]);
+      expect(resultsFromCsv(await readFile(join(out, 'results.csv'), 'utf8')).map((r) => r.epochs)).toEqual([3, 3]);
+
+      // The same settings again: everything is skipped, with or without --overwrite.
+      calls.length = 0;
+      expect((await runSweep({ ...small, epochs: 3 })).skipped).toEqual(['vgg16', 's-vgg16-w8']);
+      expect((await runSweep({ ...small, epochs: 3, overwrite: true })).skipped).toEqual(['vgg16', 's-vgg16-w8']);
+      expect(calls).toEqual([]);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  });
+
+  it('a failed run never replaces a completed summary.json; a summary that cannot be written is reported', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'onelayer-sweep-fail-'));
+    try {
+      const { mkdir, writeFile } = await import('node:fs/promises');
+      const failing = { runTraining: async (): Promise<RunSummary> => Promise.reject(new Error('diverged')) };
+      const small = { models: ['vgg16', 's-vgg16'], widths: [8], dataset: 'mnist', epochs: 1, batchSize: 8, lr: 0.1, out, log: () => {} };
+      // vgg16 finished with other settings (retrained with --overwrite, which fails); s-vgg16-w8 never ran.
+      const finished = fakeSummary({ ...planSweep(small)[0]!.config, epochs: 5 });
+      await mkdir(join(out, 'runs', 'vgg16'), { recursive: true });
+      await writeFile(join(out, 'runs', 'vgg16', 'summary.json'), JSON.stringify(finished));
+      await expect(runSweep({ ...small, trainer: failing, overwrite: true })).rejects.toThrow(/2 run\(s\) failed[\s\S]*vgg16: diverged/);
+      expect(JSON.parse(await readFile(join(out, 'runs', 'vgg16', 'summary.json'), 'utf8'))).toEqual(finished);
+      expect(JSON.parse(await readFile(join(out, 'runs', 's-vgg16-w8', 'summary.json'), 'utf8'))).toMatchObject({ status: 'failed', error: 'diverged' });
+
+      // A summary.json that cannot be written (here: a folder is in the way): the sweep says so in one line and
+      // still records the result.
+      await rm(join(out, 'runs', 's-vgg16-w8', 'summary.json'));
+      await mkdir(join(out, 'runs', 's-vgg16-w8', 'summary.json', 'blocker'), { recursive: true });
+      const logs: string[] = [];
+      const noSummary = { runTraining: async (c: TrainConfig): Promise<RunSummary> => fakeSummary(c) };
+      const done = await runSweep({ ...small, models: ['s-vgg16'], trainer: noSummary, log: (l: string) => logs.push(l) });
+      expect(done.trained).toEqual(['s-vgg16-w8']);
+      expect(resultsFromCsv(await readFile(join(out, 'results.csv'), 'utf8')).map((r) => r.run)).toEqual(['s-vgg16-w8']);
+      expect(logs.filter((l) => l.startsWith(`sweep: could not write ${join(out, 'runs', 's-vgg16-w8', 'summary.json')}: `))).toHaveLength(1);
     } finally {
       await rm(out, { recursive: true, force: true });
     }

@@ -1,18 +1,18 @@
 // Node-only entry points of `onelayer sweep | worker | blends | prune` (src/cli/main.ts parses the flags).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { readFile } from 'node:fs/promises';
 import { bool, list, num, optNum, optStr, str, UsageError, type Args } from '../cli/args.js';
 import { trainConfigFromArgs } from '../cli/train.js';
 import { decodeSafetensors } from '../io/safetensors.js';
 import { renderBlendLayers } from './blend.js';
-import { writeAtomic } from './files-node.js';
+import { writeFileAtomic } from '../node/files.js';
 import { pruneCurve } from './prune-node.js';
-import type { QueueSettings } from './queue-node.js';
+import type { QueueSettings, RedisLinkOptions } from './queue-node.js';
 import { runSweep } from './sweep-node.js';
 
-function queueSettings(args: Args): Partial<QueueSettings> {
+function queueSettings(args: Args): Partial<QueueSettings> & RedisLinkOptions {
   return {
+    redisTimeoutMs: optNum(args, 'redis-timeout'),
     queueName: optStr(args, 'queue-name'),
     attempts: optNum(args, 'attempts'),
     lockDurationMs: optNum(args, 'lock-duration'),
@@ -21,7 +21,10 @@ function queueSettings(args: Args): Partial<QueueSettings> {
   };
 }
 
-/** Ctrl-C / SIGTERM abort the signal once, a second one exits; `dispose` removes the handlers again. */
+/**
+ * Ctrl-C / SIGTERM abort the signal once (a sweep stops waiting or training, a worker hands its job back and
+ * closes), a second one exits at once with 130; `dispose` removes the handlers again.
+ */
 function interruptSignal(): { signal: AbortSignal; dispose(): void } {
   const ac = new AbortController();
   const onSignal = (): void => {
@@ -42,8 +45,10 @@ function interruptSignal(): { signal: AbortSignal; dispose(): void } {
 
 /**
  * onelayer sweep --models vgg16,s-vgg16,sl-vgg16 --widths 32,64,128 --dataset D [--data PATH] --out DIR
- *   [every `onelayer train` flag except --model/--width/--out/--resume] [--queue redis://HOST:PORT
- *   [--queue-name N] [--attempts 3] [--lock-duration MS] [--stalled-interval MS] [--max-stalled K]] [--trainer MODULE]
+ *   [every `onelayer train` flag except --model/--width/--out/--resume] [--overwrite] [--queue redis://HOST:PORT
+ *   [--queue-name N] [--attempts 3] [--lock-duration MS] [--stalled-interval MS] [--max-stalled K] [--redis-timeout MS]]
+ *   [--trainer MODULE]
+ * --overwrite: retrain runs whose folder holds a finished run with other settings (without it, the sweep stops).
  */
 export async function sweepCommand(args: Args): Promise<number> {
   const models = list(args, 'models');
@@ -52,7 +57,8 @@ export async function sweepCommand(args: Args): Promise<number> {
     if (!Number.isInteger(n) || n <= 0) throw new UsageError(`--widths: '${w}' is not a positive integer`);
     return n;
   });
-  const { model: _m, width: _w, out: _o, resume: _r, ...train } = trainConfigFromArgs({ ...args, model: models[0] ?? '', out: '' });
+  // --overwrite is the sweep's own flag (see above), not the per-run one.
+  const { model: _m, width: _w, out: _o, resume: _r, overwrite: _ow, ...train } = trainConfigFromArgs({ ...args, model: models[0] ?? '', out: '' });
   const interrupt = interruptSignal();
   let outcome;
   try {
@@ -62,6 +68,7 @@ export async function sweepCommand(args: Args): Promise<number> {
       models,
       widths,
       out: resolve(str(args, 'out')),
+      overwrite: bool(args, 'overwrite'),
       queue: optStr(args, 'queue'),
       trainer: optStr(args, 'trainer'),
       signal: interrupt.signal,
@@ -73,7 +80,10 @@ export async function sweepCommand(args: Args): Promise<number> {
   return 0;
 }
 
-/** onelayer worker --queue redis://HOST:PORT [--queue-name N] [--out-dir DIR] [--trainer MODULE] [lock flags as for sweep] */
+/**
+ * onelayer worker --queue redis://HOST:PORT [--queue-name N] [--out-dir DIR] [--trainer MODULE] [lock flags and
+ * --redis-timeout as for sweep]. SIGINT/SIGTERM: the current job goes back to the queue, exit 0.
+ */
 export async function workerCommand(args: Args): Promise<number> {
   const { runWorker } = await import('./queue-node.js');
   const interrupt = interruptSignal();
@@ -95,10 +105,10 @@ export async function blendsCommand(args: Args): Promise<number> {
   const written: string[] = [];
   for (const [k, layer] of pictures.layers.entries()) {
     const path = join(out, `${String(k).padStart(2, '0')}-${layer.name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);
-    await writeAtomic(path, layer.png);
+    await writeFileAtomic(path, layer.png);
     written.push(path);
   }
-  await writeAtomic(join(out, 'blends.png'), pictures.sheet);
+  await writeFileAtomic(join(out, 'blends.png'), pictures.sheet);
   process.stdout.write(`${JSON.stringify({ layers: pictures.layers.map((l) => ({ name: l.name, n: l.n })), files: written, sheet: join(out, 'blends.png') }, null, 2)}\n`);
   return 0;
 }

@@ -4,8 +4,8 @@ import type { RunSummary, TrainConfig } from '../train/types.js';
 import { parseCsv, toCsv } from './csv.js';
 import { PALETTE, type HLine, type PlotSeries, type PlotSpec } from './plot.js';
 
-/** Training settings shared by every run of a sweep (model, width, out and resume are per run). */
-export type SweepTrainSettings = Omit<TrainConfig, 'model' | 'width' | 'out' | 'resume'>;
+/** Training settings shared by every run of a sweep (model, width, out, resume and overwrite are per run). */
+export type SweepTrainSettings = Omit<TrainConfig, 'model' | 'width' | 'out' | 'resume' | 'overwrite'>;
 
 export interface SweepSpec extends Partial<SweepTrainSettings> {
   /** e.g. ['vgg16', 's-vgg16', 'sl-vgg16']: names starting with 's-' / 'sl-' are shared models, others baselines. */
@@ -37,6 +37,18 @@ export const RESULT_COLUMNS: (keyof SweepResult & string)[] = [
   'trainLoss', 'wallSeconds', 'imagesPerSecond', 'adapter', 'software',
 ];
 
+/** The URL for messages: a password is replaced by '***'. */
+export function displayUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password) return url;
+    u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
 export function isSharedModel(model: string): boolean {
   return /^sl?-/i.test(model);
 }
@@ -45,7 +57,10 @@ export function runName(model: string, width: number | null): string {
   return width === null ? model : `${model}-w${width}`;
 }
 
-/** Every run of a sweep: each baseline once, each shared model at every width. Path joining is '/'-based. */
+/**
+ * Every run of a sweep: each baseline once, each shared model at every width. Path joining is '/'-based. Runs use
+ * resume: 'auto', so an interrupted run continues from its checkpoint and a new one starts fresh.
+ */
 export function planSweep(spec: SweepSpec): PlannedRun[] {
   if (spec.models.length === 0) throw new Error('sweep: --models is empty');
   const shared = spec.models.filter(isSharedModel);
@@ -68,7 +83,7 @@ export function planSweep(spec: SweepSpec): PlannedRun[] {
       const name = runName(model, width);
       if (seen.has(name)) continue;
       seen.add(name);
-      const config: TrainConfig = { ...base, model, out: `${root}/runs/${name}`, resume: true };
+      const config: TrainConfig = { ...base, model, out: `${root}/runs/${name}`, resume: 'auto' };
       if (width !== null) config.width = width;
       runs.push({ name, config });
     }

@@ -14,8 +14,8 @@ usage: onelayer <command> [options]
            --out RUN_DIR [--resume | --overwrite] [--require-hardware] [--max-steps-per-epoch K] [--quiet]
   eval     --checkpoint FILE [--dataset D] [--data PATH] [--batch-size B]
   profile  --model M [--width N] [--steps 5] [--batch-size 32] [--trace trace.json]
-  sweep    --models a,b,c --widths 32,64 --dataset D --epochs E --out DIR [--queue redis://HOST:PORT]
-  worker   --queue redis://HOST:PORT
+  sweep    --models a,b,c --widths 32,64 --dataset D --epochs E --out DIR [--overwrite] [--queue redis://HOST:PORT [--redis-timeout MS]]
+  worker   --queue redis://HOST:PORT [--queue-name N] [--out-dir DIR] [--redis-timeout MS]
   blends   --checkpoint FILE --out DIR
   prune    --checkpoint FILE [--fractions 0,0.1,...,0.9] [--per-layer] [--baselines SWEEP_DIR] [--out DIR]
 
