@@ -1,11 +1,11 @@
 // Node-only entry points of `onelayer sweep | worker | blends | prune` (src/cli/main.ts parses the flags).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bool, list, num, optNum, optStr, str, UsageError, type Args } from '../cli/args.js';
 import { trainConfigFromArgs } from '../cli/train.js';
 import { decodeSafetensors } from '../io/safetensors.js';
 import { renderBlendLayers } from './blend.js';
-import { writeFileAtomic } from '../node/files.js';
+import { readFileBytes, writeFileAtomic } from '../node/files.js';
 import { pruneCurve } from './prune-node.js';
 import type { QueueSettings, RedisLinkOptions } from './queue-node.js';
 import { runSweep } from './sweep-node.js';
@@ -99,7 +99,7 @@ export async function workerCommand(args: Args): Promise<number> {
 export async function blendsCommand(args: Args): Promise<number> {
   const file = resolve(str(args, 'checkpoint'));
   const out = resolve(str(args, 'out'));
-  const { tensors } = decodeSafetensors(new Uint8Array(await readFile(file)), file);
+  const { tensors } = decodeSafetensors(await readFileBytes(file, 'checkpoint'), file);
   const pictures = renderBlendLayers(tensors);
   await mkdir(out, { recursive: true });
   const written: string[] = [];
