@@ -95,12 +95,17 @@ describe('training', { timeout: 900_000 }, () => {
     await expect(runTraining(config(out, { width: 0 }))).rejects.toThrow(/width/);
     await expect(runTraining(config(out, { epochs: 0 }))).rejects.toThrow(/--epochs 0: expected an integer ≥ 1/);
     await expect(runTraining(config(out, { dataset: 'cifar10', dataPath: join(out, 'missing') }))).rejects.toThrow(/missing/);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toMatchObject({ status: 'failed', epochsCompleted: 0 });
+    // A run that failed before its first checkpoint holds nothing to keep: the corrected command just runs.
+    const retry = mkdtempSync(join(tmpdir(), 'onelayer-retry-'));
+    await expect(runTraining(config(retry, { dataset: 'cifar10', dataPath: join(out, 'missing') }))).rejects.toThrow(/missing/);
+    expect((await runTraining(config(retry))).status).toBe('completed');
     // Nothing to resume: an error naming the folder, and no folder is created.
     await expect(runTraining(config(join(out, 'never'), { resume: true }))).rejects.toThrow(/never has nothing to resume/);
     expect(existsSync(join(out, 'never'))).toBe(false);
     // A run folder below a file cannot be created: said before any training.
     writeFileSync(join(out, 'a-file'), 'x');
-    await expect(runTraining(config(join(out, 'a-file', 'run')))).rejects.toThrow(/a-file\/run: cannot create the run folder \(ENOTDIR/);
+    await expect(runTraining(config(join(out, 'a-file', 'run')))).rejects.toThrow(/a-file\/run: cannot create the run folder \(.*a-file is a file, not a folder/);
 
     const run = join(out, 'run');
     await runTraining(config(run, { width: 8 }));

@@ -1,11 +1,10 @@
 // Node-only entry points of `onelayer sweep | worker | blends | prune` (src/cli/main.ts parses the flags).
-import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { bool, list, num, optNum, optStr, str, UsageError, type Args } from '../cli/args.js';
 import { trainConfigFromArgs } from '../cli/train.js';
 import { decodeSafetensors } from '../io/safetensors.js';
 import { renderBlendLayers } from './blend.js';
-import { readFileBytes, writeFileAtomic } from '../node/files.js';
+import { makeDirs, readFileBytes, writeFileAtomic } from '../node/files.js';
 import { pruneCurve } from './prune-node.js';
 import type { QueueSettings, RedisLinkOptions } from './queue-node.js';
 import { runSweep } from './sweep-node.js';
@@ -101,7 +100,7 @@ export async function blendsCommand(args: Args): Promise<number> {
   const out = resolve(str(args, 'out'));
   const { tensors } = decodeSafetensors(await readFileBytes(file, 'checkpoint'), file);
   const pictures = renderBlendLayers(tensors);
-  await mkdir(out, { recursive: true });
+  await makeDirs(out);
   const written: string[] = [];
   for (const [k, layer] of pictures.layers.entries()) {
     const path = join(out, `${String(k).padStart(2, '0')}-${layer.name.replace(/[^A-Za-z0-9._-]/g, '_')}.png`);

@@ -1,6 +1,6 @@
 // Node-only: prune an SL checkpoint's blend layers at several fractions, evaluate each on the test set, and write
 // prune.csv + prune.svg + prune.png (accuracy vs compression counting only non-zero parameters).
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { init } from '../device/index.js';
 import { decodeSafetensors, type NamedTensorData } from '../io/safetensors.js';
@@ -9,7 +9,7 @@ import { loadDataset } from '../data/node.js';
 import { BatchLoader } from '../data/loader.js';
 import { evaluateModel } from '../train/trainer.js';
 import { assertFinite, parseInfo } from '../train/checkpoint.js';
-import { readFileBytes, writeFileAtomic } from '../node/files.js';
+import { makeDirs, readFileBytes, writeFileAtomic } from '../node/files.js';
 import { toCsv } from './csv.js';
 import { blendLayers } from './blend.js';
 import { renderPng, renderSvg } from './plot.js';
@@ -108,7 +108,7 @@ export async function pruneCurve(options: PruneOptions): Promise<PruneOutcome> {
     if (options.out) {
       files = { csv: join(options.out, 'prune.csv'), svg: join(options.out, 'prune.svg'), png: join(options.out, 'prune.png') };
       const spec = pruneChart(rows, `${info.model}${info.width ? ` n=${info.width}` : ''}: pruning blend layers${options.perLayer ? ' (per layer)' : ''}`);
-      await mkdir(options.out, { recursive: true });
+      await makeDirs(options.out);
       await writeFileAtomic(files.csv, toCsv(rows, PRUNE_COLUMNS));
       await writeFileAtomic(files.svg, renderSvg(spec));
       await writeFileAtomic(files.png, renderPng(spec));

@@ -3,9 +3,8 @@
 // writes results.csv, tradeoff.svg and tradeoff.png after every finished run. A finished run with other settings
 // (the sweep was rerun with more epochs, say) is never skipped silently: the sweep stops before training anything,
 // unless `overwrite` asks for those runs to be retrained.
-import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../node/files.js';
+import { makeDirs, writeFileAtomic } from '../node/files.js';
 import { runFingerprint } from '../train/fingerprint.js';
 import type { RunSummary, TrainConfig } from '../train/types.js';
 import { renderPng, renderSvg } from './plot.js';
@@ -44,7 +43,7 @@ export interface SweepOutcome {
 /** results.csv + tradeoff.svg + tradeoff.png for the results so far (plan order). */
 export async function writeSweepOutputs(out: string, results: readonly SweepResult[]): Promise<SweepOutcome['files']> {
   const files = { csv: join(out, 'results.csv'), svg: join(out, 'tradeoff.svg'), png: join(out, 'tradeoff.png') };
-  await mkdir(out, { recursive: true });
+  await makeDirs(out);
   await writeFileAtomic(files.csv, resultsToCsv(results));
   if (results.length > 0) {
     const spec = tradeoffPlot(results);
@@ -58,7 +57,7 @@ export async function writeSweepOutputs(out: string, results: readonly SweepResu
 async function writeSummary(runDir: string, summary: object, log: (line: string) => void): Promise<void> {
   const path = join(runDir, 'summary.json');
   try {
-    await mkdir(runDir, { recursive: true });
+    await makeDirs(runDir);
     await writeFileAtomic(path, `${JSON.stringify(summary, null, 2)}\n`);
   } catch (e) {
     log(`sweep: could not write ${path}: ${(e as Error).message}`);

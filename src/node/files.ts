@@ -1,7 +1,7 @@
 // Node-only file helpers: atomic writes (a crash never leaves a half-written checkpoint) and reads with clear errors.
 import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 
 /** Writes `data` to a temporary file in the same directory, fsyncs it, then renames it over `path`. */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
@@ -66,5 +66,30 @@ export async function pathKind(path: string): Promise<'file' | 'dir' | undefined
     return s.isDirectory() ? 'dir' : 'file';
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * mkdir -p that cannot hang: Node's own `mkdir(path, { recursive: true })` loops forever on some pseudo file systems
+ * (e.g. below /proc). Creates each missing level from the nearest existing ancestor; errors name the level.
+ */
+export async function makeDirs(path: string): Promise<void> {
+  const missing: string[] = [];
+  let p = resolve(path);
+  for (;;) {
+    const kind = await pathKind(p);
+    if (kind === 'dir') break;
+    if (kind === 'file') throw Object.assign(new Error(`${p} is a file, not a folder`), { code: 'ENOTDIR' });
+    missing.push(p);
+    const parent = dirname(p);
+    if (parent === p) break;
+    p = parent;
+  }
+  for (const dir of missing.reverse()) {
+    try {
+      await mkdir(dir);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
   }
 }

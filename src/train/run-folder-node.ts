@@ -2,9 +2,9 @@
 // (checkpoint.safetensors: model + momentum + run state) is the one commit point; model.safetensors, metrics.jsonl
 // and summary.json are derived from it and are rewritten from it on resume, so a kill at any instant leaves a
 // folder that resumes exactly.
-import { access, constants, mkdir, open, readdir, readFile, unlink } from 'node:fs/promises';
+import { access, constants, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pathKind } from '../node/files.js';
+import { makeDirs, pathKind } from '../node/files.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -83,9 +83,11 @@ export async function inspectRunFolder(dir: string): Promise<RunFolderState> {
   return state;
 }
 
-/** True when the folder holds results of a run worth keeping (a failed summary and temp files alone are not). */
+/** True when the folder holds a run worth keeping (a failed run without a checkpoint, and temp files, are not). */
 export function holdsRun(s: RunFolderState): boolean {
-  return s.checkpoint || s.runFile || s.model || s.metrics || s.legacyOptimizer || s.summary === 'completed' || s.summary === 'unreadable';
+  // run.json alone marks a run that may still be going (or was killed): keep it unless its failure was recorded.
+  const unfinished = s.runFile && s.summary !== 'failed';
+  return s.checkpoint || unfinished || s.model || s.metrics || s.legacyOptimizer || s.summary === 'completed' || s.summary === 'unreadable';
 }
 
 export function describeRun(s: RunFolderState): string {
@@ -98,9 +100,9 @@ export function describeRun(s: RunFolderState): string {
 /** Creates the folder if needed and proves it writable, before any training: errors name the folder and the cause. */
 export async function ensureWritable(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await makeDirs(dir);
   } catch (e) {
-    throw new RunFolderError(`onelayer: --out ${dir}: cannot create the run folder (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}: ${(e as Error).message}); choose another --out`);
+    throw new RunFolderError(`onelayer: --out ${dir}: cannot create the run folder (${(e as Error).message}); choose another --out`);
   }
   const probe = join(dir, `.write-probe.${process.pid}.${Date.now().toString(16)}.tmp`);
   try {
@@ -110,7 +112,7 @@ export async function ensureWritable(dir: string): Promise<void> {
     await access(dir, constants.W_OK);
   } catch (e) {
     await unlink(probe).catch(() => undefined);
-    throw new RunFolderError(`onelayer: --out ${dir}: the run folder is not writable (${(e as NodeJS.ErrnoException).code ?? 'error'}: ${(e as Error).message}); choose another --out`);
+    throw new RunFolderError(`onelayer: --out ${dir}: the run folder is not writable (${(e as Error).message}); choose another --out`);
   }
 }
 

@@ -160,7 +160,8 @@ async function train(
   }
   await ensureWritable(out);
   await removeTempFiles(out, folder);
-  if (mode === 'overwrite' || mode === 'restart') {
+  // A fresh start may meet the leftovers of a run that failed before its first checkpoint (run.json, a failed summary).
+  if (mode === 'overwrite' || mode === 'restart' || (mode === 'fresh' && folder.exists)) {
     await removeRunFiles(out);
     folder.summary = undefined; // what was there is gone: a failure of this run may now write its own summary
   }
