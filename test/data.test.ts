@@ -1,12 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   BatchLoader,
+  checkCifarFileSize,
+  cifarArchiveMaxBytes,
   gunzip,
   loadMnist,
   memoryFileTree,
@@ -18,11 +20,14 @@ import {
   type Dataset,
   type NamedBytes,
 } from '../src/data/index.js';
-import { loadDataset } from '../src/data/node.js';
+import { datasetCacheDir } from '../src/data/cache-node.js';
+import { gunzipNode, loadDataset } from '../src/data/node.js';
 import { Random } from '../src/tensor/random.js';
 
 const REC10 = 3073;
 const REC100 = 3074;
+/** The small fixtures below are not official-size files: parse them in lenient mode. */
+const LENIENT = { officialSizes: false } as const;
 let dir = '';
 
 /** Deterministic CIFAR-style records: label bytes then 3072 pixels. */
@@ -147,23 +152,23 @@ describe('MNIST (embedded)', () => {
 
 describe('CIFAR', () => {
   it('parses the official binary batches from bytes', () => {
-    expectCifar10(parseCifar(cifar10Files.files, 'cifar10'));
+    expectCifar10(parseCifar(cifar10Files.files, 'cifar10', LENIENT));
   });
 
   it('loads from the extracted folder (the batches folder or its parent)', async () => {
     const root = join(dir, 'c10');
     await writeTree(root, cifar10Files.files);
-    expectCifar10(await loadDataset('cifar10', { path: root }));
-    expectCifar10(await loadDataset('cifar10', { path: join(root, 'cifar-10-batches-bin') }));
+    expectCifar10(await loadDataset('cifar10', { path: root, cifar: LENIENT }));
+    expectCifar10(await loadDataset('cifar10', { path: join(root, 'cifar-10-batches-bin'), cifar: LENIENT }));
   });
 
   it('loads the .tar.gz directly (our tar writer, and GNU tar when present)', async () => {
     const tgz = gzipSync(writeTar(cifar10Files.files));
     const path = join(dir, 'cifar-10-binary.tar.gz');
     await writeFile(path, tgz);
-    expectCifar10(await loadDataset('cifar10', { path }));
+    expectCifar10(await loadDataset('cifar10', { path, cifar: LENIENT }));
     // The browser path: DecompressionStream + tar reader.
-    expectCifar10(await parseCifarArchive(tgz, 'cifar-10-binary.tar.gz', 'cifar10'));
+    expectCifar10(await parseCifarArchive(tgz, 'cifar-10-binary.tar.gz', 'cifar10', undefined, LENIENT));
     let gnu: Uint8Array | undefined;
     try {
       execFileSync('tar', ['-czf', join(dir, 'gnu.tar.gz'), '-C', join(dir, 'c10'), 'cifar-10-batches-bin']);
@@ -171,7 +176,7 @@ describe('CIFAR', () => {
     } catch {
       gnu = undefined; // no tar CLI: the writer round trip above still covers the format
     }
-    if (gnu) expectCifar10(await loadDataset('cifar10', { path: join(dir, 'gnu.tar.gz') }));
+    if (gnu) expectCifar10(await loadDataset('cifar10', { path: join(dir, 'gnu.tar.gz'), cifar: LENIENT }));
   });
 
   it('parses CIFAR-100 with fine labels and names', async () => {
@@ -185,7 +190,7 @@ describe('CIFAR', () => {
     ];
     const root = join(dir, 'c100');
     await writeTree(root, files);
-    const ds = await loadDataset('cifar100', { path: root });
+    const ds = await loadDataset('cifar100', { path: root, cifar: LENIENT });
     expect([ds.numClasses, ds.train.count, ds.test.count]).toEqual([100, 30, 10]);
     expect(Array.from(ds.train.labels)).toEqual(train.labels);
     expectSame(ds.test.images, test.pixels, 'test images');
@@ -194,30 +199,38 @@ describe('CIFAR', () => {
 
   it('names the file and the expected size for missing or truncated batches', async () => {
     const short = cifar10Files.files[2].bytes.subarray(0, 1234);
-    expect(() => parseCifar(replace(cifar10Files.files, 'data_batch_3.bin', short), 'cifar10')).toThrow(
-      'data_batch_3.bin: 61460 bytes expected (20 records of 3073, like data_batch_1.bin), got 1234',
+    expect(() => parseCifar(replace(cifar10Files.files, 'data_batch_3.bin', short), 'cifar10', LENIENT)).toThrow(
+      'cifar-10-batches-bin/data_batch_3.bin: 61460 bytes expected (20 records of 3073, like cifar-10-batches-bin/data_batch_1.bin), got 1234',
     );
     const odd = cifar10Files.files[0].bytes.subarray(0, REC10 * 3 + 5);
-    expect(() => parseCifar(replace(cifar10Files.files, 'data_batch_1.bin', odd), 'cifar10')).toThrow(
-      /data_batch_1\.bin: 30730000 bytes expected \(10000 records of 3073\), got 9224/,
+    expect(() => parseCifar(replace(cifar10Files.files, 'data_batch_1.bin', odd), 'cifar10', LENIENT)).toThrow(
+      /data_batch_1\.bin: 30730000 bytes expected \(10000 records of 3073\), got 9224, which is not a whole number of records/,
     );
-    expect(() => parseCifar(cifar10Files.files.filter((f) => !f.name.endsWith('test_batch.bin')), 'cifar10')).toThrow(/cifar10: missing test_batch\.bin/);
-    // Official-size batches: a truncated first batch is the one named.
+    expect(() => parseCifar(cifar10Files.files.filter((f) => !f.name.endsWith('test_batch.bin')), 'cifar10', LENIENT)).toThrow(
+      /cifar10: missing test_batch\.bin/,
+    );
+    // Lenient mode with official-size batches: a truncated first batch is the one named.
     const full = cifar10Files.files.map((f) => (/_batch/.test(f.name) ? { name: f.name, bytes: new Uint8Array(10000 * REC10) } : f));
-    expect(() => parseCifar(replace(full, 'data_batch_1.bin', new Uint8Array(REC10 * 9000)), 'cifar10')).toThrow(
-      'data_batch_1.bin: 30730000 bytes expected (10000 records of 3073, like data_batch_2.bin), got 27657000',
+    expect(() => parseCifar(replace(full, 'data_batch_1.bin', new Uint8Array(REC10 * 9000)), 'cifar10', LENIENT)).toThrow(
+      'data_batch_1.bin: 30730000 bytes expected (10000 records of 3073, like cifar-10-batches-bin/data_batch_2.bin), got 27657000',
     );
     const c100 = [{ name: 'train.bin', bytes: new Uint8Array(REC100 * 2 - 1) }, { name: 'test.bin', bytes: new Uint8Array(REC100) }];
-    expect(() => parseCifar(c100, 'cifar100')).toThrow(/train\.bin: 153700000 bytes expected \(50000 records of 3074\), got 6147/);
+    expect(() => parseCifar(c100, 'cifar100', LENIENT)).toThrow(/train\.bin: 153700000 bytes expected \(50000 records of 3074\), got 6147/);
+    // The default is strict: the small fixtures are refused, naming the file, the bytes found and the count expected.
+    expect(() => parseCifar(cifar10Files.files, 'cifar10')).toThrow(
+      'cifar-10-batches-bin/data_batch_1.bin: 61460 bytes found (20 records), 30730000 expected: the official cifar10 data_batch_1.bin holds exactly 10000 records of 3073 bytes',
+    );
+    await expect(loadDataset('cifar10', { path: join(dir, 'c10') })).rejects.toThrow(/c10\/cifar-10-batches-bin\/data_batch_1\.bin: 61460 bytes found/);
     await expect(loadDataset('cifar10', { path: join(dir, 'nowhere') })).rejects.toThrow(/nowhere: not found \(cifar10 needs/);
     await expect(loadDataset('cifar10')).rejects.toThrow(/cifar10: a data path is required/);
     await expect(loadDataset('imagenet')).rejects.toThrow(/unknown dataset "imagenet"/);
+    expect(() => parseCifar(cifar10Files.files, 'toString' as 'cifar10')).toThrow(/parseCifar: unknown kind "toString"/);
   });
 
   it('gives the record index of a label out of range', () => {
     const bytes = cifar10Files.files[3].bytes.slice();
     bytes[7 * REC10] = 10;
-    expect(() => parseCifar(replace(cifar10Files.files, 'data_batch_4.bin', bytes), 'cifar10')).toThrow(
+    expect(() => parseCifar(replace(cifar10Files.files, 'data_batch_4.bin', bytes), 'cifar10', LENIENT)).toThrow(
       'data_batch_4.bin: label 10 of record 7 (byte offset 21511) is out of range [0, 10)',
     );
   });
@@ -228,14 +241,14 @@ describe('CIFAR', () => {
     const cut = tgz.subarray(0, tgz.length >> 1);
     await writeFile(join(dir, 'cut.tar.gz'), cut);
     await expect(loadDataset('cifar10', { path: join(dir, 'cut.tar.gz') })).rejects.toThrow(/cut\.tar\.gz: corrupt gzip data/);
-    await expect(parseCifarArchive(cut, 'cut.tar.gz', 'cifar10')).rejects.toThrow(/cut\.tar\.gz: corrupt gzip data/);
+    await expect(parseCifarArchive(cut, 'cut.tar.gz', 'cifar10', undefined, LENIENT)).rejects.toThrow(/cut\.tar\.gz: corrupt gzip data/);
     await expect(gunzip(new Uint8Array([1, 2, 3]), 'x.gz')).rejects.toThrow(/x\.gz: not a gzip file/);
     const badSum = tar.slice();
     badSum[600 + 512 * 121] ^= 0xff; // inside the second header's name field
     expect(() => readTar(badSum, 'bad.tar')).toThrow(/bad\.tar: corrupt tar: header checksum mismatch at offset/);
     const truncated = tar.subarray(0, 512 + 1000);
     expect(() => readTar(truncated, 'short.tar')).toThrow(/short\.tar: truncated tar: entry "cifar-10-batches-bin\/data_batch_1\.bin" at offset 0 needs 61460 bytes, only 1000 left/);
-    await expect(parseCifarArchive(gzipSync(writeTar(cifar10Files.files.slice(1))), 'partial.tgz', 'cifar10')).rejects.toThrow(
+    await expect(parseCifarArchive(gzipSync(writeTar(cifar10Files.files.slice(1))), 'partial.tgz', 'cifar10', undefined, LENIENT)).rejects.toThrow(
       /partial\.tgz: cifar10: missing data_batch_1\.bin/,
     );
   });
@@ -245,6 +258,105 @@ describe('CIFAR', () => {
     const files = readTar(writeTar([{ name, bytes: new Uint8Array([1, 2, 3]) }, { name: 'b', bytes: new Uint8Array(0) }]));
     expect(files.map((f) => f.name)).toEqual([name, 'b']);
     expect(Array.from(files[0].bytes)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('CIFAR at official sizes (the default, strict)', () => {
+  const N = 10000;
+  /** Six official-size CIFAR-10 files, generated once: record r of file b has label (r + b) % 10 and r in pixels 0..1. */
+  const official = (() => {
+    const template = new Uint8Array(REC10);
+    for (let i = 1; i < REC10; i++) template[i] = (i * 31) & 255;
+    const first = new Uint8Array(N * REC10);
+    for (let r = 0; r < N; r++) {
+      first.set(template, r * REC10);
+      first[r * REC10 + 1] = r & 255;
+      first[r * REC10 + 2] = r >> 8;
+    }
+    const names = [1, 2, 3, 4, 5].map((i) => `data_batch_${i}.bin`).concat('test_batch.bin');
+    return names.map((name, b) => {
+      const bytes = first.slice();
+      for (let r = 0; r < N; r++) bytes[r * REC10] = (r + b) % 10;
+      return { name: `cifar-10-batches-bin/${name}`, bytes };
+    });
+  })();
+  /** Mismatches between a loaded split and the generated records (0 when every label and record index is right). */
+  const mismatches = (split: Dataset['train'], files: number[]): number => {
+    let bad = split.count === files.length * N ? 0 : 1;
+    files.forEach((b, k) => {
+      for (let r = 0; r < N; r++) {
+        const n = k * N + r;
+        const img = n * 3072;
+        if (split.labels[n] !== (r + b) % 10 || split.images[img] !== (r & 255) || split.images[img + 1] !== r >> 8) bad++;
+      }
+    });
+    return bad;
+  };
+  const root = () => join(dir, 'c10-full');
+
+  it('loads full-size CIFAR-10 from its folder', async () => {
+    await writeTree(root(), official);
+    const ds = await loadDataset('cifar10', { path: root() });
+    expect([ds.train.count, ds.test.count]).toEqual([50000, 10000]);
+    expect(mismatches(ds.train, [0, 1, 2, 3, 4])).toBe(0);
+    expect(mismatches(ds.test, [5])).toBe(0);
+    // The official archive also holds readme.html and batches.meta.txt: the gzip cap leaves room for them.
+    const extra = [{ name: 'cifar-10-batches-bin/batches.meta.txt', bytes: new Uint8Array(61) }, { name: 'cifar-10-batches-bin/readme.html', bytes: new Uint8Array(88) }];
+    expect(writeTar([...official, ...extra]).length).toBeLessThanOrEqual(cifarArchiveMaxBytes('cifar10'));
+  });
+
+  it('refuses an official file with the wrong record count, naming it, the bytes found and the count expected', async () => {
+    // A test file cut to 5,000 records used to be accepted silently as a smaller test split.
+    const cut = join(root(), 'cifar-10-batches-bin', 'test_batch.bin');
+    await writeFile(cut, official[5].bytes.subarray(0, 5000 * REC10));
+    await expect(loadDataset('cifar10', { path: root() })).rejects.toThrow(
+      `${cut}: 15365000 bytes found (5000 records), 30730000 expected: the official cifar10 test_batch.bin holds exactly 10000 records of 3073 bytes`,
+    );
+    await writeFile(cut, official[5].bytes.subarray(0, 5000 * REC10 + 17));
+    await expect(loadDataset('cifar10', { path: root() })).rejects.toThrow(/test_batch\.bin: 15365017 bytes found \(not a whole number of records\), 30730000 expected/);
+    // CIFAR-100: train.bin holds 50,000 records and test.bin 10,000; swapped or short files are refused before allocation.
+    const c100 = (train: number, test: number) => [
+      { name: 'cifar-100-binary/train.bin', bytes: new Uint8Array(train * REC100) },
+      { name: 'cifar-100-binary/test.bin', bytes: new Uint8Array(test * REC100) },
+    ];
+    expect(() => parseCifar(c100(10000, 50000), 'cifar100')).toThrow(
+      'cifar-100-binary/train.bin: 30740000 bytes found (10000 records), 153700000 expected: the official cifar100 train.bin holds exactly 50000 records of 3074 bytes',
+    );
+    expect(() => parseCifar(c100(50000, 9999), 'cifar100')).toThrow(/test\.bin: 30736926 bytes found \(9999 records\), 30740000 expected/);
+    // The official sizes themselves pass (checked on the size alone, as the Node loader does before reading).
+    expect(() => checkCifarFileSize('cifar100', 'x/train.bin', 50000 * REC100)).not.toThrow();
+    expect(() => checkCifarFileSize('cifar100', 'x/test.bin', 10000 * REC100)).not.toThrow();
+    expect(() => checkCifarFileSize('cifar100', 'x/test.bin', 10001 * REC100)).toThrow(/x\/test\.bin: 30743074 bytes found \(10001 records\)/);
+  });
+
+  it('caps gzip output at the most the official archive can hold, naming the archive and the limit', async () => {
+    const limit = cifarArchiveMaxBytes('cifar10');
+    expect(limit).toBeGreaterThan(6 * N * REC10);
+    expect(limit).toBeLessThan(6 * N * REC10 + 2 ** 21);
+    // Gzip members concatenate: 1 MiB of zeros (1 KB compressed) repeated past the limit is a cheap bomb.
+    const member = gzipSync(new Uint8Array(2 ** 20));
+    const bomb = Buffer.concat(Array.from({ length: Math.ceil(limit / 2 ** 20) + 1 }, () => member));
+    const path = join(dir, 'bomb.tar.gz');
+    await writeFile(path, bomb);
+    await expect(loadDataset('cifar10', { path })).rejects.toThrow(`${path}: gzip data inflates to more than ${limit} bytes`);
+    expect(() => gunzipNode(bomb, 'bomb.tar.gz', limit)).toThrow(`bomb.tar.gz: gzip data inflates to more than ${limit} bytes`);
+    // Both archive parsers pass the cap of their kind to the inflater.
+    for (const kind of ['cifar10', 'cifar100'] as const) {
+      const caps: (number | undefined)[] = [];
+      const spy = (b: Uint8Array, _archive: string, max?: number) => {
+        caps.push(max);
+        return gunzipNode(b, 'spy', max);
+      };
+      await expect(parseCifarArchive(gzipSync(writeTar([])), 'empty.tgz', kind, spy)).rejects.toThrow(/empty\.tgz: .*missing/);
+      expect(caps).toEqual([cifarArchiveMaxBytes(kind)]);
+    }
+    expect(cifarArchiveMaxBytes('cifar100')).toBe(512 * 2 + Math.ceil((50000 * REC100) / 512) * 512 + Math.ceil((10000 * REC100) / 512) * 512 + 2 ** 20);
+    // The browser inflater stops reading at the limit too (a smaller one here: DecompressionStream is slower than zlib).
+    const small = gzipSync(new Uint8Array(300000));
+    await expect(gunzip(small, 'small.gz', 299999)).rejects.toThrow('small.gz: gzip data inflates to more than 299999 bytes');
+    expect((await gunzip(small, 'small.gz', 300000)).length).toBe(300000);
+    expect(gunzipNode(small, 'small.gz', 300000).length).toBe(300000);
+    expect(() => gunzipNode(small, 'small.gz', 299999)).toThrow('small.gz: gzip data inflates to more than 299999 bytes');
   });
 });
 
@@ -287,9 +399,24 @@ describe('Tiny ImageNet', () => {
     }
   };
 
+  // Caches go to a private XDG_CACHE_HOME; one image gets a fixed mtime so that the test can restore it exactly.
+  const FIXED_TIME = new Date('2024-01-01T00:00:00Z');
+  const cacheHome = () => join(dir, 'xdg-cache');
+  let savedCacheHome: string | undefined;
+  beforeAll(() => {
+    savedCacheHome = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = cacheHome();
+  });
+  afterAll(() => {
+    if (savedCacheHome === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = savedCacheHome;
+  });
+
   it('loads the official folder layout with jpeg-js', async () => {
     const root = join(dir, 'tin');
     await writeTree(root, treeFiles());
+    const jpg = join(root, 'tiny-imagenet-200/train', wnids[1], 'images', `${wnids[1]}_1.JPEG`);
+    await utimes(jpg, FIXED_TIME, FIXED_TIME);
     const ds = await loadDataset('tiny-imagenet', { path: root });
     expect([ds.name, ds.numClasses, ds.channels, ds.height, ds.width]).toEqual(['tiny-imagenet', 3, 3, 64, 64]);
     expect([ds.train.count, ds.test.count]).toEqual([9, 4]);
@@ -301,13 +428,65 @@ describe('Tiny ImageNet', () => {
     // The folder that holds wnids.txt works too, and maxPerClass takes a subset.
     const sub = await loadDataset('tiny-imagenet', { path: join(root, 'tiny-imagenet-200'), tinyImagenet: { maxPerClass: 2 } });
     expect(Array.from(sub.train.labels)).toEqual([0, 0, 1, 1, 2, 2]);
-    // The decoded set was cached: a damaged JPEG is not even read on the next load, unless caching is off.
-    await writeFile(join(root, 'tiny-imagenet-200/train', wnids[1], 'images', `${wnids[1]}_1.JPEG`), new Uint8Array([0xff, 0xd8, 0]));
+    // The decoded set was cached in $XDG_CACHE_HOME/onelayer (one file per subset), never in the data folder.
+    expect((await readdir(join(cacheHome(), 'onelayer'))).filter((f) => /^tiny-imagenet-[0-9a-f]{16}-(all|2)\.bin$/.test(f))).toHaveLength(2);
+    expect(await readdir(join(root, 'tiny-imagenet-200'))).not.toContain('.onelayer-cache');
+    // A damaged JPEG with the same size and modification time is not even read on the next load (a cache hit) …
+    const before = await stat(jpg);
+    const damaged = new Uint8Array(before.size);
+    damaged.set([0xff, 0xd8, 0]);
+    await writeFile(jpg, damaged);
+    await utimes(jpg, FIXED_TIME, FIXED_TIME);
     const cached = await loadDataset('tiny-imagenet', { path: root });
     expectSame(cached.train.images, ds.train.images, 'cached train images');
     expectSame(cached.test.labels, ds.test.labels, 'cached test labels');
     expect([cached.mean, cached.classNames]).toEqual([ds.mean, ds.classNames]);
+    // … unless caching is off, or the image's modification time changed: the key covers every image's path, size and mtime.
     await expect(loadDataset('tiny-imagenet', { path: root, tinyImagenet: { cache: false } })).rejects.toThrow(/n01629819_1\.JPEG: cannot decode JPEG/);
+    await utimes(jpg, FIXED_TIME, new Date(FIXED_TIME.getTime() + 5000));
+    await expect(loadDataset('tiny-imagenet', { path: root })).rejects.toThrow(/n01629819_1\.JPEG: cannot decode JPEG/);
+  });
+
+  it('keys the cache on val_annotations.txt, rebuilds a damaged cache, skips an unwritable cache folder', async () => {
+    const root = join(dir, 'tin-cache');
+    await writeTree(root, treeFiles());
+    const first = await loadDataset('tiny-imagenet', { path: root, tinyImagenet: { maxPerClass: 1 } });
+    expect(Array.from(first.test.labels)).toEqual([0, 2, 1, 0]);
+    const cacheFile = join(cacheHome(), 'onelayer', (await readdir(join(cacheHome(), 'onelayer'))).find((f) => f.endsWith('-1.bin'))!);
+    const good = await readFile(cacheFile);
+    // Relabelling the validation images (same files, same sizes) must not serve the old labels from the cache.
+    const relabelled = [0, 1, 2, 3].map((v) => `val_${v}.JPEG\t${wnids[(v + 1) % 3]}\t0\t0\t63\t63`).join('\n');
+    await writeFile(join(root, 'tiny-imagenet-200/val/val_annotations.txt'), `${relabelled}\n`);
+    const second = await loadDataset('tiny-imagenet', { path: root, tinyImagenet: { maxPerClass: 1 } });
+    expect(Array.from(second.test.labels)).toEqual([1, 2, 0, 1]);
+    const rebuilt = await readFile(cacheFile);
+    expect(rebuilt.equals(good)).toBe(false);
+    // Damaged caches (a flipped byte in the labels, a truncation, garbage) are ignored and rebuilt, never fatal.
+    const flipped = Buffer.from(rebuilt);
+    flipped[flipped.length - 1] ^= 0x40;
+    for (const bad of [flipped, rebuilt.subarray(0, rebuilt.length - 3), Buffer.from('OLDSET01\xff\xff\xff\xff{'), new Uint8Array(0)]) {
+      await writeFile(cacheFile, bad);
+      const again = await loadDataset('tiny-imagenet', { path: root, tinyImagenet: { maxPerClass: 1 } });
+      expectSame(again.test.labels, second.test.labels, 'labels after a damaged cache');
+      expectSame(again.train.images, second.train.images, 'images after a damaged cache');
+      expect((await readFile(cacheFile)).equals(rebuilt), 'the cache is rewritten').toBe(true);
+    }
+    // An explicit cache file is used as given; a cache folder that cannot be created only skips caching.
+    const own = join(dir, 'own-cache', 'tin.bin');
+    await loadDataset('tiny-imagenet', { path: root, tinyImagenet: { cache: own } });
+    // All 9 training images instead of 3: six more images of 3×64×64 bytes and a 2-byte label each.
+    expect((await stat(own)).size).toBe(rebuilt.length + 6 * (12288 + 2));
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = join(own, 'under-a-file');
+    try {
+      const uncached = await loadDataset('tiny-imagenet', { path: root, tinyImagenet: { maxPerClass: 1 } });
+      expectSame(uncached.train.images, second.train.images, 'images without a cache');
+    } finally {
+      process.env.XDG_CACHE_HOME = saved;
+    }
+    expect(datasetCacheDir({ XDG_CACHE_HOME: '/x/y' })).toBe(join('/x/y', 'onelayer'));
+    expect(datasetCacheDir({ XDG_CACHE_HOME: 'relative' })).toBe(join(homedir(), '.cache', 'onelayer'));
+    expect(datasetCacheDir({})).toBe(join(homedir(), '.cache', 'onelayer'));
   });
 
   it('expands grayscale and drops alpha with an injected decoder (the browser path)', async () => {
@@ -341,7 +520,7 @@ describe('Tiny ImageNet', () => {
 });
 
 describe('BatchLoader', () => {
-  const cifar = parseCifar(cifar10Files.files, 'cifar10');
+  const cifar = parseCifar(cifar10Files.files, 'cifar10', LENIENT);
 
   it('counts batches with and without dropLast and returns the right shapes', () => {
     const l = new BatchLoader(cifar, 'train', { batchSize: 32 });

@@ -1,7 +1,7 @@
 // Datasets for the browser and Node alike (no node:* imports here; Node file loading is in ./node.ts).
 export * from './types.js';
 export { loadMnist, mnistFromRaw, MNIST_TRAIN, MNIST_TEST } from './mnist.js';
-export { parseCifar, parseCifarArchive, cifarFileNames, type CifarKind } from './cifar.js';
+export { parseCifar, parseCifarArchive, cifarFileNames, cifarArchiveMaxBytes, checkCifarFileSize, type CifarKind, type CifarOptions } from './cifar.js';
 export {
   parseTinyImagenet,
   memoryFileTree,
@@ -11,6 +11,6 @@ export {
   type FileTree,
   type TinyImagenetOptions,
 } from './tinyimagenet.js';
-export { readTar, writeTar, gunzip, isGzip, readArchive } from './tar.js';
+export { readTar, writeTar, gunzip, isGzip, readArchive, type Inflate } from './tar.js';
 export { BatchLoader, type BatchLoaderOptions } from './loader.js';
 export { resolveAugment, type AugmentOptions } from './augment.js';

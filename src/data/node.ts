@@ -1,10 +1,13 @@
 // Node-only dataset loading from disk (folders or downloaded archives). Browsers use the parsers in index.ts directly.
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { kMaxLength } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { pathKind, readFileBytes } from '../node/files.js';
-import { cachedDataset } from './cache-node.js';
-import { cifarFileNames, parseCifar, parseCifarArchive, type CifarKind } from './cifar.js';
+import { cachedDataset, datasetCacheDir } from './cache-node.js';
+import { checkCifarFileSize, cifarFileNames, parseCifar, parseCifarArchive, type CifarKind, type CifarOptions } from './cifar.js';
+import { isGzip, tooLarge } from './tar.js';
 import { parseTinyImagenet, type DecodedImage, type FileTree, type TinyImagenetOptions } from './tinyimagenet.js';
 import { DATASETS, DatasetError, type Dataset, type NamedBytes } from './types.js';
 
@@ -14,19 +17,29 @@ const SOURCES: Record<string, string> = {
   'tiny-imagenet': 'the extracted tiny-imagenet-200 folder (http://cs231n.stanford.edu/tiny-imagenet-200.zip)',
 };
 
-/** zlib is several times faster than DecompressionStream on the 160 MB CIFAR archives. */
-export function gunzipNode(bytes: Uint8Array, archive: string): Uint8Array {
+/**
+ * zlib is several times faster than DecompressionStream on the 160 MB CIFAR archives. Output past
+ * `maxOutputLength` bytes is refused by zlib itself, before it is allocated.
+ */
+export function gunzipNode(bytes: Uint8Array, archive: string, maxOutputLength: number = kMaxLength): Uint8Array {
+  if (!isGzip(bytes)) {
+    const magic = Array.from(bytes.subarray(0, 2), (x) => x.toString(16).padStart(2, '0')).join(' ') || '(empty)';
+    throw new DatasetError(`${archive}: not a gzip file (magic bytes ${magic}, expected 1f 8b)`);
+  }
+  const limit = Math.max(1, Math.min(Math.floor(maxOutputLength), kMaxLength));
   try {
-    return gunzipSync(bytes);
+    const out = gunzipSync(bytes, { maxOutputLength: limit });
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (e) {
-    throw new DatasetError(`${archive}: corrupt gzip data (${(e as Error).message})`);
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(archive, limit);
+    throw new DatasetError(`${archive}: corrupt gzip data (${e instanceof Error ? e.message : String(e)})`);
   }
 }
 
-async function loadCifar(kind: CifarKind, path: string): Promise<Dataset> {
+async function loadCifar(kind: CifarKind, path: string, options: CifarOptions): Promise<Dataset> {
   const kindOfPath = await pathKind(path);
   if (kindOfPath === undefined) throw new DatasetError(`${path}: not found (${kind} needs ${SOURCES[kind]})`);
-  if (kindOfPath === 'file') return parseCifarArchive(await readFileBytes(path, `${kind} archive`), path, kind, gunzipNode);
+  if (kindOfPath === 'file') return parseCifarArchive(await readFileBytes(path, `${kind} archive`), path, kind, gunzipNode, options);
   const { required, optional, folder } = cifarFileNames(kind);
   // Accept the batches folder itself or the folder that contains it.
   const dir = (await pathKind(join(path, folder))) === 'dir' ? join(path, folder) : path;
@@ -34,13 +47,21 @@ async function loadCifar(kind: CifarKind, path: string): Promise<Dataset> {
   for (const name of required) {
     const p = join(dir, name);
     if ((await pathKind(p)) !== 'file') throw new DatasetError(`${p}: ${kind} batch file not found (${kind} needs ${SOURCES[kind]})`);
-    files.push({ name, bytes: await readFileBytes(p, `${kind} batch file`) });
+  }
+  // Sizes first, from the file system: a short file is reported before 180 MB are read.
+  if (options.officialSizes ?? true) {
+    for (const name of required) checkCifarFileSize(kind, join(dir, name), (await stat(join(dir, name))).size);
+  }
+  for (const name of required) {
+    const p = join(dir, name);
+    // The full path as the name, so that errors say which file on disk is at fault.
+    files.push({ name: p, bytes: await readFileBytes(p, `${kind} batch file`) });
   }
   for (const name of optional) {
     const p = join(dir, name);
-    if ((await pathKind(p)) === 'file') files.push({ name, bytes: await readFileBytes(p) });
+    if ((await pathKind(p)) === 'file') files.push({ name: p, bytes: await readFileBytes(p) });
   }
-  return parseCifar(files, kind);
+  return parseCifar(files, kind, options);
 }
 
 /** A FileTree over a folder on disk; paths are relative to `root` with '/' separators. */
@@ -52,26 +73,78 @@ export async function directoryFileTree(root: string): Promise<FileTree> {
   return { list: () => list, read: (p) => readFileBytes(join(root, p), 'image') };
 }
 
-/** jpeg-js decoder (pure JS; RGB out, grayscale JPEGs already expanded to 3 channels). */
-export async function jpegDecoder(): Promise<(bytes: Uint8Array, name: string) => DecodedImage> {
+export interface JpegLimits {
+  /** Largest image accepted, in pixels (default 1024 × 1024); checked by jpeg-js on the header, before decoding. */
+  maxPixels?: number;
+}
+
+/**
+ * jpeg-js decoder (pure JS; RGB out, grayscale JPEGs already expanded to 3 channels). A forged header cannot make
+ * it allocate more than the limits allow: jpeg-js checks the frame size and accounts every buffer it allocates.
+ */
+export async function jpegDecoder(limits: JpegLimits = {}): Promise<(bytes: Uint8Array, name: string) => DecodedImage> {
   const jpeg = await import('jpeg-js');
+  const maxPixels = limits.maxPixels ?? 1024 * 1024;
+  if (!(Number.isSafeInteger(maxPixels) && maxPixels > 0)) throw new DatasetError(`jpegDecoder: maxPixels must be a positive integer, got ${maxPixels}`);
+  // jpeg-js needs ~5 bytes per pixel and component (4 components at most) plus the 3-byte output, plus tables.
+  const maxMemoryUsageInMB = 16 + Math.ceil((maxPixels * 24) / 2 ** 20);
   return (bytes, name) => {
+    let img: { width: number; height: number; data: Uint8Array };
     try {
-      const img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false });
-      return { width: img.width, height: img.height, channels: 3, data: img.data };
+      // jpeg-js refuses pixels > maxResolutionInMP × 10⁶ in floating point: the half pixel keeps maxPixels allowed.
+      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: (maxPixels + 0.5) / 1e6, maxMemoryUsageInMB });
     } catch (e) {
-      throw new DatasetError(`${name}: cannot decode JPEG (${(e as Error).message})`);
+      throw new DatasetError(`${name}: cannot decode JPEG (${e instanceof Error ? e.message : String(e)})`);
     }
+    if (!(img.width > 0 && img.height > 0) || img.data.length !== img.width * img.height * 3) {
+      throw new DatasetError(`${name}: cannot decode JPEG (${img.width}×${img.height} image with ${img.data.length} bytes of RGB)`);
+    }
+    return { width: img.width, height: img.height, channels: 3, data: img.data };
   };
 }
 
 export interface TinyImagenetNodeOptions extends TinyImagenetOptions {
   /**
-   * Where to cache the decoded images (decoding 110k JPEGs with jpeg-js takes minutes). Default
-   * `<root>/.onelayer-cache/tiny-imagenet-<maxPerClass|all>.bin`; false disables. The cache is keyed on the file
-   * count, wnids.txt and maxPerClass: delete it after editing images in place.
+   * The file that caches the decoded images (decoding 110k JPEGs with jpeg-js takes minutes), or false for none.
+   * Default: `tiny-imagenet-<folder hash>-<maxPerClass|all>.bin` in datasetCacheDir() (`$XDG_CACHE_HOME/onelayer`
+   * or `~/.cache/onelayer`). The cache is keyed on wnids.txt, val/val_annotations.txt and words.txt (contents) and
+   * on every image's path, size and modification time, so editing the data set rebuilds it.
    */
   cache?: string | false;
+}
+
+/** Text files whose contents decide labels, hashed whole into the cache key. */
+const TINY_TEXT = ['wnids.txt', 'val/val_annotations.txt', 'words.txt'];
+
+/** The cache key of a Tiny ImageNet folder: a SHA-256 over what the decoded dataset depends on. */
+async function tinyImagenetKey(root: string, files: string[], maxPerClass: number | undefined): Promise<string> {
+  const hash = createHash('sha256');
+  // Bump the tag when decoding changes (decoder, layout of the decoded arrays).
+  hash.update(`onelayer tiny-imagenet cache 1, jpeg-js, maxPerClass ${maxPerClass ?? 'all'}\0`);
+  for (const f of TINY_TEXT) {
+    const p = join(root, f);
+    if ((await pathKind(p)) !== 'file') {
+      hash.update(`${f} absent\0`);
+      continue;
+    }
+    const bytes = await readFileBytes(p, 'Tiny ImageNet text file');
+    hash.update(`${f} ${bytes.length}\0`);
+    hash.update(bytes);
+  }
+  const images = files.filter((p) => /\.jpe?g$/i.test(p)).sort();
+  // stat() in parallel batches: 110k sequential stats would take seconds.
+  for (let i = 0; i < images.length; i += 256) {
+    const batch = images.slice(i, i + 256);
+    const stats = await Promise.all(
+      batch.map((p) =>
+        stat(join(root, p)).catch((e: Error) => {
+          throw new DatasetError(`${join(root, p)}: cannot read image (${e.message})`);
+        }),
+      ),
+    );
+    batch.forEach((p, k) => hash.update(`${p}\0${stats[k].size}\0${stats[k].mtimeMs}\0`));
+  }
+  return hash.digest('hex');
 }
 
 async function loadTinyImagenet(path: string, options: TinyImagenetNodeOptions): Promise<Dataset> {
@@ -81,19 +154,31 @@ async function loadTinyImagenet(path: string, options: TinyImagenetNodeOptions):
   if ((await pathKind(join(root, 'wnids.txt'))) !== 'file') throw new DatasetError(`${join(root, 'wnids.txt')}: not found (tiny-imagenet needs ${SOURCES['tiny-imagenet']})`);
   const { cache, ...parseOptions } = options;
   const tree = await directoryFileTree(root);
+  // Earlier versions cached inside the data folder: never read those files as data.
   const files = (await tree.list()).filter((p) => !p.startsWith('.onelayer-cache/'));
-  const key = JSON.stringify({ files: files.length, wnids: new TextDecoder().decode(await readFileBytes(join(root, 'wnids.txt'))), max: options.maxPerClass ?? null });
-  const cachePath = cache === false ? undefined : (cache ?? join(root, '.onelayer-cache', `tiny-imagenet-${options.maxPerClass ?? 'all'}.bin`));
   const filtered: FileTree = { list: () => files, read: tree.read };
-  return cachedDataset(cachePath, key, async () => parseTinyImagenet(filtered, await jpegDecoder(), { concurrency: 1, ...parseOptions }));
+  const make = async () => parseTinyImagenet(filtered, await jpegDecoder({ maxPixels: 64 * 64 }), { concurrency: 1, ...parseOptions });
+  if (cache === false) return make();
+  // One file per folder and subset (named by the folder, not the key), so that a rebuild replaces the stale file.
+  const id = createHash('sha256').update(resolve(root)).digest('hex').slice(0, 16);
+  const cachePath = cache ?? join(datasetCacheDir(), `tiny-imagenet-${id}-${options.maxPerClass ?? 'all'}.bin`);
+  return cachedDataset(cachePath, await tinyImagenetKey(root, files, options.maxPerClass), make);
+}
+
+export interface LoadDatasetOptions {
+  /** Folder or archive of the dataset (ignored for mnist, which is embedded). */
+  path?: string;
+  tinyImagenet?: TinyImagenetNodeOptions;
+  /** CIFAR options; official record counts are required unless `cifar.officialSizes` is false. */
+  cifar?: CifarOptions;
 }
 
 /** Loads a dataset by name: mnist is embedded (path ignored); the others read `path` (folder or archive). */
-export async function loadDataset(name: string, options: { path?: string; tinyImagenet?: TinyImagenetNodeOptions } = {}): Promise<Dataset> {
+export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
   if (!(DATASETS as readonly string[]).includes(name)) throw new DatasetError(`unknown dataset "${name}" (expected one of ${DATASETS.join(', ')})`);
   if (name === 'mnist') return (await import('./mnist.js')).loadMnist();
   const path = options.path;
   if (!path) throw new DatasetError(`${name}: a data path is required: ${SOURCES[name]}`);
   if (name === 'tiny-imagenet') return loadTinyImagenet(path, options.tinyImagenet ?? {});
-  return loadCifar(name as CifarKind, path);
+  return loadCifar(name as CifarKind, path, options.cifar ?? {});
 }

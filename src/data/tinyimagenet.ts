@@ -59,10 +59,11 @@ export const browserImageDecoder: ImageDecoder = async (bytes, name) => {
 
 /** HWC (1, 3 or 4 channels) → CHW RGB into `out` at image `n`; grayscale is replicated, alpha dropped. */
 function toCHW(img: DecodedImage, name: string, out: Uint8Array, n: number): void {
+  if (typeof img !== 'object' || img === null) throw new DatasetError(`${name}: the image decoder returned ${String(img)}`);
   if (img.width !== SIZE || img.height !== SIZE) throw new DatasetError(`${name}: ${SIZE}×${SIZE} image expected, got ${img.width}×${img.height}`);
   const ch = img.channels;
   if (ch !== 1 && ch !== 3 && ch !== 4) throw new DatasetError(`${name}: 1, 3 or 4 channels expected, got ${ch}`);
-  if (img.data.length < PLANE * ch) throw new DatasetError(`${name}: decoder returned ${img.data.length} bytes, ${PLANE * ch} expected`);
+  if (!(img.data instanceof Uint8Array || img.data instanceof Uint8ClampedArray) || img.data.length < PLANE * ch) throw new DatasetError(`${name}: decoder returned ${img.data?.length} bytes, ${PLANE * ch} expected`);
   const base = n * 3 * PLANE;
   const d = img.data;
   for (let i = 0; i < PLANE; i++) {
@@ -81,20 +82,23 @@ async function decodeAll(
   opts: TinyImagenetOptions,
   progress: { done: number; total: number },
 ): Promise<void> {
-  const width = Math.max(1, opts.concurrency ?? 16);
+  const width = opts.concurrency ?? 16;
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < paths.length) {
+    // After a failure the other workers stop too: the whole load fails anyway.
+    while (next < paths.length && !failed) {
       const i = next++;
       const path = paths[i];
       let img: DecodedImage;
       try {
         img = await decode(await tree.read(path), path);
+        toCHW(img, path, images, i);
       } catch (e) {
+        failed = true;
         if (e instanceof DatasetError) throw e;
-        throw new DatasetError(`${path}: cannot decode image (${(e as Error).message})`);
+        throw new DatasetError(`${path}: cannot decode image (${e instanceof Error ? e.message : String(e)})`);
       }
-      toCHW(img, path, images, i);
       progress.done++;
       if (opts.onProgress && (progress.done % 1000 === 0 || progress.done === progress.total)) opts.onProgress(progress.done, progress.total);
     }
@@ -106,12 +110,18 @@ const text = async (tree: FileTree, path: string): Promise<string> => new TextDe
 
 /** Tiny ImageNet: train/<wnid>/images/*.JPEG for training, val/ (labels from val_annotations.txt) as the test split. */
 export async function parseTinyImagenet(tree: FileTree, decode: ImageDecoder, options: TinyImagenetOptions = {}): Promise<Dataset> {
+  for (const k of ['maxPerClass', 'concurrency'] as const) {
+    const v = options[k];
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) throw new DatasetError(`tiny-imagenet: ${k} must be a positive integer, got ${v}`);
+  }
   const all = (await tree.list()).map((p) => p.replace(/\\/g, '/'));
   const wnidsPath = all.filter((p) => p === 'wnids.txt' || p.endsWith('/wnids.txt')).sort((a, b) => a.length - b.length)[0];
   if (!wnidsPath) throw new DatasetError('tiny-imagenet: wnids.txt not found (expected the tiny-imagenet-200 folder)');
   const root = wnidsPath.slice(0, wnidsPath.length - 'wnids.txt'.length);
   const wnids = (await text(tree, wnidsPath)).split(/\r?\n/).map((s) => s.trim()).filter((s) => s.length > 0);
   if (wnids.length === 0) throw new DatasetError(`${wnidsPath}: no class ids`);
+  // Labels are uint16.
+  if (wnids.length > 65536) throw new DatasetError(`${wnidsPath}: ${wnids.length} class ids, at most 65536 supported`);
   const classOf = new Map<string, number>();
   wnids.forEach((w, i) => {
     if (classOf.has(w)) throw new DatasetError(`${wnidsPath}: duplicate wnid ${w} on line ${i + 1}`);
@@ -145,6 +155,7 @@ export async function parseTinyImagenet(tree: FileTree, decode: ImageDecoder, op
   const present = new Set(all);
   const valPaths: string[] = [];
   const valLabels: number[] = [];
+  const lineOf = new Map<string, number>();
   (await text(tree, annPath)).split(/\r?\n/).forEach((line, i) => {
     if (line.trim() === '') return;
     const [file, wnid] = line.split('\t');
@@ -152,6 +163,10 @@ export async function parseTinyImagenet(tree: FileTree, decode: ImageDecoder, op
     if (c === undefined) throw new DatasetError(`${annPath}: line ${i + 1} ("${line.trim()}"): wnid ${wnid ?? '(missing)'} is not in wnids.txt`);
     const path = `${root}val/images/${file.trim()}`;
     if (!present.has(path)) throw new DatasetError(`${annPath}: line ${i + 1}: image ${path} not found`);
+    // The same image twice would count twice in the test accuracy.
+    const first = lineOf.get(path);
+    if (first !== undefined) throw new DatasetError(`${annPath}: line ${i + 1}: image ${file.trim()} already annotated on line ${first}`);
+    lineOf.set(path, i + 1);
     valPaths.push(path);
     valLabels.push(c);
   });

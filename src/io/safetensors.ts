@@ -127,11 +127,14 @@ export function readSafetensorsHeader(bytes: Uint8Array, source = 'safetensors')
       if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${METADATA} must be an object of strings`);
       for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`${METADATA}["${k}"] must be a string, got ${JSON.stringify(v)}`);
+        if (!isWellFormed(k) || !isWellFormed(v as string)) fail(`${METADATA}[${JSON.stringify(k)}] holds a lone UTF-16 surrogate (\\u escape)`);
         setOwn(metadata, k, v);
       }
       continue;
     }
     const where = `tensor "${name}"`;
+    // What encodeSafetensors refuses is refused here too, so that every file read can be written back unchanged.
+    if (name.length === 0 || !isWellFormed(name)) fail(`tensor name ${JSON.stringify(name)} is empty or holds a lone UTF-16 surrogate`);
     if (typeof info !== 'object' || info === null || Array.isArray(info)) fail(`${where}: entry is not an object`);
     const { dtype, shape, data_offsets: offsets } = info as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (dtype !== 'F32') fail(`${where}: unsupported dtype ${JSON.stringify(dtype)} (only F32 is supported)`);
@@ -147,7 +150,8 @@ export function readSafetensorsHeader(bytes: Uint8Array, source = 'safetensors')
     if (end - begin !== expected) {
       fail(`${where}: shape [${shape}] needs ${expected} bytes of F32 but data_offsets [${begin}, ${end}] hold ${end - begin}`);
     }
-    entries.push({ name, shape: shape as number[], begin, end });
+    // `+ 0` turns a JSON -0 into 0, so that the shape reads back as written.
+    entries.push({ name, shape: (shape as number[]).map((d) => d + 0), begin: begin + 0, end: end + 0 });
   }
   entries.sort((a, b) => a.begin - b.begin || a.end - b.end);
   // The spec requires the data buffer to be covered exactly: no overlaps, no holes.
