@@ -112,6 +112,18 @@ if (opts.memory) {
   depth = await depthDemo();
 }
 
+// Host recording per training step, eager vs compileStep, next to a raw re-encode floor (bench/compile.mjs).
+const compile = [];
+if (opts.modelsOn) {
+  const { compileRow, DEFAULT_MODELS } = await import('./compile.mjs');
+  for (const [name, width] of opts.quick ? DEFAULT_MODELS.slice(0, 1) : DEFAULT_MODELS) {
+    log(`host recording per step ${name} n=${width}: eager vs compiled`);
+    const r = await compileRow(name, width);
+    compile.push(r);
+    log(`  ${r.dispatches} dispatches: eager ${r.eagerUs.toFixed(1)} µs, compiled ${r.compiledUs.toFixed(1)} µs, floor ${r.floorUs.toFixed(1)} µs per dispatch`);
+  }
+}
+
 /** tfjs steps are predicted from its measured conv rows (forward + both gradients); skip above 5× budget. */
 function predictTfjsStep(spec, stepFlops) {
   const shapes = Object.values(opsData).map((d) => d.tfjs).filter(Boolean);
@@ -153,10 +165,12 @@ const result = {
   rows,
   memory,
   depth,
+  compile,
   elapsedSeconds: (performance.now() - T0) / 1000,
 };
 await mkdir(opts.out, { recursive: true });
-const md = markdown(result);
+const { compileMarkdown } = await import('./compile.mjs');
+const md = compile.length ? `${markdown(result)}\n\n## Host recording per training step: eager vs compileStep (batch 2, 32×32)\n\n${compileMarkdown(compile)}` : markdown(result);
 await writeFile(join(opts.out, 'bench.json'), JSON.stringify(result, null, 2));
 await writeFile(join(opts.out, 'bench.md'), `${md}\n`);
 console.log(md);

@@ -4,14 +4,19 @@
 //   d = nesterov ? d + momentum · buf : buf
 //   param -= lr · d
 // step: no momentum (no buffer bound). step_momentum: with the momentum buffer, updated in place.
+// The values that change from step to step without changing the work live in `state`, which SGD.step() writes once
+// per step (so a compiled step's recording never bakes them in): state[0] = lr, state[1 + flag] = 1 on parameter
+// flag's first momentum step when dampening ≠ 0. With dampening 0 the buffer starts at zero and `first` stays 0:
+// momentum · 0 + 1 · d is exactly d, so no step needs the flag.
 // Both flag non-finite values in `nonfinite` (sticky, never cleared here): slot 2k for parameter k's gradient,
 // 2k + 1 for its updated weight, so training stops on NaN/Inf whatever earlier kernels did with it.
-struct Params { n: u32, lr: f32, momentum: f32, dampening: f32, weight_decay: f32, nesterov: u32, first: u32, flag: u32 };
+struct Params { n: u32, momentum: f32, dampening: f32, weight_decay: f32, nesterov: u32, flag: u32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> buf: array<f32>;
 @group(0) @binding(4) var<storage, read_write> nonfinite: array<f32>;
+@group(0) @binding(5) var<storage, read> state: array<f32>;
 
 fn index(gid: vec3u, nwg: vec3u) -> u32 { return gid.x + gid.y * nwg.x * 256u; }
 
@@ -31,7 +36,7 @@ fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
   let w = param[i];
   let g = grad[i];
   let d = g + p.weight_decay * w;
-  let updated = w - p.lr * d;
+  let updated = w - state[0] * d;
   param[i] = updated;
   check(g, updated);
 }
@@ -43,12 +48,11 @@ fn step_momentum(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgro
   let w = param[i];
   let g = grad[i];
   var d = g + p.weight_decay * w;
-  // On the first step the buffer is uninitialised (pooled memory): take d, never read it.
   var b = d;
-  if (p.first == 0u) { b = p.momentum * buf[i] + (1.0 - p.dampening) * d; }
+  if (state[1u + p.flag] == 0.0) { b = p.momentum * buf[i] + (1.0 - p.dampening) * d; }
   buf[i] = b;
   if (p.nesterov == 1u) { d = d + p.momentum * b; } else { d = b; }
-  let updated = w - p.lr * d;
+  let updated = w - state[0] * d;
   param[i] = updated;
   check(g, updated);
 }

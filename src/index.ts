@@ -5,6 +5,8 @@ export { ShaderCompileError } from './gpu/shaders.js';
 export type { MemoryStats } from './gpu/pool.js';
 export { Tensor, tensor, empty, zeros, ones, full, randn, uniform, type Shape, type TensorOptions } from './tensor/tensor.js';
 export { tidy, keep, dispose } from './tensor/scope.js';
+export { compileStep, type CompiledStep, type CompileOptions } from './tensor/compile.js';
+export { CaptureError } from './gpu/capture.js';
 export { Random, manualSeed } from './tensor/random.js';
 export { noGrad, isGradEnabled, gradBufferCount } from './autograd/engine.js';
 export { ShapeError } from './ops/util.js';

@@ -2,36 +2,85 @@ import { writeFile } from 'node:fs/promises';
 import { init } from '../device/index.js';
 import { createModel } from '../models/index.js';
 import { loadDataset } from '../data/node.js';
-import { Trainer } from '../train/trainer.js';
+import { BatchLoader } from '../data/loader.js';
+import { SGD } from '../optim/sgd.js';
+import { crossEntropy } from '../ops/loss.js';
+import { tensor, type Tensor } from '../tensor/tensor.js';
+import { tidy } from '../tensor/scope.js';
+import { compileStep } from '../tensor/compile.js';
 import { Profiler, summarize, formatSummary, chromeTrace } from '../gpu/profiler.js';
-import { num, optNum, optStr, str, type Args } from './args.js';
+import { bool, num, optNum, optStr, str, type Args } from './args.js';
 
-/** Times every dispatch of a few training steps and prints the top kernels; writes a Chrome trace. */
+/**
+ * Times a few training steps: host recording time per step, eager and compiled (compileStep), next to the GPU time
+ * of each dispatch (timestamp queries), then prints the top kernels and writes a Chrome trace. --no-compile profiles
+ * the eager step's kernels instead of the replayed ones (the same kernels, the same order).
+ */
 export async function profileCommand(args: Args): Promise<number> {
   const ctx = await init();
+  const rt = ctx.runtime;
   const steps = num(args, 'steps', 5);
   const batchSize = num(args, 'batch-size', 32);
   const dataset = await loadDataset(str(args, 'dataset', 'mnist'), { path: optStr(args, 'data') });
   const modelName = str(args, 'model');
   const model = createModel(modelName, { width: optNum(args, 'width'), numClasses: dataset.numClasses, inChannels: dataset.channels, inputSize: dataset.height });
-  const trainer = new Trainer(model, dataset, { epochs: 1, batchSize, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: false, schedule: 'constant', seed: 0, maxStepsPerEpoch: 1 });
-  // One step first: pipelines compile on first use, and that should not count.
-  await trainer.trainEpoch();
-  const profiler = new Profiler(ctx.runtime).start();
-  const t0 = performance.now();
-  trainer.config.maxStepsPerEpoch = steps;
-  trainer.epoch = 0;
-  await trainer.trainEpoch();
-  const wall = (performance.now() - t0) / 1000;
+  model.train();
+  const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
+  const loader = new BatchLoader(dataset, 'train', { batchSize, shuffle: true, augment: false, seed: 0, dropLast: true });
+  const body = (x: Tensor, labels: Int32Array) => {
+    const loss = crossEntropy(model.forward(x), labels);
+    void loss.backward();
+    optimizer.step();
+    optimizer.zeroGrad();
+    return loss;
+  };
+  const compiled = compileStep(body, { name: 'profile' });
+  let index = 0;
+  /** One step; returns its host time (recording or replay, ms) after waiting for the GPU. */
+  const step = async (useCompiled: boolean): Promise<number> => {
+    const batch = loader.batch(0, index++ % loader.numBatches());
+    const x = tensor(batch.images, [batch.count, dataset.channels, dataset.height, dataset.width]);
+    const t0 = performance.now();
+    const loss = tidy(() => (useCompiled ? compiled(x, batch.labels) : body(x, batch.labels)));
+    const host = performance.now() - t0;
+    x.dispose();
+    await loss.item();
+    if (!useCompiled) loss.dispose();
+    return host;
+  };
+  // Warm-up: pipelines compile on first use, and the first steps create gradients and momentum (and record).
+  for (let i = 0; i < 3; i++) await step(true);
+  await step(false);
+  const d0 = rt.dispatchCount;
+  await step(false);
+  const dispatches = rt.dispatchCount - d0;
+  const timed = async (useCompiled: boolean) => {
+    let host = 0;
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) host += await step(useCompiled);
+    return { host: host / steps, wall: (performance.now() - t0) / steps };
+  };
+  const eager = await timed(false);
+  const replay = await timed(true);
+  const useCompiled = bool(args, 'compile', true);
+  const profiler = new Profiler(rt).start();
+  for (let i = 0; i < steps; i++) await step(useCompiled);
   profiler.stop();
   const timings = await profiler.collect();
   profiler.destroy();
-  const gpuMs = timings.reduce((s, t) => s + t.durationUs, 0) / 1000;
-  process.stdout.write(`${modelName}${args.width ? ` n=${String(args.width)}` : ''}, batch ${batchSize}, ${steps} steps: ${timings.length} dispatches, GPU time ${gpuMs.toFixed(1)} ms, wall ${(wall * 1000).toFixed(1)} ms (${((steps * batchSize) / wall).toFixed(1)} img/s)\n\n`);
-  process.stdout.write(`${formatSummary(summarize(timings), num(args, 'top', 20))}\n`);
+  const gpuMs = timings.reduce((s, t) => s + t.durationUs, 0) / 1000 / steps;
+  const per = (ms: number) => `${ms.toFixed(2)} ms (${((1000 * ms) / dispatches).toFixed(1)} µs per dispatch)`;
+  const out = process.stdout;
+  out.write(`${modelName}${args.width ? ` n=${String(args.width)}` : ''}, batch ${batchSize}, ${steps} steps of ${dispatches} dispatches\n`);
+  out.write(`host recording per step: eager ${per(eager.host)}, compiled ${per(replay.host)}\n`);
+  out.write(`GPU time per step: ${gpuMs.toFixed(2)} ms; wall per step (synchronous): eager ${eager.wall.toFixed(2)} ms, compiled ${replay.wall.toFixed(2)} ms\n`);
+  out.write(`images/s (synchronous steps): eager ${((1000 * batchSize) / eager.wall).toFixed(1)}, compiled ${((1000 * batchSize) / replay.wall).toFixed(1)}\n\n`);
+  out.write(`${formatSummary(summarize(timings), num(args, 'top', 20))}\n`);
   const tracePath = optStr(args, 'trace') ?? `profile-${modelName}.trace.json`;
   await writeFile(tracePath, JSON.stringify(chromeTrace(timings, `${modelName} on ${ctx.info.description || ctx.info.vendor}`)));
-  process.stdout.write(`\nChrome trace (chrome://tracing or ui.perfetto.dev): ${tracePath}\n`);
+  out.write(`\nChrome trace (chrome://tracing or ui.perfetto.dev): ${tracePath}\n`);
+  compiled.dispose();
+  optimizer.dispose();
   model.dispose();
   return 0;
 }

@@ -51,6 +51,7 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     maxStepsPerEpoch: optNum(args, 'max-steps-per-epoch'),
     maxEvalImages: optNum(args, 'max-eval-images'),
     quiet: bool(args, 'quiet'),
+    compile: bool(args, 'compile', true),
   };
   if (config.resume && config.overwrite) throw new UsageError('--resume and --overwrite contradict each other: --resume continues the run in --out, --overwrite replaces it');
   ranged(args, 'width', config.width, 1, true, 65_536);

@@ -44,6 +44,7 @@ export class BufferPool {
       buf = this.device.createBuffer({ size, usage, label: label ?? `onelayer:${size}` });
     }
     this.live.add(buf);
+    this.onAcquire?.(buf);
     this.stats.liveBytes += size;
     if (this.stats.liveBytes > this.stats.peakLiveBytes) this.stats.peakLiveBytes = this.stats.liveBytes;
     return buf;
@@ -58,6 +59,31 @@ export class BufferPool {
     this.stats.liveBytes -= buf.size;
     this.stats.pooledBytes += buf.size;
     this.stats.pooledBuffers++;
+  }
+
+  /** Sees every acquisition (a step capture in src/gpu/capture.ts tracks the buffers it allocates). */
+  onAcquire: ((buf: GPUBuffer) => void) | null = null;
+
+  isLive(buf: GPUBuffer): boolean {
+    return this.live.has(buf);
+  }
+
+  /**
+   * Takes a released buffer back out of its free list and counts it live again, without handing it to anyone
+   * through acquire(): a captured step keeps the buffers its recording binds (static memory plan). Returns false
+   * when the buffer is not in a free list. Give it back with release().
+   */
+  withhold(buf: GPUBuffer): boolean {
+    const list = this.free.get(`${buf.usage}:${buf.size}`);
+    const i = list ? list.indexOf(buf) : -1;
+    if (i < 0) return false;
+    list!.splice(i, 1);
+    this.live.add(buf);
+    this.stats.pooledBytes -= buf.size;
+    this.stats.pooledBuffers--;
+    this.stats.liveBytes += buf.size;
+    if (this.stats.liveBytes > this.stats.peakLiveBytes) this.stats.peakLiveBytes = this.stats.liveBytes;
+    return true;
   }
 
   /** Called before trim() destroys buffers (the runtime drops its cached bind groups, which may hold them). */

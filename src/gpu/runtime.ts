@@ -1,6 +1,7 @@
 import { BufferPool, STORAGE_USAGE, Usage, type MemoryStats } from './pool.js';
 import type { BindingInfo, ShaderInfo } from './shaders.js';
 import type { KernelName } from './registry.js';
+import type { CaptureSink, CapturedDispatch, UploadSource } from './capture.js';
 
 /** Anything that can be bound as a storage buffer: a GPUBuffer range (tensors implement this). */
 export interface Bindable {
@@ -87,6 +88,8 @@ export class Runtime {
   private lostInfo: GPUDeviceLostInfo | null = null;
   private lastOp = '(none)';
   profiler: ProfilerHooks | null = null;
+  /** The step capture in progress (src/gpu/capture.ts), or null. */
+  capture: CaptureSink | null = null;
   /** Debug aid: submit and check errors after every dispatch, so an error names exactly one op. */
   syncEveryOp = false;
   dispatchCount = 0;
@@ -117,7 +120,7 @@ export class Runtime {
     });
   }
 
-  private checkHealthy(op: string): void {
+  checkHealthy(op: string): void {
     if (this.lostInfo) {
       throw new DeviceLostError(`onelayer: the GPU device was lost (${this.lostInfo.reason}: ${this.lostInfo.message}); op '${op}' cannot run. Re-run init() and reload the last checkpoint.`);
     }
@@ -217,9 +220,11 @@ export class Runtime {
     }
     const entries: GPUBindGroupEntry[] = [];
     const seen = new Map<GPUBuffer, BindingInfo>();
+    let uniform: CapturedDispatch['uniform'] = null;
     for (const b of bindings) {
       if (b.kind === 'uniform') {
         const offset = this.writeParams(spec, b);
+        if (this.capture) uniform = { index: entries.length, bytes: this.uniformBytes.slice(offset, this.uniformUsed) };
         entries.push({ binding: b.binding, resource: { buffer: this.uniformArena, offset, size: Math.max(16, Math.ceil(b.size / 16) * 16) } });
         continue;
       }
@@ -240,6 +245,7 @@ export class Runtime {
     const bindGroup = this.bindGroup(spec.op, pipeline, entries);
     const wg: [number, number, number] = typeof spec.workgroups === 'number' ? grid(spec.workgroups) : [spec.workgroups[0], spec.workgroups[1], spec.workgroups[2] ?? 1];
     if (wg.some((n) => n > 65535)) throw new GPUOpError(`onelayer: ${where()}: workgroup count ${wg.join('×')} exceeds 65535`);
+    this.capture?.dispatch({ op: spec.op, kernel: spec.kernel, entry, flops, pipeline, entries, uniform, workgroups: wg });
     const timestampWrites = this.profiler?.timestampWrites({ op: spec.op, kernel: spec.kernel, entry, flops });
     if (timestampWrites) {
       this.endPass();
@@ -263,6 +269,7 @@ export class Runtime {
   /** Zero-fills a buffer range, ordered with the dispatches around it. */
   clear(target: Bindable, op: string): void {
     this.checkHealthy(op);
+    this.capture?.clear(target.gpuBuffer, Math.ceil(target.byteSize / 4) * 4, op);
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.clearBuffer(target.gpuBuffer, 0, Math.ceil(target.byteSize / 4) * 4);
@@ -271,15 +278,21 @@ export class Runtime {
 
   copy(src: Bindable, dst: Bindable, bytes: number, op: string): void {
     this.checkHealthy(op);
+    this.capture?.copy(src.gpuBuffer, dst.gpuBuffer, bytes, op);
     const encoder = this.ensureEncoder();
     this.endPass();
     encoder.copyBufferToBuffer(src.gpuBuffer, 0, dst.gpuBuffer, 0, bytes);
     this.batchOps.push(op);
   }
 
-  /** Uploads CPU data. Flushes first: queue writes run before any unsubmitted commands, and the pooled buffer may have been used by them. */
-  upload(target: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, op: string): void {
+  /**
+   * Uploads CPU data. Flushes first: queue writes run before any unsubmitted commands, and the pooled buffer may
+   * have been used by them. `from` names the argument of a compiled step the data was derived from (see
+   * src/tensor/compile.ts); inside a capture any other upload is refused.
+   */
+  upload(target: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, op: string, from?: UploadSource): void {
     this.checkHealthy(op);
+    this.capture?.upload(target, data.byteLength, op, from);
     this.flush();
     this.device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength);
   }
@@ -317,8 +330,22 @@ export class Runtime {
     this.checkHealthy(this.lastOp);
   }
 
-  /** Reads a buffer back: the only place the CPU waits for the GPU. */
-  async read(src: Bindable, op = 'read'): Promise<ArrayBuffer> {
+  /**
+   * Host work that is part of a training step but not a GPU command (SGD writing the step's learning rate):
+   * runs now, and a capture records it to run again before every replay.
+   */
+  perStep(op: string, fn: () => void): void {
+    if (this.capture) this.capture.perStep(op, fn);
+    else fn();
+  }
+
+  /** Reads a buffer back: the only place the CPU waits for the GPU. Refused (synchronously) inside a capture. */
+  read(src: Bindable, op = 'read'): Promise<ArrayBuffer> {
+    this.capture?.read(op);
+    return this.readBack(src, op);
+  }
+
+  private async readBack(src: Bindable, op: string): Promise<ArrayBuffer> {
     this.checkHealthy(op);
     const bytes = Math.ceil(src.byteSize / 4) * 4;
     const staging = this.pool.acquire(bytes, Usage.MAP_READ | Usage.COPY_DST, 'onelayer:readback');
@@ -352,6 +379,31 @@ export class Runtime {
     this.flush();
     await this.device.queue.onSubmittedWorkDone();
     await this.checkErrors();
+  }
+
+  // Replay (src/gpu/capture.ts) encodes straight into the batch: these give it the open pass or encoder and count
+  // what it recorded, so batching, submission and error reports work as for dispatch().
+
+  /** The open compute pass of the current batch (begun if needed). */
+  replayPass(): GPUComputePassEncoder {
+    return (this.pass ??= this.ensureEncoder().beginComputePass({ label: 'onelayer:pass' }));
+  }
+
+  /** The batch's encoder with no pass open (for clears and copies). */
+  replayEncoder(): GPUCommandEncoder {
+    const e = this.ensureEncoder();
+    this.endPass();
+    return e;
+  }
+
+  /** Counts one replayed command; returns true when it submitted the batch (the pass is gone). */
+  replayed(op: string, dispatch: boolean): boolean {
+    this.batchOps.push(op);
+    this.lastOp = op;
+    if (dispatch) this.dispatchCount++;
+    if (this.batchOps.length < Math.min(this.dispatchesPerSubmit, MAX_DISPATCHES_PER_BATCH)) return false;
+    this.flush();
+    return true;
   }
 
   allocate(bytes: number, label?: string): GPUBuffer {

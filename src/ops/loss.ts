@@ -1,6 +1,6 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { runtime } from '../device/index.js';
-import { type Tensor, empty, shapeStr, tensor } from '../tensor/tensor.js';
+import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
 import { checkTensor, dispatch, fail, groups256 } from './util.js';
 
 /** Class labels: a Tensor [N] of integer-valued floats, or integers on the CPU. */
@@ -24,17 +24,28 @@ function prepare(op: string, logits: Tensor, labels: Labels): { n: number; k: nu
     if (labels.size !== n || labels.ndim !== 1) fail(op, `labels must be [${n}] for logits ${shapeStr(logits.shape)}, got ${shapeStr(labels.shape)}`);
     return { n, k, lab: labels, owned: false };
   }
+  const shape = logits.shape;
+  const data = labelValues(op, labels, n, k, shape);
+  const lab = empty([n]);
+  // Named as derived from `labels`: a compiled step (compileStep) re-derives it from the new labels on every replay.
+  runtime().upload(lab.gpuBuffer, data, op, { source: labels as object, convert: (l: Labels) => labelValues(op, l, n, k, shape) });
+  return { n, k, lab, owned: true };
+}
+
+/** CPU labels as f32 values, validated against K (the error names index, value and K). */
+function labelValues(op: string, labels: Labels, n: number, k: number, shape: readonly number[]): Float32Array {
   if (!labels || typeof (labels as ArrayLike<number>).length !== 'number') fail(op, `labels must be a Tensor, number[], Int32Array, Uint32Array or Uint8Array, got ${typeof labels}`);
-  if (labels.length !== n) fail(op, `got ${labels.length} labels for logits ${shapeStr(logits.shape)} (need ${n})`);
+  const list = labels as ArrayLike<number>;
+  if (list.length !== n) fail(op, `got ${list.length} labels for logits ${shapeStr(shape)} (need ${n})`);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
-    const v = labels[i];
+    const v = list[i];
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v >= k) {
-      fail(op, `label at index ${i} is ${String(v)}, outside the classes 0..${k - 1} (K = ${k}) of logits ${shapeStr(logits.shape)}`);
+      fail(op, `label at index ${i} is ${String(v)}, outside the classes 0..${k - 1} (K = ${k}) of logits ${shapeStr(shape)}`);
     }
     data[i] = v;
   }
-  return { n, k, lab: tensor(data, [n]), owned: true };
+  return data;
 }
 
 /**

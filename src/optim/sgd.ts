@@ -1,7 +1,7 @@
 import { runtime } from '../device/index.js';
 import { fail, groups256 } from '../ops/util.js';
 import { keep } from '../tensor/scope.js';
-import { type Tensor, empty, zeros, shapeStr } from '../tensor/tensor.js';
+import { type Tensor, zeros, shapeStr } from '../tensor/tensor.js';
 
 export interface SGDOptions {
   lr: number;
@@ -41,6 +41,10 @@ export class SGD {
   momentumBuffers: (Tensor | null)[];
   private stepsTaken = 0;
   private flags: Tensor | null = null;
+  /** [lr, first-step flag per parameter]: what changes between steps without changing the work (see step()). */
+  private state: Tensor | null = null;
+  /** Momentum buffers made by step() that have not been through a step yet (their first step, for dampening ≠ 0). */
+  private unstarted = new WeakSet<Tensor>();
 
   constructor(params: readonly Tensor[], options: SGDOptions) {
     if (!Array.isArray(params) || params.length === 0) fail('SGD', 'params must be a non-empty array of Tensors');
@@ -98,27 +102,48 @@ export class SGD {
     return null;
   }
 
-  /** One update of every parameter that has a gradient: a single fused dispatch per parameter. */
+  /**
+   * One update of every parameter that has a gradient: a single fused dispatch per parameter. The learning rate
+   * and first-step flags reach the kernels through a small state buffer written here once per step, through
+   * runtime().perStep(), so that a compiled step (compileStep) replays this with the lr of the moment.
+   */
   step(): void {
-    checkNumber('lr', this.lr);
     const rt = runtime();
     const nonfinite = this.nonFiniteFlags;
+    const state = (this.state ??= keep(zeros([1 + this.params.length])));
+    const work: { i: number; p: Tensor; grad: Tensor; buf: Tensor | null }[] = [];
     this.params.forEach((p, i) => {
       const grad = p.grad;
       if (!grad || grad.isDisposed) return;
       if (p.isDisposed) fail('SGD.step', `params[${i}] ${shapeStr(p.shape)} was disposed`);
-      const common = { n: p.size, lr: this.lr, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0, flag: i };
-      if (this.momentum === 0) {
-        rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step', buffers: { param: p, grad, nonfinite }, params: { ...common, first: 0 }, workgroups: groups256(p.size) });
-        return;
-      }
+      if (this.momentum === 0) return void work.push({ i, p, grad, buf: null });
       let buf = this.momentumBuffers[i];
-      const first = !buf;
       if (buf && buf.size !== p.size) fail('SGD.step', `momentumBuffers[${i}] ${shapeStr(buf.shape)} does not match parameter ${shapeStr(p.shape)}`);
-      if (!buf) buf = this.momentumBuffers[i] = keep(empty(p.shape));
-      rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step_momentum', buffers: { param: p, grad, buf, nonfinite }, params: { ...common, first: first ? 1 : 0 }, workgroups: groups256(p.size) });
+      if (!buf) {
+        // Zero-filled, not left uninitialised: with dampening 0 the first step needs no flag (see shaders/sgd.wgsl).
+        buf = this.momentumBuffers[i] = keep(zeros(p.shape));
+        this.unstarted.add(buf);
+      }
+      work.push({ i, p, grad, buf });
     });
-    this.stepsTaken++;
+    // Before the dispatches: upload() puts the write ahead of every command not yet submitted.
+    const values = new Float32Array(state.size);
+    rt.perStep('SGD.step', () => {
+      checkNumber('lr', this.lr);
+      values[0] = this.lr;
+      for (const { i, buf } of work) {
+        if (!buf) continue;
+        if (this.momentumBuffers[i] !== buf) fail('SGD.step', `momentumBuffers[${i}] was replaced after a compiled step recorded this optimizer's step; compile the step again after loading optimizer state`);
+        values[1 + i] = this.unstarted.delete(buf) && this.dampening !== 0 ? 1 : 0;
+      }
+      rt.upload(state.gpuBuffer, values, 'SGD.step');
+      this.stepsTaken++;
+    });
+    for (const { i, p, grad, buf } of work) {
+      const params = { n: p.size, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0, flag: i };
+      if (!buf) rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step', buffers: { param: p, grad, nonfinite, state }, params, workgroups: groups256(p.size) });
+      else rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step_momentum', buffers: { param: p, grad, buf, nonfinite, state }, params, workgroups: groups256(p.size) });
+    }
   }
 
   zeroGrad(): void {
@@ -131,5 +156,7 @@ export class SGD {
     this.momentumBuffers = this.params.map(() => null);
     this.flags?.dispose();
     this.flags = null;
+    this.state?.dispose();
+    this.state = null;
   }
 }

@@ -12,13 +12,15 @@ export class Storage {
   constructor(
     readonly buffer: GPUBuffer,
     readonly byteSize: number,
+    /** false: the buffer belongs to someone else (a compiled step's recording) and does not return to the pool. */
+    public pooled = true,
   ) {}
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
-    if (--this.refs === 0) runtime().pool.release(this.buffer);
+    if (--this.refs === 0 && this.pooled) runtime().pool.release(this.buffer);
   }
 }
 
@@ -55,6 +57,8 @@ export class Tensor implements Bindable {
   node: GradNode | null = null;
   name = '';
   private _storage: Storage | null;
+  /** Why the storage is gone when it was not a dispose() (a compiled step's output after the step's next call). */
+  private expired: string | null = null;
 
   constructor(
     readonly shape: Shape,
@@ -71,6 +75,7 @@ export class Tensor implements Bindable {
   }
 
   get storage(): Storage {
+    if (!this._storage && this.expired) throw new Error(this.expired);
     if (!this._storage) throw new Error(`onelayer: tensor ${shapeStr(this.shape)}${this.name ? ` '${this.name}'` : ''} was used after dispose()`);
     return this._storage;
   }
@@ -91,15 +96,21 @@ export class Tensor implements Bindable {
     return this.node === null;
   }
 
-  /** Copies the values back to the CPU. */
-  async toArray(): Promise<Float32Array> {
-    return new Float32Array(await runtime().read(this, 'toArray'));
+  /** Copies the values back to the CPU. (Not async: inside a step capture, the refusal throws right here.) */
+  toArray(): Promise<Float32Array> {
+    return runtime().read(this, 'toArray').then((b) => new Float32Array(b));
   }
 
   /** The single value of a one-element tensor. */
-  async item(): Promise<number> {
-    if (this.size !== 1) throw new Error(`onelayer: item() needs a one-element tensor, got shape ${shapeStr(this.shape)}`);
-    return (await this.toArray())[0];
+  item(): Promise<number> {
+    if (this.size !== 1) return Promise.reject(new Error(`onelayer: item() needs a one-element tensor, got shape ${shapeStr(this.shape)}`));
+    return this.toArray().then((a) => a[0]);
+  }
+
+  /** Drops the storage like dispose(); a later use throws `message` (src/tensor/compile.ts: stale step outputs). */
+  expire(message: string): void {
+    this.dispose();
+    this.expired = message;
   }
 
   /**

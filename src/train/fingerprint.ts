@@ -2,8 +2,8 @@
 // metrics. Stored in checkpoints and summary.json; compared on --resume and by sweeps before skipping a run.
 import type { TrainConfig } from './types.js';
 
-/** TrainConfig without the settings that do not change the result (folder, resume, logging, hardware check, data path). */
-export type RunFingerprint = Omit<TrainConfig, 'out' | 'resume' | 'overwrite' | 'quiet' | 'requireHardware' | 'dataPath'>;
+/** TrainConfig without the settings that do not change the result (folder, resume, logging, hardware check, data path, compiled or eager steps). */
+export type RunFingerprint = Omit<TrainConfig, 'out' | 'resume' | 'overwrite' | 'quiet' | 'requireHardware' | 'dataPath' | 'compile'>;
 
 const KEYS: readonly (keyof RunFingerprint)[] = [
   'model', 'width', 'stem', 'dataset', 'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'nesterov', 'schedule',

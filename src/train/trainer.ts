@@ -39,13 +39,7 @@ export interface EpochResult {
 }
 
 /** Hyper-parameters the trainer itself needs (a subset of TrainConfig). */
-export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'nesterov' | 'schedule' | 'stepEpochs' | 'gamma' | 'warmupSteps' | 'seed' | 'augment' | 'maxStepsPerEpoch' | 'maxEvalImages'> & {
-  /**
-   * Record the training step once and replay it (compileStep): the same results bit for bit, a fraction of the
-   * host time per step. Default true; false keeps the eager path (debugging, profiling the eager recording).
-   */
-  compile?: boolean;
-};
+export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'nesterov' | 'schedule' | 'stepEpochs' | 'gamma' | 'warmupSteps' | 'seed' | 'augment' | 'maxStepsPerEpoch' | 'maxEvalImages' | 'compile'>;
 
 /**
  * The training loop, platform-neutral: Node's CLI and the browser's Web Worker both drive it.
@@ -177,11 +171,19 @@ export class Trainer {
     } finally {
       // On an error, let the outstanding readback finish (its rejection is the same device error).
       if (pending) await pending.reads.catch(() => undefined);
+      // The recordings hold a step's worth of buffers: give them back between epochs (evaluation, checkpoints, the
+      // end of a run). The next epoch records again on its first step.
+      this.dispose();
     }
     const seconds = elapsed();
     if (step >= steps) this.epoch++;
     else this.partial = { epoch, step, lossSum, correct, seen, seconds };
     return { loss: seen ? lossSum / seen : NaN, accuracy: seen ? correct / seen : NaN, imagesPerSecond: seen / seconds, seconds, steps: step, completed: step >= steps };
+  }
+
+  /** Frees the compiled step's recordings: the buffers it kept for its replays go back to the pool (trainEpoch does this when it returns). */
+  dispose(): void {
+    this.compiled?.dispose();
   }
 
   /** Names the first non-finite parameter and where its first bad value sits, then throws. */

@@ -41,6 +41,11 @@ export interface TrainConfig {
   /** Limit test images evaluated per epoch (quick runs, tests). */
   maxEvalImages?: number;
   quiet?: boolean;
+  /**
+   * Record the training step once and replay it (compileStep): the same results bit for bit, a fraction of the
+   * host time per step. Default true; false keeps the eager path (debugging, profiling the eager recording).
+   */
+  compile?: boolean;
 }
 
 export interface RunSummary {
