@@ -146,7 +146,9 @@ try {
   await test('training runs in the worker and the page stays responsive', async () => {
     await page.fill('#batch', '16');
     await page.fill('#lr', '0.05');
-    await page.fill('#epochs', '3');
+    // More epochs than the tests need: training must still be running when the device-loss test starts, however
+    // fast the steps are (compiled steps finished 3 epochs before it); the stop test ends the run.
+    await page.fill('#epochs', '10');
     await page.fill('#max-steps', '20');
     await page.fill('#max-eval', '200');
     await page.fill('#blend-every', '5');
