@@ -78,7 +78,8 @@ import { runFingerprint } from './src/train/fingerprint.js';
 export async function runTraining(config, hooks = {}) {
   await mkdir(config.out, { recursive: true });
   await appendFile(join(config.out, 'starts.log'), process.pid + ' ' + config.resume + ' ' + config.overwrite + '\\n');
-  for (let i = 0; i < 15; i++) {
+  // FAKE_TRAINER_STEPS lets a test keep one worker's run going until it is interrupted, however loaded the machine.
+  for (let i = 0; i < Number(process.env.FAKE_TRAINER_STEPS ?? 15); i++) {
     await new Promise((r) => setTimeout(r, 100));
     if (hooks.signal?.aborted) throw new Error('aborted');
     hooks.onProgress?.({ epoch: 0, epochs: 1, step: i + 1, steps: 15, loss: 1 / (i + 1), acc: i / 15, imagesPerSecond: 1, lr: 0.1 });
@@ -111,8 +112,8 @@ describe.skipIf(!hasRedis)('sweep over a BullMQ queue', () => {
   let trainer = '';
 
   /** `onelayer ARGS` as a child process (stdin closed, output collected). */
-  const onelayer = (args: string[]): Child => {
-    const proc = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const onelayer = (args: string[], env: Record<string, string> = {}): Child => {
+    const proc = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     children.push(proc);
     let text = '';
     proc.stderr!.on('data', (d: Buffer) => (text += d.toString()));
@@ -120,8 +121,8 @@ describe.skipIf(!hasRedis)('sweep over a BullMQ queue', () => {
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((r) => proc.once('exit', (code, signal) => r({ code, signal, at: Date.now() })));
     return { proc, output: () => text, exited };
   };
-  const worker = (queueName: string, ...extra: string[]): Child =>
-    onelayer(['worker', '--queue', url, '--queue-name', queueName, '--trainer', trainer, ...extra]);
+  const worker = (queueName: string, extra: string[] = [], env: Record<string, string> = {}): Child =>
+    onelayer(['worker', '--queue', url, '--queue-name', queueName, '--trainer', trainer, ...extra], env);
   const until = async (what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> => {
     for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (await ok()) return;
     throw new Error(`timed out waiting for ${what}`);
@@ -171,8 +172,8 @@ describe.skipIf(!hasRedis)('sweep over a BullMQ queue', () => {
     const queueName = `kill-${process.pid}`;
     const out = join(work, 'sweep-kill');
     const logs: string[] = [];
-    const a = worker(queueName, '--lock-duration', '2000', '--stalled-interval', '1000');
-    const b = worker(queueName, '--lock-duration', '2000', '--stalled-interval', '1000');
+    const a = worker(queueName, ['--lock-duration', '2000', '--stalled-interval', '1000']);
+    const b = worker(queueName, ['--lock-duration', '2000', '--stalled-interval', '1000']);
     const spec = { models: ['vgg16', 's-vgg16', 'sl-vgg16'], widths: [8, 16], dataset: 'mnist', epochs: 1, batchSize: 8, lr: 0.1, out, queue: url, queueName, pollMs: 200, log: (l: string) => logs.push(l) };
     const sweep = runSweep(spec);
 
@@ -211,8 +212,9 @@ describe.skipIf(!hasRedis)('sweep over a BullMQ queue', () => {
   it('a worker SIGTERMed mid-run hands its job back at once: another worker finishes it, no attempt used up', async () => {
     const queueName = `term-${process.pid}`;
     const out = join(work, 'sweep-term');
-    // Default 60 s lock: only a hand-back (not lock expiry) lets B take the job within the test's time.
-    const a = worker(queueName);
+    // Default 60 s lock: only a hand-back (not lock expiry) lets B take the job within the test's time. A's run
+    // would take a minute, so it is surely still training when it is stopped.
+    const a = worker(queueName, [], { FAKE_TRAINER_STEPS: '600' });
     const sweep = runSweep({ models: ['vgg16'], widths: [], dataset: 'mnist', epochs: 1, batchSize: 8, lr: 0.1, out, queue: url, queueName, pollMs: 200, log: () => {} });
     await until('worker A to start vgg16', async () => (await startsOf(out, 'vgg16')).length > 0);
     const b = worker(queueName);
@@ -221,7 +223,7 @@ describe.skipIf(!hasRedis)('sweep over a BullMQ queue', () => {
     a.proc.kill('SIGTERM');
     const stopped = await exitWithin(a, 5_000);
     expect(stopped.code).toBe(0);
-    expect(a.output()).toContain('released vgg16 back to the queue');
+    expect(a.output(), a.output()).toContain('released vgg16 back to the queue');
 
     const outcome = await sweep;
     expect(Date.now() - t0).toBeLessThan(10_000);

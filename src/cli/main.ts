@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The `onelayer` command. Each subcommand lives in its own module, loaded on demand.
-import { parseArgs, UsageError } from './args.js';
+import { parseCommandArgs, UsageError } from './args.js';
+import { commandHelp } from './options.js';
 
 const HELP = `onelayer — shared-weight CNN training on WebGPU
 
@@ -19,14 +20,22 @@ usage: onelayer <command> [options]
   blends   --checkpoint FILE --out DIR
   prune    --checkpoint FILE [--fractions 0,0.1,...,0.9] [--per-layer] [--baselines SWEEP_DIR] [--out DIR]
 
+'onelayer <command> --help' lists a command's options.
 Node finds a GPU through its Vulkan driver; without one it uses SwiftShader ('apt-get install -y chromium libvulkan1').
 `;
 
-const BOOLEAN_FLAGS = ['nesterov', 'resume', 'overwrite', 'require-hardware', 'quiet', 'per-layer', 'augment', 'json', 'software'];
-
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, BOOLEAN_FLAGS);
-  const [command] = args._;
+  let [command, ...rest] = argv;
+  if (command === 'help' && rest.length > 0) [command, rest] = [rest[0], ['--help']];
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(HELP);
+    return command === undefined ? 2 : 0;
+  }
+  const args = parseCommandArgs(command, rest);
+  if (args.help) {
+    process.stdout.write(commandHelp(command));
+    return 0;
+  }
   switch (command) {
     case 'info':
       return (await import('./info.js')).infoCommand(args);
@@ -43,11 +52,6 @@ async function main(argv: string[]): Promise<number> {
     case 'blends':
     case 'prune':
       return (await import('./analysis.js')).analysisCommand(command, args);
-    case undefined:
-    case 'help':
-    case '--help':
-      process.stdout.write(HELP);
-      return command === undefined ? 1 : 0;
     default:
       throw new UsageError(`unknown command '${command}'`);
   }
@@ -57,7 +61,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
     if (err instanceof UsageError) {
-      process.stderr.write(`onelayer: ${err.message}\n\n${HELP}`);
+      process.stderr.write(`onelayer: ${err.message}\n`);
       process.exit(2);
     }
     const e = err as Error;
