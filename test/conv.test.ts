@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, conv2d, tensor } from '../src/index.js';
+import { type Tensor, conv2d, keep, runtime, tensor } from '../src/index.js';
 import { type TiledShape, convTuning } from '../src/ops/conv.js';
 import { gpu } from './setup.js';
 import { close } from './close.js';
@@ -108,6 +108,56 @@ describe('conv2d vs float64 CPU reference', () => {
     const ref = conv2dBackwardRef(s, xv, wv, dyv);
     close('dw twice', await w.grad!.toArray(), ref.dw.map((v) => 2 * v));
   });
+
+  // The 3×3 / stride 1 / pad 1 / W % 4 == 0 / H even weight gradient (fastWeightGrad: partial sums per batch
+  // split, then reduce_partials into dw) must ADD to a gradient buffer that already holds values, as every
+  // backward rule does (a shared weight's earlier uses, an earlier backward). Starting from zero, as the cases
+  // above do, an overwrite (dw = Σ) would pass; here the buffers start non-zero.
+  for (const [label, weightWorkgroups] of [
+    ['one split', 1],
+    ['one split per image', 4096],
+  ] as const) {
+    it(`fast path adds dw and dx into non-zero gradient buffers (${label})`, async () => {
+      const s: RefConv = { N: 3, C: 6, H: 6, W: 8, O: 5, KH: 3, KW: 3, stride: 1, pad: 1 };
+      const defaults = { ...convTuning };
+      Object.assign(convTuning, { weightWorkgroups });
+      try {
+        const xv = seeded(s.N * s.C * s.H * s.W, 41);
+        const wv = seeded(s.O * s.C * 9, 42);
+        const dyv = seeded(s.N * s.O * s.H * s.W, 43);
+        const dw0 = seeded(wv.length, 44).map((v) => 4 * v);
+        const dx0 = seeded(xv.length, 45);
+        const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
+        const w = tensor(wv, [s.O, s.C, 3, 3], { requiresGrad: true });
+        // What an earlier use left in the gradient buffers (gradOf() adds into an existing .grad).
+        w.grad = keep(tensor(dw0, w.shape));
+        x.grad = keep(tensor(dx0, x.shape));
+        const y = conv2d(x, w, null, { padding: 1 });
+        const entries: string[] = [];
+        const rt = runtime();
+        rt.flush();
+        const before = rt.profiler;
+        // The profiler hook sees every dispatch (kernel and entry); returning undefined leaves the passes untimed.
+        rt.profiler = { timestampWrites: (rec) => void entries.push(`${rec.kernel}.${rec.entry}`) };
+        try {
+          await y.backward(tensor(dyv, y.shape));
+        } finally {
+          rt.profiler = before;
+        }
+        expect(entries).toContain('conv2d_backward_weight.main_fast_split');
+        expect(entries).not.toContain('conv2d_backward_weight.main_direct');
+        const ref = conv2dBackwardRef(s, xv, wv, dyv);
+        const dwWant = ref.dw.map((v, i) => dw0[i] + v);
+        const dxWant = ref.dx.map((v, i) => dx0[i] + v);
+        // The starting values are large against the 1e-4 tolerance: an overwrite (or a doubled start) fails.
+        expect(Math.max(...dw0.map(Math.abs))).toBeGreaterThan(0.1 * Math.max(...dwWant.map(Math.abs)));
+        close('dw = start + Σ', await w.grad!.toArray(), dwWant);
+        close('dx = start + Σ', await x.grad!.toArray(), dxWant);
+      } finally {
+        Object.assign(convTuning, defaults);
+      }
+    });
+  }
 
   it('rectangular stride and padding', async () => {
     const s = { N: 1, C: 2, H: 7, W: 6, O: 3, KH: 3, KW: 3 };

@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, vi } from 'vitest';
-import { randn, tidy, gradBufferCount, tensor, type Tensor } from '../src/index.js';
-import { Conv2d, StateDictError } from '../src/nn/index.js';
+import { memoryStats, randn, tidy, gradBufferCount, tensor, type Tensor } from '../src/index.js';
+import { BatchNorm2d, Blend, Conv2d, StateDictError } from '../src/nn/index.js';
 import {
   MODEL_NAMES,
   createModel,
@@ -8,6 +8,9 @@ import {
   compressionFactor,
   modelTable,
   formatTable,
+  isModelName,
+  parseModelName,
+  TABLE_WIDTHS,
   SharedVGG16,
   SharedResNet,
   SharedBottleneck,
@@ -15,6 +18,31 @@ import {
   type ModelOptions,
 } from '../src/models/index.js';
 import { gpu } from './setup.js';
+import { close } from './close.js';
+import { maxErr, seeded } from './reference/conv.js';
+import { referenceForward } from './reference/models.js';
+import { dot, type Shape4 } from './reference/norm_pool.js';
+
+// Every max-pool (VGG's 2×2 pools, the ResNets' 1×1 stride-2 subsample) and the global average pool of the
+// models go through these wrappers (vi.mock swaps the module for every importer in this file), so a test can
+// record where the pools run. Recording is off unless `pools.trace` is set.
+const pools = vi.hoisted(() => ({ trace: null as string[] | null }));
+vi.mock('../src/ops/pool.js', async (importOriginal) => {
+  const mod = await importOriginal<typeof import('../src/ops/pool.js')>();
+  const dims = (s: readonly number[]) => s.join('x');
+  return {
+    ...mod,
+    maxPool2d: (x: Tensor, o: { kernelSize: number; stride?: number }) => {
+      const y = mod.maxPool2d(x, o);
+      pools.trace?.push(`maxpool k${o.kernelSize} s${o.stride ?? o.kernelSize} ${dims(x.shape)} -> ${dims(y.shape)}`);
+      return y;
+    },
+    globalAvgPool2d: (x: Tensor) => {
+      pools.trace?.push(`gap ${dims(x.shape)}`);
+      return mod.globalAvgPool2d(x);
+    },
+  };
+});
 
 beforeAll(async () => {
   await gpu();
@@ -29,6 +57,16 @@ async function withModel<T>(name: string, options: ModelOptions, fn: (m: Model) 
     m.dispose();
   }
 }
+
+/** The model's state dict as host arrays, by PyTorch name. */
+async function stateOf(m: Model): Promise<Map<string, Float32Array>> {
+  const out = new Map<string, Float32Array>();
+  for (const [n, t] of m.stateDict()) out.set(n, await t.toArray());
+  return out;
+}
+
+/** Flat index of (o, c, kh, kw) in an [8, 8, 3, 3] weight. */
+const weightIndex = (o: number, c: number, kh: number, kw: number) => ((o * 8 + c) * 3 + kh) * 3 + kw;
 
 const count = (name: string, options: ModelOptions = {}) => withModel(name, { initialize: false, ...options }, (m) => m.numParameters());
 
@@ -84,6 +122,74 @@ describe('parameter counts', () => {
       expect(b).toEqual({ total: 14_728_266, sharedConv: 0, blends: 0, bn, classifier: 5130, other: 14_728_266 - 5130 - bn });
       expect(compressionFactor(m)).toBe(1);
     });
+  });
+
+  it('the table widths are 32-512; a learned stem counts as "other"; modelTable takes inChannels', async () => {
+    expect(TABLE_WIDTHS).toEqual([32, 64, 128, 256, 512]);
+    await withModel('s-vgg16', { width: 8, stem: 'conv', initialize: false }, (m) => {
+      // stem.0 (3×3×3→8, no bias) is "other"; stem.1 (its BN) counts with the BNs.
+      expect(parameterBreakdown(m)).toEqual({ total: expected['s-vgg16'](8) + 27 * 8 + 16, sharedConv: 9 * 64 + 8, blends: 0, bn: 13 * 16 + 16, classifier: 90, other: 27 * 8 });
+    });
+    const rows = modelTable(10, { inChannels: 1, widths: [8] });
+    const vgg = rows.find((r) => r.name === 'vgg16')!;
+    // One input channel: the first conv has 9 × 64 × 2 fewer weights than with RGB.
+    expect(vgg.total).toBe(14_728_266 - 9 * 64 * 2);
+    expect(rows.find((r) => r.name === 'sl-resnet18')!.compression).toBeCloseTo((11_173_962 - 9 * 64 * 2) / expected['sl-resnet18'](8), 8);
+  });
+
+  it('parameterBreakdown counts a tensor registered at two places once, as numParameters does', async () => {
+    await withModel('s-vgg16', { width: 8, initialize: false }, (m) => {
+      const s = m as SharedVGG16;
+      const before = parameterBreakdown(m);
+      // The shared weight also registered under another module (as a tied weight would be).
+      const alias = m.registerModule('alias', new Conv2d(1, 1, 1, { initialize: false, bias: false }));
+      alias.registerParameter('tied', s.shared.weight);
+      const after = parameterBreakdown(m);
+      expect(after.total).toBe(m.numParameters());
+      // The alias's own 1×1 weight is new ("other"); the tied shared weight is not counted again.
+      expect(after).toEqual({ ...before, total: before.total + 1, other: before.other + 1 });
+    });
+  });
+
+  it('counting and tabulating models frees every model it builds', async () => {
+    const before = memoryStats().liveBytes;
+    modelTable(10, { widths: [8] });
+    await withModel('s-resnet34', { width: 8, numClasses: 7, inChannels: 1, initialize: false }, (m) => compressionFactor(m));
+    expect(memoryStats().liveBytes).toBe(before);
+  });
+
+  it('formatTable aligns names left and numbers right; exactly 100× already prints without decimals', () => {
+    const rows = modelTable(10, { widths: [32] });
+    const lines = formatTable(rows).split('\n');
+    // Names are padded on the right (start at column 0), every other column on the left (no trailing spaces).
+    expect(lines[2].startsWith('vgg16 ')).toBe(true);
+    expect(lines.every((l) => !l.endsWith(' '))).toBe(true);
+    expect(lines[0]).toMatch(/^model +width +params/);
+    const row = { ...rows[0], compression: 100 };
+    expect(formatTable([row]).split('\n')[2].split(/ +/).at(-1)).toBe('100×');
+    expect(formatTable([{ ...row, compression: 99.996 }]).split('\n')[2].split(/ +/).at(-1)).toBe('100.00×');
+  });
+
+  it('formatTable prints every column of a row, and the compression with 2 decimals below 100×, none from 100×', () => {
+    const rows = modelTable(10, { widths: [32] });
+    const line = (name: string) =>
+      formatTable(rows)
+        .split('\n')
+        .find((l) => l.startsWith(`${name} `))!
+        .split(/ +/);
+    expect(formatTable(rows).split('\n')[0].split(/ +/)).toEqual(['model', 'width', 'params', 'shared', 'blends', 'bn', 'classifier', 'other', 'compression']);
+    const bn = 2 * (64 * 2 + 128 * 2 + 256 * 3 + 512 * 6);
+    expect(line('vgg16')).toEqual(['vgg16', '-', '14,728,266', '0', '0', bn.toLocaleString('en-US'), '5,130', (14_728_266 - 5130 - bn).toLocaleString('en-US'), '1.00×']);
+    // s-vgg16 n = 32: 9·32² + 32 shared, 13·64 BN, 330 classifier: 10,410 in all, 14,728,266 / 10,410 = 1414.8 → "1415×".
+    expect(line('s-vgg16')).toEqual(['s-vgg16', '32', '10,410', '9,248', '0', '832', '330', '0', '1415×']);
+    // sl-resnet50 at 32: 2 × 8·32 + 9·8² = 1,088 shared, 16 blends of 32², 16·2·48 BN, 330: 19,338 in all;
+    // 23,520,842 / 19,338 = 1216.3.
+    expect(line('sl-resnet50')).toEqual(['sl-resnet50', '32', '19,338', '1,088', '16,384', '1,536', '330', '0', '1216×']);
+    // Below 100×: sl-vgg16 at n = 512 has 22·512² conv + blend weights, 512 + 13·1,024 + 5,130 others: 5,786,122;
+    // 14,728,266 / 5,786,122 = 2.545… → "2.55×".
+    const wide = modelTable(10, { widths: [512] }).find((r) => r.name === 'sl-vgg16')!;
+    expect(wide.total).toBe(5_786_122);
+    expect(formatTable([wide]).split('\n')[2].split(/ +/).at(-1)).toBe('2.55×');
   });
 
   it('modelTable has a row per model and width; formatTable aligns it', () => {
@@ -167,16 +273,34 @@ describe('structure', () => {
     });
   });
 
-  it('the shared weight gets ONE gradient buffer summing all 13 uses', async () => {
+  it('the shared weight gets ONE gradient buffer: the gradient through all 13 uses, as central differences of the float64 reference give it', async () => {
     await withModel('s-vgg16', { width: 8 }, async (m) => {
       const s = m as SharedVGG16;
-      const out = tidy(() => m.forward(randn([2, 3, 32, 32], { seed: 2 })));
-      await out.backward(tensor(new Array(20).fill(1), [2, 10]));
+      const shape: Shape4 = [2, 3, 32, 32];
+      const xv = seeded(2 * 3 * 32 * 32, 2);
+      const dy = seeded(20, 3);
+      const state = await stateOf(m);
+      const out = tidy(() => m.forward(tensor(xv, shape)));
+      await out.backward(tensor(dy, [2, 10]));
+      out.dispose();
       expect(gradBufferCount(s.shared.weight)).toBe(1);
       const g = await s.shared.weight.grad!.toArray();
-      expect(g.every(Number.isFinite)).toBe(true);
-      expect(g.some((v) => v !== 0)).toBe(true);
-      out.dispose();
+      // L(w) = Σ dy · logits(w), the shared weight changed at all 13 positions at once (float64, training-mode BN).
+      const cfg = { name: 's-vgg16', width: 8, inChannels: 3, numClasses: 10 };
+      const loss = (w: Float64Array) => dot(referenceForward(cfg, new Map<string, ArrayLike<number>>(state).set('shared.weight', w), xv, shape).logits!, dy);
+      const w0 = Float64Array.from(state.get('shared.weight')!);
+      const scale = Math.max(...g.map(Math.abs));
+      const h = 1e-5;
+      // Entries spread over the weight [8, 8, 3, 3], centre and corner taps, several (out, in) channel pairs.
+      for (const i of [weightIndex(0, 0, 0, 0), weightIndex(1, 3, 0, 1), weightIndex(3, 7, 2, 2), weightIndex(5, 2, 1, 1), weightIndex(7, 7, 2, 2)]) {
+        const up = Float64Array.from(w0);
+        up[i] += h;
+        const down = Float64Array.from(w0);
+        down[i] -= h;
+        const fd = (loss(up) - loss(down)) / (2 * h);
+        expect(Math.abs(g[i] - fd), `d/dw[${i}]: GPU ${g[i]}, central difference ${fd}`).toBeLessThanOrEqual(2e-4 * scale);
+      }
+      expect(scale).toBeGreaterThan(0);
     });
   });
 
@@ -211,6 +335,90 @@ describe('structure', () => {
 });
 
 describe('createModel validation', () => {
+  it('rejects every bad option with a message naming the model, the option, the value and the rule', () => {
+    expect(() => createModel('s-vgg16', { width: 1.5 })).toThrow(/createModel\('s-vgg16'\): width must be an integer ≥ 1, got 1\.5\. valid models:/);
+    expect(() => createModel('vgg16', { numClasses: 0 })).toThrow(/createModel\('vgg16'\): numClasses must be an integer ≥ 1, got 0/);
+    expect(() => createModel('vgg16', { numClasses: 2.5 })).toThrow(/numClasses must be an integer ≥ 1, got 2\.5/);
+    expect(() => createModel('resnet18', { inputSize: 0 })).toThrow(/createModel\('resnet18'\): inputSize must be an integer ≥ 1, got 0/);
+    expect(() => createModel('resnet18', { inChannels: 0 })).toThrow(/inChannels must be an integer ≥ 1, got 0/);
+    expect(() => createModel('resnet18', { seed: -1 })).toThrow(/createModel\('resnet18'\): seed must be an integer ≥ 0, got -1/);
+    expect(() => createModel('resnet18', { seed: 0.5 })).toThrow(/seed must be an integer ≥ 0, got 0\.5/);
+    expect(() => createModel('s-vgg16', { width: 8, stem: 'none' as 'pad' })).toThrow(/createModel\('s-vgg16'\): stem must be 'pad' or 'conv', got 'none'/);
+    expect(() => createModel('sl-vgg16', { width: 8, blendInit: 'zero' as 'identity' })).toThrow(/createModel\('sl-vgg16'\): blendInit must be 'identity' or 'kaiming', got 'zero'/);
+    expect(() => createModel('s-resnet18', { width: 2 })).toThrow(
+      /createModel\('s-resnet18'\): width 2 is smaller than inChannels 3; zero-padding cannot shrink the input \(use a width ≥ 3 or stem: 'conv'\)/,
+    );
+    expect(() => createModel('sl-resnet50', { width: 6 })).toThrow(/createModel\('sl-resnet50'\): width must be a multiple of 4 \(the bottleneck's inner width is n\/4\), got 6/);
+    expect(() => createModel('s-vgg16', { inputSize: 31, width: 8 })).toThrow(/s-vgg16: inputSize 31 is too small: five 2×2 max-pools need at least 32×32/);
+  });
+
+  it('accepts the boundaries of every rule', async () => {
+    // Lowest legal values: seed 0, one class, one input channel, width = inChannels, a learned stem narrower
+    // than the input, ResNet-50 widths that are multiples of 4, VGG at exactly 32×32; baselines take no width.
+    await withModel('s-vgg16', { width: 3, seed: 0, numClasses: 1, inputSize: 32, initialize: false }, (m) => expect(m.config.width).toBe(3));
+    await withModel('s-resnet18', { width: 2, stem: 'conv', initialize: false }, (m) => expect(m.config.stem).toBe('conv'));
+    await withModel('s-resnet50', { width: 4, inChannels: 1, initialize: false }, (m) => expect(m.config.width).toBe(4));
+    await withModel('resnet18', { inputSize: 1, initialize: false }, (m) => expect(m.config.inputSize).toBe(1));
+    await withModel('vgg16', { width: 5, initialize: false }, (m) => expect(m.config.width).toBeNull());
+  });
+
+  it('fuses SL blends into the conv by default; fuseBlend: false switches that off', async () => {
+    for (const name of ['sl-vgg16', 'sl-resnet18', 'sl-resnet50']) {
+      await withModel(name, { width: 8, initialize: false }, (m) => expect((m as SharedVGG16 | SharedResNet).fuseBlend).toBe(true));
+      await withModel(name, { width: 8, initialize: false, fuseBlend: false }, (m) => expect((m as SharedVGG16 | SharedResNet).fuseBlend).toBe(false));
+    }
+  });
+
+  it('names every tensor by its state-dict name as soon as the model is built', async () => {
+    await withModel('sl-resnet18', { width: 4, initialize: false }, (m) => {
+      const s = m as SharedResNet;
+      // Read before any stateDict()/namedParameters() call (those would name them too).
+      expect((s.shared as Conv2d).weight.name).toBe('shared.weight');
+      expect(s.fc.bias!.name).toBe('fc.bias');
+      expect(s.bn1!.runningVar.name).toBe('bn1.running_var');
+    });
+  });
+
+  it("initialises SL blends from the model's generator: 'identity' = I + U(±0.1/√n), 'kaiming' = U(±1/√n), each blend its own draw", async () => {
+    const n = 16;
+    for (const name of ['sl-vgg16', 'sl-resnet18']) {
+      for (const blendInit of ['identity', 'kaiming'] as const) {
+        await withModel(name, { width: n, blendInit, seed: 7 }, async (m) => {
+          const blends = await Promise.all(m.namedParameters().filter(([k]) => /blend/.test(k)).map(([, t]) => t.toArray()));
+          expect(blends.length).toBe(name === 'sl-vgg16' ? 13 : 17);
+          const bound = 1 / Math.sqrt(n);
+          for (const b of blends) {
+            for (let o = 0; o < n; o++)
+              for (let i = 0; i < n; i++) {
+                const off = b[o * n + i] - (blendInit === 'identity' && o === i ? 1 : 0);
+                expect(Math.abs(off)).toBeLessThanOrEqual((blendInit === 'identity' ? 0.1 : 1) * bound);
+              }
+            // Spread over the range (not a constant): the largest |offset| is near the bound.
+            const spread = Math.max(...b.map((v, j) => Math.abs(v - (blendInit === 'identity' && j % (n + 1) === 0 ? 1 : 0))));
+            expect(spread).toBeGreaterThan((blendInit === 'identity' ? 0.05 : 0.5) * bound);
+          }
+          // Every blend is its own draw from the one generator: no two are equal.
+          expect(new Set(blends.map((b) => b.join())).size).toBe(blends.length);
+        });
+      }
+    }
+  });
+
+  it('parses model names', () => {
+    expect(parseModelName('vgg16')).toEqual({ kind: 'baseline', base: 'vgg16' });
+    expect(parseModelName('s-resnet50')).toEqual({ kind: 's', base: 'resnet50' });
+    expect(parseModelName('sl-resnet34')).toEqual({ kind: 'sl', base: 'resnet34' });
+    expect(isModelName('sl-vgg16')).toBe(true);
+    expect(isModelName('sl-vgg19')).toBe(false);
+    expect(isModelName('')).toBe(false);
+  });
+
+  it('the shared bottleneck cannot be applied on its own (each position brings its BNs)', async () => {
+    await withModel('s-resnet50', { width: 8, initialize: false }, (m) => {
+      expect(() => (m.shared as SharedBottleneck).forward()).toThrow(/SharedBottleneck has no forward\(\): each block position applies it with its own BatchNorms \(SharedBottleneckUse\)/);
+    });
+  });
+
   it('rejects unknown names and bad widths, listing the valid names', () => {
     expect(() => createModel('vgg19')).toThrow(/unknown model 'vgg19'.*valid models: vgg16, s-vgg16, sl-vgg16, resnet18/);
     expect(() => createModel('s-vgg16')).toThrow(/width is required.*valid models:/);
@@ -229,30 +437,149 @@ describe('createModel validation', () => {
   });
 });
 
-describe('forward passes on [2, 3, 32, 32]', () => {
-  const cases: [string, ModelOptions][] = [
-    ['s-vgg16', { width: 8 }],
-    ['sl-vgg16', { width: 8 }],
-    ['s-resnet18', { width: 8 }],
-    ['sl-resnet50', { width: 16 }],
-    ['resnet18', {}],
+describe('training-mode forward, running statistics, eval-mode forward', () => {
+  const cases: [string, ModelOptions, Shape4][] = [
+    ['s-vgg16', { width: 8 }, [2, 3, 32, 32]],
+    ['sl-vgg16', { width: 8 }, [2, 3, 32, 32]],
+    ['s-resnet18', { width: 8 }, [2, 3, 32, 32]],
+    ['sl-resnet50', { width: 16 }, [2, 3, 32, 32]],
+    ['resnet18', {}, [2, 3, 16, 16]],
   ];
-  for (const [name, options] of cases) {
-    it(`${name} gives finite [2, 10] logits`, async () => {
-      await withModel(name, options, async (m) => {
-        const x = randn([2, 3, 32, 32], { seed: 11 });
+  for (const [name, options, shape] of cases) {
+    it(`${name}: a training pass moves every BN's running statistics as PyTorch does; eval mode normalises with them`, async () => {
+      await withModel(name, { ...options, inputSize: shape[2] }, async (m) => {
+        const cfg = { name, width: options.width, inChannels: 3, numClasses: 10 };
+        const xv = seeded(shape[0] * shape[1] * shape[2] * shape[3], 11);
+        const x = tensor(xv, shape);
+        const before = await stateOf(m);
         const y: Tensor = tidy(() => m.forward(x));
-        expect(y.shape).toEqual([2, 10]);
-        const v = await y.toArray();
-        expect(v.every(Number.isFinite)).toBe(true);
-        expect(new Set(v).size).toBeGreaterThan(1);
-        // eval mode uses running statistics (updated by the training-mode pass above).
+        const train = referenceForward(cfg, before, xv, shape);
+        close(`${name} training-mode logits`, await y.toArray(), train.logits!);
+        // running = 0.9 · running + 0.1 · batch statistic (the variance unbiased), for every BN, each once.
+        const after = await stateOf(m);
+        const buffers = [...after.keys()].filter((n) => /running_(mean|var)$/.test(n));
+        expect([...train.running.keys()].sort()).toEqual(buffers.sort());
+        for (const n of buffers) close(n, after.get(n)!, train.running.get(n)!);
         m.eval();
-        const z = await tidy(() => m.forward(x)).toArray();
-        expect(z.every(Number.isFinite)).toBe(true);
+        const z = tidy(() => m.forward(x));
+        const evalRef = referenceForward(cfg, after, xv, shape, false);
+        close(`${name} eval-mode logits`, await z.toArray(), evalRef.logits!);
+        // The two modes really differ here (a model ignoring eval() would fail the check above).
+        expect(maxErr(evalRef.logits!, train.logits!).err).toBeGreaterThan(1e-2 * maxErr(train.logits!, train.logits!.map(() => 0)).err);
+        x.dispose();
+        y.dispose();
+        z.dispose();
+      });
+    });
+  }
+});
+
+/**
+ * Runs m.forward(x) recording every application as test/reference/models.ts writes its trace: convs (input
+ * side, stride, a folded blend, output shape), blends applied on their own, BatchNorms (fused ReLU or not),
+ * pools, the global average pool. Convs, blends and BNs are observed through their classes' prototypes, pools
+ * through the wrapped ops module above.
+ */
+function tracedForward(m: Model, x: Tensor): { y: Tensor; trace: string[] } {
+  const trace: string[] = [];
+  const dims = (s: readonly number[]) => s.join('x');
+  const conv = Conv2d.prototype.forwardStride;
+  const bn = BatchNorm2d.prototype.forward;
+  const bnRelu = BatchNorm2d.prototype.forwardRelu;
+  const blendForward = Blend.prototype.forward;
+  const spies = [
+    vi.spyOn(Conv2d.prototype, 'forwardStride').mockImplementation(function (this: Conv2d, input, stride, blendFirst, ...rest) {
+      const y = conv.call(this, input, stride, blendFirst, ...rest);
+      trace.push(`conv ${dims(input.shape.slice(1))} s${stride}${blendFirst ? ' +blend' : ''} -> ${dims(y.shape)}`);
+      return y;
+    }),
+    vi.spyOn(Blend.prototype, 'forward').mockImplementation(function (this: Blend, input) {
+      trace.push(`blend ${dims(input.shape)}`);
+      return blendForward.call(this, input);
+    }),
+    vi.spyOn(BatchNorm2d.prototype, 'forward').mockImplementation(function (this: BatchNorm2d, input) {
+      trace.push(`bn ${dims(input.shape)}`);
+      return bn.call(this, input);
+    }),
+    vi.spyOn(BatchNorm2d.prototype, 'forwardRelu').mockImplementation(function (this: BatchNorm2d, input) {
+      trace.push(`bn+relu ${dims(input.shape)}`);
+      return bnRelu.call(this, input);
+    }),
+  ];
+  pools.trace = trace;
+  try {
+    return { y: tidy(() => m.forward(x)), trace };
+  } finally {
+    pools.trace = null;
+    for (const s of spies) s.mockRestore();
+  }
+}
+
+describe('every model against an independent float64 reference (test/reference/models.ts)', () => {
+  // Per-application shapes (the trace) for every model name, and logits from the model's own weights. Small
+  // widths; VGG needs 32×32, the ResNets run on 16×16 (stage 4 at 2×2, so BN sees 8 values per channel).
+  const cases: [string, ModelOptions, Shape4][] = [
+    ['vgg16', { inChannels: 1 }, [2, 1, 32, 32]],
+    ['s-vgg16', { width: 8 }, [2, 3, 32, 32]],
+    ['s-vgg16', { width: 8, inChannels: 1, stem: 'conv' }, [2, 1, 32, 32]],
+    ['sl-vgg16', { width: 8 }, [2, 3, 32, 32]],
+    ['sl-vgg16', { width: 8, fuseBlend: false, numClasses: 7 }, [2, 3, 32, 32]],
+    ['sl-vgg16', { width: 4, inChannels: 1, stem: 'conv' }, [2, 1, 32, 32]],
+    ['resnet18', {}, [2, 3, 16, 16]],
+    ['s-resnet18', { width: 8 }, [2, 3, 16, 16]],
+    ['sl-resnet18', { width: 8 }, [2, 3, 16, 16]],
+    ['sl-resnet18', { width: 4, fuseBlend: false, stem: 'conv' }, [2, 3, 16, 16]],
+    ['resnet34', { inChannels: 1 }, [2, 1, 16, 16]],
+    ['s-resnet34', { width: 4 }, [2, 3, 16, 16]],
+    ['sl-resnet34', { width: 4, inChannels: 1 }, [2, 1, 16, 16]],
+    ['resnet50', { numClasses: 5 }, [2, 3, 16, 16]],
+    ['s-resnet50', { width: 8 }, [2, 3, 16, 16]],
+    ['sl-resnet50', { width: 8 }, [2, 3, 16, 16]],
+    ['sl-resnet50', { width: 8, fuseBlend: false, stem: 'conv', blendInit: 'kaiming' }, [2, 3, 16, 16]],
+  ];
+
+  it('covers every model name', () => {
+    expect(new Set(cases.map(([n]) => n))).toEqual(new Set(MODEL_NAMES));
+  });
+
+  for (const [name, options, shape] of cases) {
+    it(`${name} ${JSON.stringify(options)} on [${shape}]: per-application shapes and logits`, async () => {
+      const inChannels = options.inChannels ?? 3;
+      const numClasses = options.numClasses ?? 10;
+      await withModel(name, { ...options, inputSize: shape[2], seed: 5 }, async (m) => {
+        const xv = seeded(shape[0] * shape[1] * shape[2] * shape[3], 21);
+        const x = tensor(xv, shape);
+        const { y, trace } = tracedForward(m, x);
+        const state = await stateOf(m);
+        const ref = referenceForward({ name, width: options.width, inChannels, numClasses, stem: options.stem, fuseBlend: options.fuseBlend }, state, xv, shape);
+        // Shapes first: a pool or a stride one application early shows here as a readable diff.
+        expect(trace).toEqual(ref.trace);
+        expect(y.shape).toEqual([shape[0], numClasses]);
+        close(`${name} logits`, await y.toArray(), ref.logits!);
         x.dispose();
         y.dispose();
       });
-    }, 120_000);
+    });
   }
+
+  it('the reference traces pin the architectures: pools after VGG positions 2, 4, 7, 10, 13; ResNet strides in the first block of stages 2-4', () => {
+    // The reference itself, against counts derived by hand from the papers (not from any code).
+    const vgg = referenceForward({ name: 's-vgg16', width: 8, inChannels: 3, numClasses: 10 }, null, null, [1, 3, 32, 32]).trace;
+    const convSides = vgg.filter((l) => l.startsWith('conv')).map((l) => Number(/^conv \d+x(\d+)x/.exec(l)![1]));
+    expect(convSides).toEqual([32, 32, 16, 16, 8, 8, 8, 4, 4, 4, 2, 2, 2]);
+    // The first use reads the 3 real channels of the zero-padded input, every later one all 8.
+    expect(vgg[0]).toBe('conv 3x32x32 s1 -> 1x8x32x32');
+    expect(vgg[2]).toBe('conv 8x32x32 s1 -> 1x8x32x32');
+    expect(vgg.filter((l) => l.startsWith('maxpool')).length).toBe(5);
+    expect(vgg.at(-1)).toBe('gap 1x8x1x1');
+    const r50 = referenceForward({ name: 'resnet50', inChannels: 3, numClasses: 10 }, null, null, [1, 3, 32, 32]).trace;
+    // 1 stem conv + 16 blocks × 3 convs + 4 projections (the first block of each stage) = 53 convs; stride 2 in
+    // stages 2-4 only, on the 3×3 conv and the projection of their first block: 6.
+    expect(r50.filter((l) => l.startsWith('conv')).length).toBe(53);
+    expect(r50.filter((l) => / s2 /.test(l)).length).toBe(6);
+    expect(r50.at(-1)).toBe('gap 1x2048x4x4');
+    const s18 = referenceForward({ name: 's-resnet18', width: 8, inChannels: 3, numClasses: 10 }, null, null, [1, 3, 32, 32]).trace;
+    expect(s18.filter((l) => l.startsWith('conv')).length).toBe(17);
+    expect(s18.filter((l) => l.startsWith('maxpool k1 s2')).length).toBe(3);
+  });
 });
