@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, conv2d, keep, runtime, tensor } from '../src/index.js';
+import { type Tensor, conv2d, keep, tensor } from '../src/index.js';
 import { type TiledShape, convTuning } from '../src/ops/conv.js';
-import { gpu } from './setup.js';
+import { dispatchedEntries, gpu } from './setup.js';
 import { close } from './close.js';
 import { type RefConv, conv2dBackwardRef, conv2dRef, outSize, seeded } from './reference/conv.js';
 
@@ -133,17 +133,7 @@ describe('conv2d vs float64 CPU reference', () => {
         w.grad = keep(tensor(dw0, w.shape));
         x.grad = keep(tensor(dx0, x.shape));
         const y = conv2d(x, w, null, { padding: 1 });
-        const entries: string[] = [];
-        const rt = runtime();
-        rt.flush();
-        const before = rt.profiler;
-        // The profiler hook sees every dispatch (kernel and entry); returning undefined leaves the passes untimed.
-        rt.profiler = { timestampWrites: (rec) => void entries.push(`${rec.kernel}.${rec.entry}`) };
-        try {
-          await y.backward(tensor(dyv, y.shape));
-        } finally {
-          rt.profiler = before;
-        }
+        const entries = await dispatchedEntries(() => y.backward(tensor(dyv, y.shape)));
         expect(entries).toContain('conv2d_backward_weight.main_fast_split');
         expect(entries).not.toContain('conv2d_backward_weight.main_direct');
         const ref = conv2dBackwardRef(s, xv, wv, dyv);

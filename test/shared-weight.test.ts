@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { conv2d, gradBufferCount, keep, relu, runtime, tensor } from '../src/index.js';
-import { gpu } from './setup.js';
+import { conv2d, gradBufferCount, keep, relu, tensor } from '../src/index.js';
+import { dispatchedEntries, gpu } from './setup.js';
 import { conv2dBackwardRef, conv2dRef, maxErr, seeded, type RefConv } from './reference/conv.js';
 
 beforeAll(async () => {
@@ -32,17 +32,7 @@ async function sharedUses(H: number, W: number, start: boolean): Promise<void> {
   let h = x;
   for (let i = 0; i < k; i++) h = relu(conv2d(h, w, null, { padding: 1 }));
   const dyv = seeded(h.size, 33);
-  const entries: string[] = [];
-  const rt = runtime();
-  rt.flush();
-  const before = rt.profiler;
-  // The profiler hook sees every dispatch (kernel and entry); returning undefined leaves the passes untimed.
-  rt.profiler = { timestampWrites: (rec) => void entries.push(`${rec.kernel}.${rec.entry}`) };
-  try {
-    await h.backward(tensor(dyv, h.shape));
-  } finally {
-    rt.profiler = before;
-  }
+  const entries = await dispatchedEntries(() => h.backward(tensor(dyv, h.shape)));
   // One buffer for all k uses: allocated by the first use, or (start) the one that was already there, no other.
   expect(gradBufferCount(w)).toBe(start ? 0 : 1);
   // Which weight-gradient kernel ran: the fast one exactly when W % 4 == 0 and H is even.
