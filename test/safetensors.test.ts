@@ -372,3 +372,25 @@ describe('checkpoint files', () => {
     expect(Array.from(await readFileBytes(join(dir, 'keep.txt')))).toEqual(Array.from(enc.encode('old')));
   });
 });
+
+describe('encodeSafetensors matches the reference writer on the edge cases', () => {
+  it('orders names by code point (UTF-8 bytes), not by UTF-16 units', async () => {
+    const { encodeSafetensors: encode, decodeSafetensors: decode } = await import('../src/io/safetensors.js');
+    const bytes = encode([
+      { name: '\u{1F600}', shape: [1], data: new Float32Array([1]) },
+      { name: '\uFFFD', shape: [1], data: new Float32Array([2]) },
+    ]);
+    const header = new TextDecoder().decode(bytes.subarray(8, 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true))));
+    // U+FFFD (EF BF BD) sorts before U+1F600 (F0 9F 98 80) in UTF-8, so its data comes first.
+    expect(header.indexOf('\uFFFD')).toBeLessThan(header.indexOf('\u{1F600}'));
+    const { tensors } = decode(bytes);
+    expect(tensors.map((t) => [t.name, t.data[0]])).toEqual([['\uFFFD', 2], ['\u{1F600}', 1]]);
+  });
+
+  it('writes given empty metadata as "__metadata__":{} and omits absent metadata', async () => {
+    const { encodeSafetensors: encode } = await import('../src/io/safetensors.js');
+    const text = (b: Uint8Array) => new TextDecoder().decode(b.subarray(8));
+    expect(text(encode([{ name: 'a', shape: [1], data: new Float32Array([0]) }], {}))).toContain('"__metadata__":{}');
+    expect(text(encode([{ name: 'a', shape: [1], data: new Float32Array([0]) }]))).not.toContain('__metadata__');
+  });
+});

@@ -25,7 +25,14 @@ describe('training', { timeout: 900_000 }, () => {
     // Chance is 10%; this tiny shared model reaches ~50-70% after 200 steps.
     expect(s.testAccuracy).toBeGreaterThan(0.3);
     const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
-    for (const k of ['testAccuracy', 'wallSeconds', 'imagesPerSecond', 'adapter', 'software']) expect(summary).toHaveProperty(k);
+    expect(summary).toEqual(JSON.parse(JSON.stringify(s)));
+    const rows = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(rows).toHaveLength(1);
+    expect(summary.testAccuracy).toBe(rows[0].testAccuracy);
+    expect(summary.imagesPerSecond).toBeCloseTo(rows[0].imagesPerSecond, 6);
+    expect(summary.wallSeconds).toBeGreaterThan(rows[0].seconds);
+    expect(summary.software).toBe((await gpu()).info.software);
+    expect(summary.config).toMatchObject({ model: 's-vgg16', width: 12, epochs: 1, batchSize: 32, maxStepsPerEpoch: 200, warmupSteps: 20, augment: false });
   });
 
   it('writes PyTorch-named safetensors checkpoints and metrics, and extends a constant-schedule run on --resume', async () => {

@@ -25,6 +25,17 @@ function setOwn(o: object, key: string, value: unknown): void {
   Object.defineProperty(o, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
+/** Orders strings by code point (= UTF-8 byte order), not by UTF-16 code unit. */
+function compareCodePoints(a: string, b: string): number {
+  const x = [...a];
+  const y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    const d = x[i].codePointAt(0)! - y[i].codePointAt(0)!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
+}
+
 function product(shape: number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -44,9 +55,11 @@ export function encodeSafetensors(tensors: NamedTensorData[], metadata?: Record<
       throw new SafetensorsError(`encodeSafetensors: tensor "${t.name}" has shape [${t.shape}] (${product(t.shape)} elements) but ${t.data.length} values`);
     }
   }
-  const sorted = [...tensors].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  // The reference writer sorts names by their UTF-8 bytes, which is code-point order (JS `<` compares UTF-16 units).
+  const sorted = [...tensors].sort((a, b) => compareCodePoints(a.name, b.name));
   const header: Record<string, unknown> = {};
-  if (metadata && Object.keys(metadata).length > 0) {
+  // Given metadata is written even when empty, as the reference writer does (`"__metadata__":{}`).
+  if (metadata) {
     for (const [k, v] of Object.entries(metadata)) {
       if (typeof v !== 'string') throw new SafetensorsError(`encodeSafetensors: metadata "${k}" must be a string, got ${typeof v}`);
       if (!isWellFormed(k) || !isWellFormed(v)) throw new SafetensorsError(`encodeSafetensors: metadata ${JSON.stringify(k)} holds a lone UTF-16 surrogate`);
