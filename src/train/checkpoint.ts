@@ -154,23 +154,24 @@ function loadState(model: Module, tensors: NamedTensorData[], source: string): v
   }
 }
 
-function setMomentum(model: Module, optimizer: SGD, byName: Map<string, NamedTensorData>, prefix: string, source: string): void {
+/** Throws unless every `prefix*` tensor names a parameter of the model and has its size (nothing is written). */
+function checkMomentum(model: Module, byName: Map<string, NamedTensorData>, prefix: string, source: string): void {
+  const sizes = new Map(model.namedParameters().map(([n, p]) => [`${prefix}${n}`, p.size] as const));
+  for (const [name, t] of byName) {
+    if (!name.startsWith(prefix)) continue;
+    const size = sizes.get(name);
+    if (size === undefined) throw new CheckpointError(`onelayer: ${source}: ${name} belongs to no parameter of the model`);
+    if (t.data.length !== size) throw new CheckpointError(`onelayer: ${source}: ${name} has ${t.data.length} values, the parameter has ${size}`);
+  }
+}
+
+/** Sets the optimizer's momentum buffers from checked `prefix*` tensors. */
+function applyMomentum(model: Module, optimizer: SGD, byName: Map<string, NamedTensorData>, prefix: string): void {
   const index = new Map(optimizer.params.map((p, i) => [p, i] as const));
-  const known = new Set<string>();
-  for (const [name, p] of model.namedParameters()) {
-    known.add(`${prefix}${name}`);
-    const t = byName.get(`${prefix}${name}`);
-    if (!t) continue;
-    if (t.data.length !== p.size) throw new CheckpointError(`onelayer: ${source}: ${prefix}${name} has ${t.data.length} values, the parameter has ${p.size}`);
-  }
-  for (const name of byName.keys()) {
-    if (name.startsWith(prefix) && !known.has(name)) throw new CheckpointError(`onelayer: ${source}: ${name} belongs to no parameter of the model`);
-  }
   for (const [name, p] of model.namedParameters()) {
     const t = byName.get(`${prefix}${name}`);
-    if (!t) continue;
     const i = index.get(p);
-    if (i === undefined) continue;
+    if (!t || i === undefined) continue;
     optimizer.momentumBuffers[i]?.dispose();
     optimizer.momentumBuffers[i] = tensor(t.data, p.shape);
   }
@@ -180,21 +181,23 @@ function setMomentum(model: Module, optimizer: SGD, byName: Map<string, NamedTen
 export function loadOptimizerCheckpoint(model: Module, optimizer: SGD, bytes: Uint8Array, source: string): CheckpointInfo {
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   assertFinite(tensors, source, 'momentum');
-  setMomentum(model, optimizer, new Map(tensors.map((t) => [t.name, t])), 'momentum.', source);
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  checkMomentum(model, byName, 'momentum.', source);
+  applyMomentum(model, optimizer, byName, 'momentum.');
   return parseInfo(metadata, source);
 }
 
 /**
  * One epoch's files from one readback: the training checkpoint (model + momentum + run state, refused when any
- * value is not finite) and model.safetensors derived from it, byte for byte what modelFileFromCheckpoint gives.
+ * value is not finite) and model.safetensors, byte for byte what modelFileFromCheckpoint gives (the kill tests compare).
  */
 export async function trainingCheckpointFiles(model: Module, optimizer: SGD, info: CheckpointInfo, state: RunState): Promise<{ checkpoint: Uint8Array; model: Uint8Array }> {
   const tensors = await readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
   assertFinite(tensors, `onelayer: training stopped after epoch ${info.epoch}: the checkpoint`, 'training');
   const meta = toMetadata(info);
   meta.run = JSON.stringify(state);
-  const checkpoint = encodeSafetensors(tensors, meta);
-  return { checkpoint, model: modelFileFromCheckpoint(checkpoint, 'checkpoint in memory') };
+  // The model file is the checkpoint without momentum and run state: the same bytes modelFileFromCheckpoint gives.
+  return { checkpoint: encodeSafetensors(tensors, meta), model: encodeSafetensors(tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX)), toMetadata(info)) };
 }
 
 /** model.safetensors of a training checkpoint: its model tensors and model metadata, without momentum and run state. */
@@ -239,15 +242,10 @@ export function loadTrainingCheckpoint(model: Module, optimizer: SGD, bytes: Uin
   assertFinite(tensors, source, 'training');
   const weights = tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX));
   const momentum = new Map(tensors.filter((t) => t.name.startsWith(MOMENTUM_PREFIX)).map((t) => [t.name, t]));
-  // Validate the momentum against the model before the weights are written.
-  const probe = model.namedParameters();
-  for (const [name, t] of momentum) {
-    const p = probe.find(([n]) => `${MOMENTUM_PREFIX}${n}` === name);
-    if (!p) throw new CheckpointError(`onelayer: ${source}: ${name} belongs to no parameter of the model`);
-    if (p[1].size !== t.data.length) throw new CheckpointError(`onelayer: ${source}: ${name} has ${t.data.length} values, the parameter has ${p[1].size}`);
-  }
+  // The momentum is checked against the model before the weights are written: on any problem nothing changes.
+  checkMomentum(model, momentum, MOMENTUM_PREFIX, source);
   loadState(model, weights, source);
-  setMomentum(model, optimizer, momentum, MOMENTUM_PREFIX, source);
+  applyMomentum(model, optimizer, momentum, MOMENTUM_PREFIX);
   optimizer.restoreSteps(header.state.optimizerSteps);
   return header;
 }
