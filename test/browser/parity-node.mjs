@@ -9,8 +9,8 @@ try {
   const runner = createServerModuleRunner(server.environments.ssr, { hmr: false });
   const module = await runner.import('/demo/src/parity-case.ts');
   const result = await module.runParityCase();
-  process.stdout.write(`${JSON.stringify(result)}\n`);
-  process.exit(0);
+  // Exit only once the line is written: a pipe takes 64 KiB at a time, and exiting earlier truncates it.
+  process.stdout.write(`${JSON.stringify(result)}\n`, () => process.exit(0));
 } catch (e) {
   process.stderr.write(`parity-node: ${e?.stack ?? e}\n`);
   process.exit(1);
