@@ -5,7 +5,7 @@ export async function infoCommand(args: Args): Promise<number> {
   const ctx = await init({ forceSoftware: bool(args, 'software') });
   const i = ctx.info;
   if (bool(args, 'json')) {
-    process.stdout.write(`${JSON.stringify({ source: ctx.platform.source, ...i }, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ source: ctx.platform.source, choice: ctx.platform.choice, ...i }, null, 2)}\n`);
     return 0;
   }
   const lines = [
@@ -13,6 +13,7 @@ export async function infoCommand(args: Args): Promise<number> {
     `description:  ${i.description || '-'}`,
     `kind:         ${i.software ? 'software (CPU)' : 'hardware (GPU)'}`,
     `source:       ${ctx.platform.source}`,
+    `chosen:       ${ctx.platform.choice ?? '-'}`,
     `features:     ${i.features.join(', ')}`,
     'limits:',
     ...Object.entries(i.limits)

@@ -5,7 +5,7 @@ export { WebGPUUnavailableError, type AdapterSummary, type Platform } from './ty
 
 export interface InitOptions {
   powerPreference?: GPUPowerPreference;
-  /** Node only: skip hardware adapters and use SwiftShader. */
+  /** Node only: skip hardware adapters and take a software one (lavapipe from Mesa ≥ 24, else SwiftShader). */
   forceSoftware?: boolean;
   /** Request 'timestamp-query' when the adapter has it (the profiler needs it). Default true. */
   timestamps?: boolean;

@@ -6,6 +6,8 @@ export interface Platform {
   readText(url: URL): Promise<string>;
   /** Where the adapter came from, for messages: e.g. "Dawn (Vulkan, SwiftShader ICD)". */
   source: string;
+  /** Why this adapter was taken over the others (Node: hardware, then lavapipe, then SwiftShader). */
+  choice?: string;
 }
 
 export interface AdapterSummary {
