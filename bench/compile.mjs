@@ -1,7 +1,7 @@
 // Host time of recording a training step, eager vs compileStep, next to a raw re-encode floor measured in the same
 // process: the same number of dispatches encoded from a pipeline and bind groups built in advance, straight through
 // the WebGPU bindings (Dawn in Node). Plus whole-step images/s (pipelined one deep, as the Trainer does).
-// `node bench/compile.mjs [--models s-vgg16@16,sl-resnet50@64] [--batch 2] [--steps 10] [--out DIR]`; run.mjs runs it
+// `node bench/compile.mjs [--models s-vgg16@16,sl-resnet50@64] [--batch 2] [--steps 10] [--out DIR] [--dispatches-only]`; run.mjs runs it
 // too. ONELAYER_DIST=path/to/index.js benchmarks another build than dist/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ const dist = process.env.ONELAYER_DIST ? new URL(process.env.ONELAYER_DIST, `fil
 const { init, runtime, tensor, tidy, crossEntropy, SGD, compileStep, createModel } = await import(dist);
 
 export const DEFAULT_MODELS = [['s-vgg16', 16], ['sl-vgg16', 64], ['s-resnet18', 16], ['sl-resnet50', 64]];
+/** Issue 12's dispatch targets per eager step (batch 2, 32×32): model, width, most dispatches. */
+export const DISPATCH_TARGETS = [['s-vgg16', 16, 150], ['sl-resnet50', 16, 540]];
 
 const FLOOR_WGSL = `
 struct Params { n: u32, a: f32 };
@@ -55,6 +57,60 @@ function rawFloor(device, count) {
   return run;
 }
 
+/**
+ * Kernel entries of one eager step ('kernel.entry' → count, most first), seen through the profiler hook, which the
+ * runtime calls for every dispatch (returning no timestamp writes keeps the passes as they are).
+ */
+async function eagerBreakdown(rt, run) {
+  rt.flush();
+  const counts = {};
+  const before = rt.profiler;
+  let loss;
+  rt.profiler = { timestampWrites: (rec) => void (counts[`${rec.kernel}.${rec.entry}`] = (counts[`${rec.kernel}.${rec.entry}`] ?? 0) + 1) };
+  try {
+    loss = run();
+    rt.flush();
+  } finally {
+    rt.profiler = before;
+  }
+  await loss.item();
+  loss.dispose();
+  return Object.fromEntries(Object.entries(counts).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1)));
+}
+
+/** Dispatches of one eager training step by kernel entry, built as compileRow builds its step. */
+export async function dispatchBreakdown(name, width, { batch = 2 } = {}) {
+  const rt = runtime();
+  const model = createModel(name, { width, numClasses: 10, inChannels: 3 });
+  model.train();
+  const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
+  const d = batchData(batch, 0);
+  const x = tensor(d.images, [batch, 3, 32, 32]);
+  const step = () => tidy(() => {
+    const loss = crossEntropy(model.forward(x), d.labels);
+    void loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    return loss;
+  });
+  await step().item(); // the first step creates gradients and momentum
+  const entries = await eagerBreakdown(rt, step);
+  opt.dispose();
+  model.dispose();
+  x.dispose();
+  return { model: name, width, batch, dispatches: Object.values(entries).reduce((a, b) => a + b, 0), entries };
+}
+
+/** One line per breakdown: total, then the entries by count. */
+export function breakdownMarkdown(rows) {
+  const target = (r) => DISPATCH_TARGETS.find(([m, w]) => m === r.model && w === r.width)?.[2];
+  return rows.map((r) => {
+    const t = target(r);
+    const entries = Object.entries(r.entries).map(([e, n]) => `${n} ${e}`).join(', ');
+    return `- **${r.model} n=${r.width}** (batch ${r.batch}): **${r.dispatches}** dispatches per eager step${t ? ` (target ≤ ${t})` : ''}: ${entries}`;
+  }).join('\n');
+}
+
 function median(xs) {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)];
@@ -88,6 +144,7 @@ export async function compileRow(name, width, { batch = 2, steps = 15 } = {}) {
   const eagerWarm = call(false, 0);
   await eagerWarm.item();
   eagerWarm.dispose();
+  const entries = await eagerBreakdown(rt, () => call(false, 1));
 
   // One sample of each per round (eager step, compiled step, floor), each with the device idle, so that the host's
   // changing load falls on all three alike. The best of the rounds: host costs only grow with interference (on a
@@ -142,14 +199,16 @@ export async function compileRow(name, width, { batch = 2, steps = 15 } = {}) {
     eagerMs: eager.ms, compiledMs: compiled.ms, floorMs,
     eagerUs: us(eager.ms), compiledUs: us(compiled.ms), floorUs: us(floorMs),
     compiledOverFloor: compiled.ms / floorMs, speedup: eager.ms / compiled.ms,
-    eagerImagesPerSecond: eagerIps, compiledImagesPerSecond: compiledIps, medians,
+    eagerImagesPerSecond: eagerIps, compiledImagesPerSecond: compiledIps, medians, entries,
   };
 }
 
 export function compileMarkdown(rows) {
   const head = '| model | dispatches/step | eager ms/step | compiled ms/step | raw floor ms | eager µs/dispatch | compiled µs/dispatch | floor µs/dispatch | compiled/floor | eager img/s | compiled img/s |';
   const line = (r) => `| ${r.model} n=${r.width} (batch ${r.batch}) | ${r.dispatches} | ${r.eagerMs.toFixed(2)} | ${r.compiledMs.toFixed(2)} | ${r.floorMs.toFixed(2)} | ${r.eagerUs.toFixed(1)} | ${r.compiledUs.toFixed(1)} | ${r.floorUs.toFixed(1)} | ${r.compiledOverFloor.toFixed(2)}× | ${r.eagerImagesPerSecond.toFixed(1)} | ${r.compiledImagesPerSecond.toFixed(1)} |`;
-  return [head, head.replace(/[^|]+/g, '---'), ...rows.map(line)].join('\n');
+  const table = [head, head.replace(/[^|]+/g, '---'), ...rows.map(line)].join('\n');
+  const withEntries = rows.filter((r) => r.entries);
+  return withEntries.length ? `${table}\n\nDispatches per eager step by kernel entry:\n\n${breakdownMarkdown(withEntries.map((r) => ({ ...r, dispatches: r.eagerDispatches })))}` : table;
 }
 
 // Run directly: `node bench/compile.mjs`.
@@ -162,16 +221,24 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const models = flag('models', null)?.split(',').map((m) => [m.split('@')[0], Number(m.split('@')[1])]) ?? DEFAULT_MODELS;
   const opts = { batch: Number(flag('batch', 2)), steps: Number(flag('steps', 15)) };
   const ctx = await init();
+  // The dispatch targets first (counts only: seconds, not minutes).
+  const targets = [];
+  for (const [name, width] of DISPATCH_TARGETS) targets.push(await dispatchBreakdown(name, width, { batch: Number(flag('batch', 2)) }));
+  console.error(breakdownMarkdown(targets));
+  if (argv.includes('--dispatches-only')) {
+    console.log(breakdownMarkdown(targets));
+    process.exit(0);
+  }
   const rows = [];
   for (const [name, width] of models) {
     const t0 = performance.now();
     rows.push(await compileRow(name, width, opts));
     console.error(`[compile bench] ${name} n=${width}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
   }
-  const md = `Host recording per training step, eager vs compileStep, on ${ctx.info.description || ctx.info.device} (batch ${opts.batch}, 32×32, best of ${opts.steps} interleaved steps; medians in compile.json)\n\n${compileMarkdown(rows)}\n`;
+  const md = `Host recording per training step, eager vs compileStep, on ${ctx.info.description || ctx.info.device} (batch ${opts.batch}, 32×32, best of ${opts.steps} interleaved steps; medians in compile.json)\n\n${compileMarkdown(rows)}\n\nIssue 12's dispatch targets (eager, batch ${opts.batch}, 32×32):\n\n${breakdownMarkdown(targets)}\n`;
   const out = flag('out', new URL('./results/', import.meta.url).pathname);
   await mkdir(out, { recursive: true });
-  await writeFile(join(out, 'compile.json'), JSON.stringify({ adapter: ctx.info.description, rows }, null, 2));
+  await writeFile(join(out, 'compile.json'), JSON.stringify({ adapter: ctx.info.description, rows, dispatchTargets: targets }, null, 2));
   await writeFile(join(out, 'compile.md'), md);
   console.log(md);
   process.exit(0);

@@ -1,7 +1,7 @@
 // onelayer side of the per-op rows. Gradients are timed by calling the backward kernels' entry points
 // (src/ops/conv.ts convBackwardInput / convBackwardWeight) directly: exactly the dispatches backward() issues.
 import { runtime, randn, zeros, noGrad, conv2d, blend, batchNorm2d, maxPool2d } from '../dist/index.js';
-import { convBackwardInput, convBackwardWeight } from '../dist/ops/conv.js';
+import { convBackwardInput, convBackwardWeight } from '../dist/ops/conv/index.js';
 import { BATCH, timeCalls, convFlops, blendFlops } from './common.mjs';
 
 const sync = () => runtime().sync();

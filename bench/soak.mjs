@@ -7,7 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { init, createModel, memoryStats, Trainer, analysis } from '../dist/index.js';
+import { init, createModel, memoryStats, Trainer } from '../dist/index.js';
+import { renderPng } from '../dist/node/index.js';
 import { loadMnist } from '../dist/data/index.js';
 
 const { values } = parseArgs({
@@ -70,7 +71,7 @@ writeFileSync(join(out, 'soak.json'), `${JSON.stringify(report, null, 1)}\n`);
 const mb = (k) => samples.map((s) => ({ x: s.step, y: s[k] / 1e6 }));
 writeFileSync(
   join(out, 'soak.png'),
-  analysis.renderPng({
+  await renderPng({
     title: `Soak: ${values.model} n=${values.width}, batch ${batchSize}, ${done} steps`,
     xLabel: 'training step',
     yLabel: 'MB',

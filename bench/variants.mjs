@@ -1,15 +1,18 @@
-// Kernel variants side by side on the current adapter (no tfjs): the conv 3×3 forward and input gradient with the
-// general kernel, the fast path at 1, 2 and 4 rows per invocation (and split over input channels) and the tiled
-// GEMM at several tile shapes; the weight gradient with the general kernel (transpose + split-K) and the fast path
-// at the software and the GPU batch split. Every variant's result is checked against the first's. This is how the
-// per-adapter defaults in src/ops/conv.ts were chosen. Usage: npm run build && node bench/variants.mjs
-// [--shapes 32x16,16x256] [--ops forward,inputGrad,weightGrad] [--only 'fast R=4,fast wide'] [--submit N]
-// [--iters 5] [--out DIR]
-import { mkdir, writeFile } from 'node:fs/promises';
+// The conv variant table (src/ops/conv/variants.ts) side by side on the current adapter (no tfjs): every row of
+// every pass that applies to the 3×3 / pad 1 convs at batch 32, forced with withVariant, each checked against the
+// first row's result, timed, with its first call's extra time (pipeline compilation: run with
+// MESA_SHADER_CACHE_DISABLE=true on lavapipe to see it cold), its share of the adapter's FMA ceiling (measured in
+// the same run, bench/fma.mjs) and the row the table picks ("auto"). This is where the ranks in the table come
+// from; docs/bench/conv-variants.md records the runs.
+// Usage: npm run build && node bench/variants.mjs [--shapes 32x16,16x256] [--ops forward,inputGrad,weightGrad]
+// [--only 'fast-r4,general'] [--skip fast-wide] [--submit N] [--iters 5] [--no-ceiling] [--out DIR]
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 const { init, runtime, randn, zeros, conv2d, noGrad } = await import('../dist/index.js');
-const { convBackwardInput, convBackwardWeight, convTuning } = await import('../dist/ops/conv.js');
+const { convBackwardInput, convBackwardWeight, CONV_VARIANTS, adapterKind, choose, withVariant } = await import('../dist/ops/conv/index.js');
+const { makeDirs } = await import('../dist/platform/files-node.js');
 const { timeCalls, convFlops, BATCH } = await import('./common.mjs');
+const { fmaCeiling, cpuMs } = await import('./fma.mjs');
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -19,40 +22,20 @@ const shapes = arg('--shapes', '32x16,32x64,16x128,16x256,8x512').split(',').map
 const iters = Number(arg('--iters', 5));
 const ops = arg('--ops', 'forward,inputGrad,weightGrad').split(',');
 const submit = Number(arg('--submit', 0));
-const only = arg('--only', null)?.split(',') ?? null; // variant labels to run (the first one is the reference)
+const only = arg('--only', null)?.split(',') ?? null; // rows to run (the first that applies is the reference)
+const skip = arg('--skip', '').split(',').filter(Boolean);
 const out = arg('--out', new URL('./results/', import.meta.url).pathname);
 
 const ctx = await init();
+const kind = adapterKind();
 const sync = () => runtime().sync();
 if (submit) runtime().dispatchesPerSubmit = submit;
-const defaults = { ...convTuning };
-// Forward and input gradient share the fast kernel, so they share its variants.
-const off = { tiled: 'off', wide: 'off' };
-// Tiled GEMM shapes: invocations TX × TY, each TP positions × TM channels, BK K rows per step.
-// (docs/bench/h200-variants.md has a wider sweep: 8 × 8 register blocks and 128-wide tiles were slower.)
-const TILED = [
-  [16, 16, 4, 4, 16],
-  [16, 16, 4, 4, 32],
-  [8, 16, 4, 4, 32],
-];
-// The fast path split over input channels: rows per invocation × splits.
-const SPLITS = [[1, 2], [1, 4], [1, 8], [2, 2], [2, 4], [4, 2], [4, 4]];
-const rowVariants = [
-  ['general', { ...off, fast: false }],
-  ['fast R=1', { ...off, rows: 1 }],
-  ['fast R=2', { ...off, rows: 2 }],
-  ['fast R=4', { ...off, rows: 4 }],
-  ['fast wide', { tiled: 'off', wide: 'on' }],
-  ...SPLITS.map(([rows, fastSplit]) => [`fast R=${rows} S=${fastSplit}`, { ...off, rows, fastSplit }]),
-  ...TILED.map(([TX, TY, TP, TM, BK]) => [`tiled ${TX}×${TY}·${TP}×${TM} BK=${BK}`, { tiled: 'on', tiledShape: { TX, TY, TP, TM, BK } }]),
-];
-const variants = {
-  forward: rowVariants,
-  inputGrad: rowVariants,
-  weightGrad: [['general', { fastWeight: false }], ['fast, 32 wg', { weightWorkgroups: 32 }], ['fast, 1 image/wg', { weightWorkgroups: 1 << 20 }]],
-};
+const fma = process.argv.includes('--no-ceiling') ? null : await fmaCeiling(ctx.device);
+const ceiling = fma?.gflops ?? null;
+// On a CPU adapter also per CPU-second of this process: comparable across a loaded machine's runs.
+const ceilingCpu = fma?.gflopsPerCpuS ?? null;
 const rows = [];
-console.log(`adapter: ${ctx.info.vendor} ${ctx.info.architecture} ${ctx.info.description} (software: ${ctx.info.software}), batch ${BATCH}, ${runtime().dispatchesPerSubmit} dispatches per submit`);
+console.log(`adapter: ${ctx.info.description || ctx.info.device} (${kind}), batch ${BATCH}, ${runtime().dispatchesPerSubmit} dispatches per submit, FMA ceiling ${ceiling?.toFixed(1) ?? '-'} GFLOP/s (${ceilingCpu?.toFixed(1) ?? '-'} per CPU-s), MESA_SHADER_CACHE_DISABLE=${process.env.MESA_SHADER_CACHE_DISABLE ?? ''}`);
 for (const [hw, c] of shapes) {
   const N = BATCH;
   const g = { N, C: c, H: hw, W: hw, O: c, KH: 3, KW: 3, OH: hw, OW: hw, sh: 1, sw: 1, ph: 1, pw: 1 };
@@ -81,34 +64,45 @@ for (const [hw, c] of shapes) {
     },
   };
   const flops = convFlops(N, hw, hw, c, c);
-  for (const [op, list] of Object.entries(variants).filter(([op]) => ops.includes(op))) {
+  for (const op of ops) {
+    const auto = choose(op, g).name;
+    const list = CONV_VARIANTS[op].filter((r) => r.applies(g, kind) && (!only || only.includes(r.name)) && !skip.includes(r.name));
     const cells = [];
     let first = null;
-    const chosen = list.filter(([l]) => !only || only.includes(l));
-    for (const [label, tuning] of chosen) {
-      Object.assign(convTuning, defaults, tuning);
-      const r = result[op]();
-      const got = await r.toArray();
-      r.dispose();
-      first ??= got;
-      let maxDiff = 0;
-      let maxRef = 0;
-      for (let i = 0; i < got.length; i++) {
-        maxDiff = Math.max(maxDiff, Math.abs(got[i] - first[i]));
-        maxRef = Math.max(maxRef, Math.abs(first[i]));
-      }
-      const relDiff = maxDiff / Math.max(maxRef, 1e-30);
-      if (!(relDiff < 1e-4)) throw new Error(`variants: ${op} ${hw}×${hw}×${c} '${label}' differs from '${chosen[0][0]}' by ${relDiff} (relative to the largest value)`);
-      const t = await timeCalls(bodies[op], sync, { iters, budgetS: 60, maxTotalS: 5 });
-      cells.push({ label, ms: t.ms, gflops: flops / t.ms / 1e6, relDiff });
+    for (const row of list) {
+      const cell = await withVariant(row.name, async () => {
+        const t0 = performance.now();
+        const r = result[op]();
+        const got = await r.toArray();
+        const firstMs = performance.now() - t0;
+        r.dispose();
+        first ??= got;
+        let maxDiff = 0;
+        let maxRef = 0;
+        for (let i = 0; i < got.length; i++) {
+          maxDiff = Math.max(maxDiff, Math.abs(got[i] - first[i]));
+          maxRef = Math.max(maxRef, Math.abs(first[i]));
+        }
+        const relDiff = maxDiff / Math.max(maxRef, 1e-30);
+        if (!(relDiff < 1e-4)) throw new Error(`variants: ${op} ${hw}×${hw}×${c} '${row.name}' differs from '${list[0].name}' by ${relDiff} (relative to the largest value)`);
+        const c0 = cpuMs();
+        const t = await timeCalls(bodies[op], sync, { iters, budgetS: 60, maxTotalS: 5 });
+        // timeCalls ran a warm-up, a probe (the first sample when reps = 1) and the samples.
+        const calls = t.warmupOnly ? 1 : 1 + (t.reps === 1 ? t.samples.length : 1 + t.samples.length * t.reps);
+        const perCpuS = flops / ((cpuMs() - c0) / calls) / 1e6;
+        const gflops = flops / t.ms / 1e6;
+        // The first call's excess over a steady call: compiling its pipelines (those not compiled already).
+        return { label: row.name, kernel: row.kernel, ms: t.ms, gflops, ofCeiling: ceiling ? gflops / ceiling : null, gflopsPerCpuS: perCpuS, ofCeilingCpu: ceilingCpu ? perCpuS / ceilingCpu : null, firstExtraMs: Math.max(0, firstMs - t.ms), relDiff };
+      });
+      cells.push(cell);
     }
-    Object.assign(convTuning, defaults);
     const best = cells.reduce((a, b) => (b.ms < a.ms ? b : a));
-    rows.push({ shape: `${hw}×${hw}×${c}`, op, cells, best: best.label });
-    console.log(`${hw}×${hw}×${c} ${op}: ${cells.map((k) => `${k.label} ${k.ms.toFixed(3)} ms (${k.gflops.toFixed(1)} GFLOP/s)`).join(' | ')} → best ${best.label}`);
+    rows.push({ shape: `${hw}×${hw}×${c}`, op, auto, cells, best: best.label });
+    const pct = (k) => (k.ofCeiling === null ? '' : `, ${(100 * k.ofCeiling).toFixed(0)} %; per CPU-s ${k.gflopsPerCpuS.toFixed(1)}, ${(100 * k.ofCeilingCpu).toFixed(0)} %`);
+    console.log(`${hw}×${hw}×${c} ${op}: ${cells.map((k) => `${k.label} ${k.ms.toFixed(2)} ms (${k.gflops.toFixed(1)} GFLOP/s${pct(k)}; 1st call +${(k.firstExtraMs / 1000).toFixed(1)} s)`).join(' | ')} → best ${best.label}, auto ${auto}`);
   }
   for (const t of [x, w, dy, dx, dw]) t.dispose();
 }
-await mkdir(out, { recursive: true });
-await writeFile(join(out, 'variants.json'), JSON.stringify({ adapter: ctx.info, batch: BATCH, rows }, null, 1));
+await makeDirs(out);
+await writeFile(join(out, `variants-${kind}.json`), JSON.stringify({ adapter: ctx.info, kind, batch: BATCH, ceilingGflops: ceiling, ceilingGflopsPerCpuS: ceilingCpu, cacheDisabled: process.env.MESA_SHADER_CACHE_DISABLE ?? null, rows }, null, 1));
 process.exit(0);

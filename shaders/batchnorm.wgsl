@@ -1,21 +1,26 @@
 // BatchNorm2d over x [N, C, H, W]; per-channel statistics reduce over the M = N·H·W values of a channel.
 //
-// Work is cut into RUNS: run u covers elements k0..k1 (at most L) of one (n, c) plane of H·W contiguous
-// values, with J = ceil(H·W / L) runs per plane, so plane = u / J and c = plane % C are computed once per
-// run, not per element. Each invocation owns one run (no barriers, no workgroup memory): on a CPU adapter
-// the cost per invocation and per barrier dominates a streaming pass, so fewer, longer invocations win.
-// Reductions write one partial per run and a second tiny pass combines a channel's partials in a fixed
-// order, so results are deterministic (no float atomics).
-// When H·W % 4 == 0 the host picks the *4 entry points, which read and write vec4s (4 values per index):
-// HW and L are then counted in vec4s and V = 4, so a run's value count is (end − base)·V.
-// RELU (override) fuses a ReLU after the affine step: forward clamps, backward masks dy where the
-// normalised value is ≤ 0. Forward, mask and backward all evaluate (x − mean)·invstd·w + bias in one
-// order, so the mask matches the forward output exactly.
+// Two ways to cut the work, the host picks per call (src/ops/norm.ts, normTuning):
+// - PER-RUN kernels (large channels): run u covers items k0..k1 (at most L) of one (n, c) plane of H·W contiguous
+//   values, with J = ceil(H·W / L) runs per plane, so plane = u / J and c = plane % C are computed once per run, not
+//   per element. Each invocation owns one run (no barriers, no workgroup memory): on a CPU adapter the cost per
+//   invocation and per barrier dominates a streaming pass, so fewer, longer invocations win. Reductions write one
+//   partial per run and a second tiny pass combines a channel's partials in a fixed order, so results are
+//   deterministic (no float atomics): three dispatches forward (partials, finalize, apply), three backward.
+// - PER-CHANNEL kernels (small channels, at the end of this file): one workgroup per channel does the whole op,
+//   one dispatch forward and one backward.
+// Every element-wise entry has ONE body for both widths: VEC = 4 (override; H·W % 4 == 0) reads and writes vec4
+// items; VEC = 1 reads scalar items through the same vec4 bindings (component index), lanes yzw held at zero
+// (live()), so there are no scalar twins. HW and L count items (H·W / VEC); p.V = VEC.
+// RELU (override) fuses a ReLU after the affine step: forward clamps, backward masks dy where the normalised value
+// is ≤ 0. Forward, mask and backward all evaluate (x − mean)·invstd·w + bias in one order, so the mask matches the
+// forward output exactly.
 // stats [2C] holds mean (0..C) then invstd (C..2C); it is what forward saves for backward.
-struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, momentum: f32, eps: f32 };
+// mode (per-channel backward only): bit 0 = write the input gradient, 1 = accumulate the weight gradient, 2 = the
+// bias gradient, 3 = the bias gradient into gradWeight (weight and bias are one tensor). running (per-channel
+// forward only): 1 = update runningMean/runningVar.
+struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, momentum: f32, eps: f32, mode: u32, running: u32 };
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
 @group(0) @binding(3) var<storage, read> weight: array<f32>;
 @group(0) @binding(4) var<storage, read> bias: array<f32>;
 @group(0) @binding(5) var<storage, read> statsIn: array<f32>;
@@ -23,12 +28,13 @@ struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, mom
 @group(0) @binding(7) var<storage, read_write> stats: array<f32>;
 @group(0) @binding(8) var<storage, read_write> runningMean: array<f32>;
 @group(0) @binding(9) var<storage, read_write> runningVar: array<f32>;
+// Per-channel output of acc_weight_grad / acc_bias_grad.
 @group(0) @binding(10) var<storage, read_write> out: array<f32>;
 @group(0) @binding(11) var<storage, read_write> sumsOut: array<f32>;
 // Per-run partials [2·units]: (mean, M2) for statistics, (Σg, Σg·x̂) for gradients.
 @group(0) @binding(12) var<storage, read_write> partials: array<f32>;
 @group(0) @binding(13) var<storage, read> partialsIn: array<f32>;
-// vec4 views of x, dy and out for the *4 entry points (the same buffers, bound under these names).
+// x, dy and the element-wise output, read and written as vec4 items or, for VEC = 1, one component at a time.
 @group(0) @binding(14) var<storage, read> x4: array<vec4f>;
 @group(0) @binding(15) var<storage, read> dy4: array<vec4f>;
 @group(0) @binding(16) var<storage, read_write> out4: array<vec4f>;
@@ -38,10 +44,16 @@ struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, mom
 
 const WG: u32 = 64u;
 override RELU: bool = false;
+// Values per item: 4 (vec4 items) or 1 (scalar items).
+override VEC: u32 = 4u;
+// Workgroup size of the per-channel kernels, a power of two ≤ 256 (the host picks it per adapter).
+override CWG: u32 = 64u;
+// false: evaluation mode (statistics from runningMean/runningVar; backward treats them as constants).
+override TRAIN: bool = true;
 
 struct Run { base: u32, end: u32, c: u32 };
 
-// The run of invocation u: elements base..end of x (flat offsets) and their channel.
+// The run of invocation u: items base..end (flat item offsets) and their channel.
 fn run(u: u32) -> Run {
   let plane = u / p.J;
   let k0 = (u - plane * p.J) * p.L;
@@ -59,31 +71,55 @@ fn perChannelCount() -> f32 { return f32(p.N * p.HW * p.V); }
 
 fn hsum(v: vec4f) -> f32 { return (v.x + v.y) + (v.z + v.w); }
 
-// Training statistics, step 1: per run, its mean and M2 = Σ(x − mean)² (two passes over ≤ L values).
+// v with the lanes that hold no value zeroed (yzw of a scalar item), even when v is NaN or infinite there.
+fn live(v: vec4f) -> vec4f { return select(vec4f(0.0), v, vec4<bool>(true, VEC == 4u, VEC == 4u, VEC == 4u)); }
+
+fn loadX(i: u32) -> vec4f {
+  if (VEC == 4u) { return x4[i]; }
+  return vec4f(x4[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
+}
+
+fn loadDy(i: u32) -> vec4f {
+  if (VEC == 4u) { return dy4[i]; }
+  return vec4f(dy4[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
+}
+
+fn loadOut(i: u32) -> vec4f {
+  if (VEC == 4u) { return out4[i]; }
+  return vec4f(out4[i >> 2u][i & 3u], 0.0, 0.0, 0.0);
+}
+
+// A scalar item writes only its own component: neighbouring components may belong to another run or channel
+// (another invocation), and WGSL memory locations are scalars, so this does not race.
+fn storeOut(i: u32, v: vec4f) {
+  if (VEC == 4u) { out4[i] = v; } else { out4[i >> 2u][i & 3u] = v.x; }
+}
+
+// Channel c's normalisation constants.
+struct Affine { mean: f32, invstd: f32, w: f32, b: f32 };
+
+fn affine(c: u32) -> Affine { return Affine(statsIn[c], statsIn[p.C + c], weight[c], bias[c]); }
+
+fn xhat4(v: vec4f, a: Affine) -> vec4f { return (v - a.mean) * a.invstd; }
+
+// The output's gradient as seen before the ReLU: dy, masked where the forward output was clamped.
+fn masked4(g: vec4f, xh: vec4f, a: Affine) -> vec4f {
+  return select(g, select(vec4f(0.0), g, xh * a.w + a.b > vec4f(0.0)), RELU);
+}
+
+// ---- Per-run kernels ---------------------------------------------------------------------------------------
+
+// Training statistics, step 1: per run, its mean and M2 = Σ(x − mean)² (two passes over ≤ L items).
 @compute @workgroup_size(64)
 fn stats_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let u = unit(gid, nwg);
   if (u >= p.units) { return; }
   let r = run(u);
-  var s = 0.0;
-  for (var i = r.base; i < r.end; i++) { s += x[i]; }
-  let m = s / f32(r.end - r.base);
-  var q = 0.0;
-  for (var i = r.base; i < r.end; i++) { let d = x[i] - m; q += d * d; }
-  partials[2u * u] = m;
-  partials[2u * u + 1u] = q;
-}
-
-@compute @workgroup_size(64)
-fn stats_partial4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
   var s = vec4f(0.0);
-  for (var i = r.base; i < r.end; i++) { s += x4[i]; }
-  let m = hsum(s) / f32(4u * (r.end - r.base));
+  for (var i = r.base; i < r.end; i++) { s += loadX(i); }
+  let m = hsum(s) / f32(VEC * (r.end - r.base));
   var q = vec4f(0.0);
-  for (var i = r.base; i < r.end; i++) { let d = x4[i] - m; q += d * d; }
+  for (var i = r.base; i < r.end; i++) { let d = live(loadX(i) - m); q += d * d; }
   partials[2u * u] = m;
   partials[2u * u + 1u] = hsum(q);
 }
@@ -144,20 +180,6 @@ fn eval_stats(@builtin(global_invocation_id) gid: vec3u) {
   }
 }
 
-// Channel c's normalisation constants.
-struct Affine { mean: f32, invstd: f32, w: f32, b: f32 };
-
-fn affine(c: u32) -> Affine { return Affine(statsIn[c], statsIn[p.C + c], weight[c], bias[c]); }
-
-fn xhat(v: f32, a: Affine) -> f32 { return (v - a.mean) * a.invstd; }
-fn xhat4(v: vec4f, a: Affine) -> vec4f { return (v - a.mean) * a.invstd; }
-
-// The output's gradient as seen before the ReLU: dy, masked where the forward output was clamped.
-fn masked(g: f32, xh: f32, a: Affine) -> f32 { return select(g, select(0.0, g, xh * a.w + a.b > 0.0), RELU); }
-fn masked4(g: vec4f, xh: vec4f, a: Affine) -> vec4f {
-  return select(g, select(vec4f(0.0), g, xh * a.w + a.b > vec4f(0.0)), RELU);
-}
-
 // out = (x − mean)·invstd·weight + bias (then ReLU).
 @compute @workgroup_size(64)
 fn apply(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
@@ -166,20 +188,8 @@ fn apply(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg
   let r = run(u);
   let a = affine(r.c);
   for (var i = r.base; i < r.end; i++) {
-    let y = xhat(x[i], a) * a.w + a.b;
-    out[i] = select(y, max(y, 0.0), RELU);
-  }
-}
-
-@compute @workgroup_size(64)
-fn apply4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
-  for (var i = r.base; i < r.end; i++) {
-    let y = xhat4(x4[i], a) * a.w + a.b;
-    out4[i] = select(y, max(y, vec4f(0.0)), RELU);
+    let y = xhat4(loadX(i), a) * a.w + a.b;
+    storeOut(i, select(y, max(y, vec4f(0.0)), RELU));
   }
 }
 
@@ -190,31 +200,13 @@ fn grad_partial(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   if (u >= p.units) { return; }
   let r = run(u);
   let a = affine(r.c);
-  var sa = 0.0;
-  var sb = 0.0;
-  for (var i = r.base; i < r.end; i++) {
-    let xh = xhat(x[i], a);
-    let g = masked(dy[i], xh, a);
-    sa += g;
-    sb += g * xh;
-  }
-  partials[2u * u] = sa;
-  partials[2u * u + 1u] = sb;
-}
-
-@compute @workgroup_size(64)
-fn grad_partial4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
   var sa = vec4f(0.0);
   var sb = vec4f(0.0);
   for (var i = r.base; i < r.end; i++) {
-    let xh = xhat4(x4[i], a);
-    let g = masked4(dy4[i], xh, a);
+    let xh = xhat4(loadX(i), a);
+    let g = live(masked4(loadDy(i), xh, a));
     sa += g;
-    sb += g * xh;
+    sb += live(g * xh);
   }
   partials[2u * u] = hsum(sa);
   partials[2u * u + 1u] = hsum(sb);
@@ -270,24 +262,8 @@ fn grad_x_train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let ga = sums[r.c] / M;
   let gb = sums[p.C + r.c] / M;
   for (var i = r.base; i < r.end; i++) {
-    let xh = xhat(x[i], a);
-    out[i] = out[i] + k * (masked(dy[i], xh, a) - ga - xh * gb);
-  }
-}
-
-@compute @workgroup_size(64)
-fn grad_x_train4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let M = perChannelCount();
-  let a = affine(r.c);
-  let k = a.invstd * a.w;
-  let ga = sums[r.c] / M;
-  let gb = sums[p.C + r.c] / M;
-  for (var i = r.base; i < r.end; i++) {
-    let xh = xhat4(x4[i], a);
-    out4[i] = out4[i] + k * (masked4(dy4[i], xh, a) - ga - xh * gb);
+    let xh = xhat4(loadX(i), a);
+    storeOut(i, loadOut(i) + k * (masked4(loadDy(i), xh, a) - ga - xh * gb));
   }
 }
 
@@ -299,17 +275,7 @@ fn grad_x_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let r = run(u);
   let a = affine(r.c);
   let k = a.w * a.invstd;
-  for (var i = r.base; i < r.end; i++) { out[i] = out[i] + masked(dy[i], xhat(x[i], a), a) * k; }
-}
-
-@compute @workgroup_size(64)
-fn grad_x_eval4(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
-  let u = unit(gid, nwg);
-  if (u >= p.units) { return; }
-  let r = run(u);
-  let a = affine(r.c);
-  let k = a.w * a.invstd;
-  for (var i = r.base; i < r.end; i++) { out4[i] = out4[i] + masked4(dy4[i], xhat4(x4[i], a), a) * k; }
+  for (var i = r.base; i < r.end; i++) { storeOut(i, loadOut(i) + masked4(loadDy(i), xhat4(loadX(i), a), a) * k); }
 }
 
 // Affine gradients from the sums, when only one of them is needed: out (= gradOf(weight)) += Σ g·x̂;
@@ -324,4 +290,109 @@ fn acc_weight_grad(@builtin(global_invocation_id) gid: vec3u) {
 fn acc_bias_grad(@builtin(global_invocation_id) gid: vec3u) {
   let c = gid.x;
   if (c < p.C) { out[c] = out[c] + sums[c]; }
+}
+
+// ---- Per-channel kernels: one workgroup per channel, the whole op in one dispatch ------------------------------
+// When a channel holds few values (N·H·W small: late layers, small batches), forward_channel computes the batch
+// statistics, updates the running ones and writes the output, and backward_channel computes the sums, the affine
+// gradients and the input gradient, each in one dispatch instead of three: the finalize steps need every value of
+// a channel, which without a grid-wide barrier means a second dispatch unless one workgroup owns the channel.
+// The per-run kernels remain for large channels, where C workgroups would leave a GPU idle. Sums run per
+// invocation in a fixed order, then over the workgroup in a fixed tree (reduce()), so results are deterministic.
+
+var<workgroup> red: array<vec2f, 256>;
+
+// Flat item index of channel c's item t (t < N·HW, plane n = t / HW).
+fn item(c: u32, t: u32) -> u32 {
+  let n = t / p.HW;
+  return (n * p.C + c) * p.HW + (t - n * p.HW);
+}
+
+// Sums each invocation's v over the workgroup in a fixed tree order; every invocation gets the total.
+fn reduce(v: vec2f, lid: u32) -> vec2f {
+  red[lid] = v;
+  for (var s = CWG / 2u; s > 0u; s >>= 1u) {
+    workgroupBarrier();
+    if (lid < s) { red[lid] = red[lid] + red[lid + s]; }
+  }
+  workgroupBarrier();
+  let total = red[0];
+  workgroupBarrier(); // red is written again by the next reduce()
+  return total;
+}
+
+// Training: mean, then M2 = Σ(x − mean)² (two passes, as stable as stats_partial), running update, output.
+// Evaluation: the running statistics. stats gets (mean, invstd) either way: backward reads only stats.
+@compute @workgroup_size(CWG)
+fn forward_channel(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let items = p.N * p.HW;
+  var mean: f32;
+  var invstd: f32;
+  if (TRAIN) {
+    let M = perChannelCount();
+    var s = vec4f(0.0);
+    for (var t = lid; t < items; t += CWG) { s += loadX(item(c, t)); }
+    mean = reduce(vec2f(hsum(s), 0.0), lid).x / M;
+    var q = vec4f(0.0);
+    for (var t = lid; t < items; t += CWG) { let d = live(loadX(item(c, t)) - mean); q += d * d; }
+    let variance = reduce(vec2f(hsum(q), 0.0), lid).x / M;
+    invstd = inverseSqrt(variance + p.eps);
+    if (lid == 0u && p.running == 1u) {
+      runningMean[c] = (1.0 - p.momentum) * runningMean[c] + p.momentum * mean;
+      runningVar[c] = (1.0 - p.momentum) * runningVar[c] + p.momentum * variance * M / (M - 1.0);
+    }
+  } else {
+    mean = runningMean[c];
+    invstd = inverseSqrt(runningVar[c] + p.eps);
+  }
+  if (lid == 0u) {
+    stats[c] = mean;
+    stats[p.C + c] = invstd;
+  }
+  let w = weight[c];
+  let b = bias[c];
+  for (var t = lid; t < items; t += CWG) {
+    let i = item(c, t);
+    let y = (loadX(i) - mean) * invstd * w + b;
+    storeOut(i, select(y, max(y, vec4f(0.0)), RELU));
+  }
+}
+
+// Sums (Σ g, Σ g·x̂) when anything needs them, the affine gradients, then the input gradient (as grad_x_train /
+// grad_x_eval, same expressions).
+@compute @workgroup_size(CWG)
+fn backward_channel(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid: u32) {
+  let c = wid.x;
+  let items = p.N * p.HW;
+  let a = affine(c);
+  let M = perChannelCount();
+  var total = vec2f(0.0);
+  if (TRAIN || (p.mode & 14u) != 0u) {
+    var sa = vec4f(0.0);
+    var sb = vec4f(0.0);
+    for (var t = lid; t < items; t += CWG) {
+      let i = item(c, t);
+      let xh = xhat4(loadX(i), a);
+      let g = live(masked4(loadDy(i), xh, a));
+      sa += g;
+      sb += live(g * xh);
+    }
+    total = reduce(vec2f(hsum(sa), hsum(sb)), lid);
+    if (lid == 0u) {
+      if ((p.mode & 2u) != 0u) { gradWeight[c] = gradWeight[c] + total.y; }
+      if ((p.mode & 4u) != 0u) { gradBias[c] = gradBias[c] + total.x; }
+      if ((p.mode & 8u) != 0u) { gradWeight[c] = gradWeight[c] + total.x; }
+    }
+  }
+  if ((p.mode & 1u) == 0u) { return; }
+  let k = a.invstd * a.w;
+  let ga = total.x / M;
+  let gb = total.y / M;
+  for (var t = lid; t < items; t += CWG) {
+    let i = item(c, t);
+    let xh = xhat4(loadX(i), a);
+    let g = masked4(loadDy(i), xh, a);
+    if (TRAIN) { storeOut(i, loadOut(i) + k * (g - ga - xh * gb)); } else { storeOut(i, loadOut(i) + g * (a.w * a.invstd)); }
+  }
 }

@@ -138,7 +138,7 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 // tests) as aligned vec4 loads whose swizzles form the 3 kw taps, and the weight is pre-packed so that one vec4
 // load feeds 4 output channels. Each invocation owns 8 output channels × R rows × 4 consecutive columns.
 struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32,
-  S: u32, cs: u32, nob: u32, psize: u32 };
+  S: u32, cs: u32, nob: u32, psize: u32, KH3: u32 };
 @group(0) @binding(5) var<uniform> q: FParams;
 @group(0) @binding(6) var<storage, read> xin: array<vec4f>;
 @group(0) @binding(7) var<storage, read_write> xpad: array<vec4f>;
@@ -197,25 +197,29 @@ fn outer(s: vec4f, w: vec4f) -> mat4x4f {
 }
 
 // Split-K (S > 1): split `split` writes its partial sum to its slice of yv (bias and accumulate wait for
-// reduce_split); S = 1 writes the result.
+// reduce_split); S = 1 writes the result (+ bias, added by the caller). Accumulating is a pipeline constant, not a
+// branch per store: lavapipe compiles with LLVM at the first dispatch, and the branches and reads for bias and
+// accumulate in each of up to 128 stores cost it most of the compile time (main_rows R = 2: 8.3 s of CPU with
+// them, 2.0 s without; docs/bench/conv-variants.md#compile-time). The values are the same either way.
+override ACC: bool = false; // yv += result (S = 1 only; reduce_split accumulates for S > 1)
 fn fstore(o: u32, row: u32, ow4: u32, n: u32, v: vec4f, split: u32) {
   if (o >= q.CO) { return; }
-  if (q.S > 1u) {
-    yv[split * q.psize + ((n * q.CO + o) * q.H + row) * q.W4 + ow4] = v;
-    return;
-  }
-  var b = 0.0;
-  if (q.has_bias != 0u) { b = fbias[o]; }
-  let i = ((n * q.CO + o) * q.H + row) * q.W4 + ow4;
-  if (q.accumulate != 0u) { yv[i] += v + vec4f(b); } else { yv[i] = v + vec4f(b); }
+  let i = select(split * q.psize, 0u, q.S == 1u) + ((n * q.CO + o) * q.H + row) * q.W4 + ow4;
+  if (ACC) { yv[i] = yv[i] + v; } else { yv[i] = v; }
 }
 
-// Constant column indices: a dynamically indexed matrix would live in memory.
-fn fstore4(o: u32, row: u32, ow4: u32, n: u32, m: mat4x4f, split: u32) {
-  fstore(o, row, ow4, n, m[0], split);
-  fstore(o + 1u, row, ow4, n, m[1], split);
-  fstore(o + 2u, row, ow4, n, m[2], split);
-  fstore(o + 3u, row, ow4, n, m[3], split);
+// The bias of out channels o .. o + 3, or 0 (no bias, or a split's partial sum). Read once per channel group.
+fn fbias4(o: u32) -> vec4f {
+  if (q.has_bias == 0u || q.S != 1u) { return vec4f(0.0); }
+  return vec4f(fbias[o], fbias[o + 1u], fbias[o + 2u], fbias[o + 3u]);
+}
+
+// Constant column indices: a dynamically indexed matrix would live in memory. Column j is channel o + j.
+fn fstore4(o: u32, row: u32, ow4: u32, n: u32, m: mat4x4f, split: u32, b: vec4f) {
+  fstore(o, row, ow4, n, m[0] + vec4f(b.x), split);
+  fstore(o + 1u, row, ow4, n, m[1] + vec4f(b.y), split);
+  fstore(o + 2u, row, ow4, n, m[2] + vec4f(b.z), split);
+  fstore(o + 3u, row, ow4, n, m[3] + vec4f(b.w), split);
 }
 
 // The kw = 0, 1, 2 taps of 4 output columns: padded row vec4s i, i+1, i+2 hold columns ow-4 .. ow+7.
@@ -289,17 +293,90 @@ fn main_fast(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     wi += wstep;
   }
   let o0 = ob * 8u;
-  fstore4(o0, oh, ow4, n, a0, split);
-  fstore4(o0 + 4u, oh, ow4, n, b0, split);
+  let ba = fbias4(o0);
+  let bb = fbias4(o0 + 4u);
+  fstore4(o0, oh, ow4, n, a0, split, ba);
+  fstore4(o0 + 4u, oh, ow4, n, b0, split, bb);
   if (R > 1u) {
-    fstore4(o0, oh + 1u, ow4, n, a1, split);
-    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split);
+    fstore4(o0, oh + 1u, ow4, n, a1, split, ba);
+    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split, bb);
   }
   if (R > 2u) {
-    fstore4(o0, oh + 2u, ow4, n, a2, split);
-    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split);
-    fstore4(o0, oh + 3u, ow4, n, a3, split);
-    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split);
+    fstore4(o0, oh + 2u, ow4, n, a2, split, ba);
+    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split, bb);
+    fstore4(o0, oh + 3u, ow4, n, a3, split, ba);
+    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split, bb);
+  }
+}
+
+// ---- main_fast with the kernel rows in a loop (lavapipe): the same block (R rows × 4 columns × 8 channels) and
+// loads of the same kind, but the 3 kernel rows are a loop whose trip count (q.KH3 = 3) is a uniform, so neither
+// NIR nor LLVM unrolls it. llvmpipe compiles a pipeline at its first dispatch and LLVM's time grows faster than
+// the size of a straight-line block: main_fast spends 3 s (R = 1) to 13 s (R = 4) there, this one a third of the
+// code per loop body (docs/bench/conv-variants.md#lavapipe). Each input row is loaded once per kernel row that
+// uses it (3 R vec4 triples per channel, main_fast: R + 2), which costs little where a loop iteration is cheap.
+@compute @workgroup_size(WG)
+fn main_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = flat_id(lid, wid, nwg);
+  let ob = wid.z % q.nob;
+  let split = wid.z / q.nob;
+  if (i >= q.total) { return; }
+  let ow4 = i % q.W4;
+  let t = i / q.W4;
+  let HR = q.H / R;
+  let oh = (t % HR) * R;
+  let n = t / HR;
+  let rs = q.Wp4;
+  let xstep = (q.H + 2u) * rs;
+  let ws = q.OP4;
+  let wstep = 9u * ws;
+  let c0 = split * q.cs;
+  let c1 = min(c0 + q.cs, q.CI);
+  var xi = ((n * q.CI + c0) * (q.H + 2u) + oh) * rs + ow4;
+  var wi = ob * 2u + c0 * wstep;
+  var a0 = mat4x4f(); var b0 = mat4x4f(); var a1 = mat4x4f(); var b1 = mat4x4f();
+  var a2 = mat4x4f(); var b2 = mat4x4f(); var a3 = mat4x4f(); var b3 = mat4x4f();
+  for (var c = c0; c < c1; c++) {
+    for (var kh = 0u; kh < q.KH3; kh++) {
+      let wk = wi + kh * 3u * ws;
+      let wa0 = wp[wk]; let wb0 = wp[wk + 1u];
+      let wa1 = wp[wk + ws]; let wb1 = wp[wk + ws + 1u];
+      let wa2 = wp[wk + 2u * ws]; let wb2 = wp[wk + 2u * ws + 1u];
+      let xk = xi + kh * rs;
+      let x0 = taps(xk);
+      a0 += outer(x0.t0, wa0) + outer(x0.t1, wa1) + outer(x0.t2, wa2);
+      b0 += outer(x0.t0, wb0) + outer(x0.t1, wb1) + outer(x0.t2, wb2);
+      if (R > 1u) {
+        let x1 = taps(xk + rs);
+        a1 += outer(x1.t0, wa0) + outer(x1.t1, wa1) + outer(x1.t2, wa2);
+        b1 += outer(x1.t0, wb0) + outer(x1.t1, wb1) + outer(x1.t2, wb2);
+      }
+      if (R > 2u) {
+        let x2 = taps(xk + 2u * rs);
+        let x3 = taps(xk + 3u * rs);
+        a2 += outer(x2.t0, wa0) + outer(x2.t1, wa1) + outer(x2.t2, wa2);
+        b2 += outer(x2.t0, wb0) + outer(x2.t1, wb1) + outer(x2.t2, wb2);
+        a3 += outer(x3.t0, wa0) + outer(x3.t1, wa1) + outer(x3.t2, wa2);
+        b3 += outer(x3.t0, wb0) + outer(x3.t1, wb1) + outer(x3.t2, wb2);
+      }
+    }
+    xi += xstep;
+    wi += wstep;
+  }
+  let o0 = ob * 8u;
+  let ba = fbias4(o0);
+  let bb = fbias4(o0 + 4u);
+  fstore4(o0, oh, ow4, n, a0, split, ba);
+  fstore4(o0 + 4u, oh, ow4, n, b0, split, bb);
+  if (R > 1u) {
+    fstore4(o0, oh + 1u, ow4, n, a1, split, ba);
+    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split, bb);
+  }
+  if (R > 2u) {
+    fstore4(o0, oh + 2u, ow4, n, a2, split, ba);
+    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split, bb);
+    fstore4(o0, oh + 3u, ow4, n, a3, split, ba);
+    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split, bb);
   }
 }
 
@@ -402,36 +479,40 @@ fn main_wide(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     wi += wstep;
   }
   let o0 = ob * 16u;
-  fstore4(o0 + 0u, oh + 0u, cb * 2u + 0u, n, a000, 0u);
-  fstore4(o0 + 4u, oh + 0u, cb * 2u + 0u, n, a001, 0u);
-  fstore4(o0 + 8u, oh + 0u, cb * 2u + 0u, n, a002, 0u);
-  fstore4(o0 + 12u, oh + 0u, cb * 2u + 0u, n, a003, 0u);
-  fstore4(o0 + 0u, oh + 0u, cb * 2u + 1u, n, a010, 0u);
-  fstore4(o0 + 4u, oh + 0u, cb * 2u + 1u, n, a011, 0u);
-  fstore4(o0 + 8u, oh + 0u, cb * 2u + 1u, n, a012, 0u);
-  fstore4(o0 + 12u, oh + 0u, cb * 2u + 1u, n, a013, 0u);
-  fstore4(o0 + 0u, oh + 1u, cb * 2u + 0u, n, a100, 0u);
-  fstore4(o0 + 4u, oh + 1u, cb * 2u + 0u, n, a101, 0u);
-  fstore4(o0 + 8u, oh + 1u, cb * 2u + 0u, n, a102, 0u);
-  fstore4(o0 + 12u, oh + 1u, cb * 2u + 0u, n, a103, 0u);
-  fstore4(o0 + 0u, oh + 1u, cb * 2u + 1u, n, a110, 0u);
-  fstore4(o0 + 4u, oh + 1u, cb * 2u + 1u, n, a111, 0u);
-  fstore4(o0 + 8u, oh + 1u, cb * 2u + 1u, n, a112, 0u);
-  fstore4(o0 + 12u, oh + 1u, cb * 2u + 1u, n, a113, 0u);
-  fstore4(o0 + 0u, oh + 2u, cb * 2u + 0u, n, a200, 0u);
-  fstore4(o0 + 4u, oh + 2u, cb * 2u + 0u, n, a201, 0u);
-  fstore4(o0 + 8u, oh + 2u, cb * 2u + 0u, n, a202, 0u);
-  fstore4(o0 + 12u, oh + 2u, cb * 2u + 0u, n, a203, 0u);
-  fstore4(o0 + 0u, oh + 2u, cb * 2u + 1u, n, a210, 0u);
-  fstore4(o0 + 4u, oh + 2u, cb * 2u + 1u, n, a211, 0u);
-  fstore4(o0 + 8u, oh + 2u, cb * 2u + 1u, n, a212, 0u);
-  fstore4(o0 + 12u, oh + 2u, cb * 2u + 1u, n, a213, 0u);
-  fstore4(o0 + 0u, oh + 3u, cb * 2u + 0u, n, a300, 0u);
-  fstore4(o0 + 4u, oh + 3u, cb * 2u + 0u, n, a301, 0u);
-  fstore4(o0 + 8u, oh + 3u, cb * 2u + 0u, n, a302, 0u);
-  fstore4(o0 + 12u, oh + 3u, cb * 2u + 0u, n, a303, 0u);
-  fstore4(o0 + 0u, oh + 3u, cb * 2u + 1u, n, a310, 0u);
-  fstore4(o0 + 4u, oh + 3u, cb * 2u + 1u, n, a311, 0u);
-  fstore4(o0 + 8u, oh + 3u, cb * 2u + 1u, n, a312, 0u);
-  fstore4(o0 + 12u, oh + 3u, cb * 2u + 1u, n, a313, 0u);
+  let b0 = fbias4(o0);
+  let b1 = fbias4(o0 + 4u);
+  let b2 = fbias4(o0 + 8u);
+  let b3 = fbias4(o0 + 12u);
+  fstore4(o0 + 0u, oh + 0u, cb * 2u + 0u, n, a000, 0u, b0);
+  fstore4(o0 + 4u, oh + 0u, cb * 2u + 0u, n, a001, 0u, b1);
+  fstore4(o0 + 8u, oh + 0u, cb * 2u + 0u, n, a002, 0u, b2);
+  fstore4(o0 + 12u, oh + 0u, cb * 2u + 0u, n, a003, 0u, b3);
+  fstore4(o0 + 0u, oh + 0u, cb * 2u + 1u, n, a010, 0u, b0);
+  fstore4(o0 + 4u, oh + 0u, cb * 2u + 1u, n, a011, 0u, b1);
+  fstore4(o0 + 8u, oh + 0u, cb * 2u + 1u, n, a012, 0u, b2);
+  fstore4(o0 + 12u, oh + 0u, cb * 2u + 1u, n, a013, 0u, b3);
+  fstore4(o0 + 0u, oh + 1u, cb * 2u + 0u, n, a100, 0u, b0);
+  fstore4(o0 + 4u, oh + 1u, cb * 2u + 0u, n, a101, 0u, b1);
+  fstore4(o0 + 8u, oh + 1u, cb * 2u + 0u, n, a102, 0u, b2);
+  fstore4(o0 + 12u, oh + 1u, cb * 2u + 0u, n, a103, 0u, b3);
+  fstore4(o0 + 0u, oh + 1u, cb * 2u + 1u, n, a110, 0u, b0);
+  fstore4(o0 + 4u, oh + 1u, cb * 2u + 1u, n, a111, 0u, b1);
+  fstore4(o0 + 8u, oh + 1u, cb * 2u + 1u, n, a112, 0u, b2);
+  fstore4(o0 + 12u, oh + 1u, cb * 2u + 1u, n, a113, 0u, b3);
+  fstore4(o0 + 0u, oh + 2u, cb * 2u + 0u, n, a200, 0u, b0);
+  fstore4(o0 + 4u, oh + 2u, cb * 2u + 0u, n, a201, 0u, b1);
+  fstore4(o0 + 8u, oh + 2u, cb * 2u + 0u, n, a202, 0u, b2);
+  fstore4(o0 + 12u, oh + 2u, cb * 2u + 0u, n, a203, 0u, b3);
+  fstore4(o0 + 0u, oh + 2u, cb * 2u + 1u, n, a210, 0u, b0);
+  fstore4(o0 + 4u, oh + 2u, cb * 2u + 1u, n, a211, 0u, b1);
+  fstore4(o0 + 8u, oh + 2u, cb * 2u + 1u, n, a212, 0u, b2);
+  fstore4(o0 + 12u, oh + 2u, cb * 2u + 1u, n, a213, 0u, b3);
+  fstore4(o0 + 0u, oh + 3u, cb * 2u + 0u, n, a300, 0u, b0);
+  fstore4(o0 + 4u, oh + 3u, cb * 2u + 0u, n, a301, 0u, b1);
+  fstore4(o0 + 8u, oh + 3u, cb * 2u + 0u, n, a302, 0u, b2);
+  fstore4(o0 + 12u, oh + 3u, cb * 2u + 0u, n, a303, 0u, b3);
+  fstore4(o0 + 0u, oh + 3u, cb * 2u + 1u, n, a310, 0u, b0);
+  fstore4(o0 + 4u, oh + 3u, cb * 2u + 1u, n, a311, 0u, b1);
+  fstore4(o0 + 8u, oh + 3u, cb * 2u + 1u, n, a312, 0u, b2);
+  fstore4(o0 + 12u, oh + 3u, cb * 2u + 1u, n, a313, 0u, b3);
 }

@@ -10,6 +10,8 @@ struct Params { n4: u32, alpha: f32 };
 @group(0) @binding(1) var<storage, read> a: array<vec4f>;
 @group(0) @binding(2) var<storage, read> b: array<vec4f>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+// A second gradient written by the same pass (add_relu_backward: both inputs of the add).
+@group(0) @binding(4) var<storage, read_write> out2: array<vec4f>;
 
 fn first(gid: vec3u, nwg: vec3u) -> u32 { return (gid.x + gid.y * nwg.x * WG) * RUN; }
 fn last(start: u32) -> u32 { return min(start + RUN, p.n4); }
@@ -54,6 +56,25 @@ fn relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg:
 fn relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let s = first(gid, nwg);
   for (var i = s; i < last(s); i++) { out[i] = out[i] + select(vec4f(0.0), a[i], b[i] > vec4f(0.0)); }
+}
+
+// out = max(a + b, 0): a residual connection's add and ReLU in one pass (relu(add(a, b)), same values)
+@compute @workgroup_size(WG)
+fn add_relu(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) { out[i] = max(a[i] + b[i], vec4f(0.0)); }
+}
+
+// out += m and out2 += m with m = a where b > 0: add_relu's backward into both inputs' gradients at once, with
+// a = dy and b = y (the output), as relu_backward followed by two axpys with alpha 1 would add
+@compute @workgroup_size(WG)
+fn add_relu_backward(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let s = first(gid, nwg);
+  for (var i = s; i < last(s); i++) {
+    let m = select(vec4f(0.0), a[i], b[i] > vec4f(0.0));
+    out[i] = out[i] + m;
+    out2[i] = out2[i] + m;
+  }
 }
 
 // out = alpha * a

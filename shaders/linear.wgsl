@@ -89,6 +89,43 @@ fn gemm(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_id) lid: ve
   storeRow(m0 + lid.y + 3u * WG, n0 + lid.x, acc3);
 }
 
+// gemm without workgroup memory, for lavapipe: there a barrier makes llvmpipe build the kernel as coroutines, and
+// LLVM spent 7 s of CPU compiling gemm for a forward and 23 s for a backward's two (cold cache). Each invocation
+// owns a 4 × 4 block of C (rows m0 … m0 + 3, columns n0 … n0 + 3) and sums k in order with fma, as gemm does:
+// the same results. Dispatch: [ceil(N / 256), ceil(M / 4), 1].
+@compute @workgroup_size(64)
+fn gemm_direct(@builtin(global_invocation_id) gid: vec3u) {
+  let n0 = gid.x * 4u;
+  let m0 = gid.y * 4u;
+  if (n0 >= p.N || m0 >= p.M) { return; }
+  var acc0 = vec4f(0.0); var acc1 = vec4f(0.0); var acc2 = vec4f(0.0); var acc3 = vec4f(0.0);
+  for (var k = 0u; k < p.K; k++) {
+    let a = vec4f(loadA(m0, k), loadA(m0 + 1u, k), loadA(m0 + 2u, k), loadA(m0 + 3u, k));
+    let b = vec4f(loadB(k, n0), loadB(k, n0 + 1u), loadB(k, n0 + 2u), loadB(k, n0 + 3u));
+    acc0 = fma(vec4f(a.x), b, acc0);
+    acc1 = fma(vec4f(a.y), b, acc1);
+    acc2 = fma(vec4f(a.z), b, acc2);
+    acc3 = fma(vec4f(a.w), b, acc3);
+  }
+  storeRun(m0, n0, acc0);
+  storeRun(m0 + 1u, n0, acc1);
+  storeRun(m0 + 2u, n0, acc2);
+  storeRun(m0 + 3u, n0, acc3);
+}
+
+// Writes row m, columns n … n + 3 (those inside C), as storeRow does.
+fn storeRun(m: u32, n: u32, v: vec4f) {
+  if (m >= p.M) { return; }
+  for (var j = 0u; j < 4u; j++) {
+    let c = n + j;
+    if (c >= p.N) { return; }
+    var y = v[j];
+    if (p.use_bias == 1u) { y += bias[c]; }
+    if (p.accumulate == 1u) { y += C[m * p.N + c]; }
+    C[m * p.N + c] = y;
+  }
+}
+
 // Writes row m of a thread's block: columns n, n + WG, n + 2·WG, n + 3·WG.
 fn storeRow(m: u32, n: u32, v: vec4f) {
   if (m >= p.M) { return; }

@@ -10,8 +10,8 @@ export { CaptureError } from './gpu/capture.js';
 export { Random, manualSeed } from './tensor/random.js';
 export { noGrad, isGradEnabled, gradBufferCount } from './autograd/engine.js';
 export { ShapeError } from './ops/util.js';
-export { add, mul, scale, relu, reshape, flatten } from './ops/elementwise.js';
-export { conv2d, type Conv2dOptions } from './ops/conv.js';
+export { add, addRelu, mul, scale, relu, reshape, flatten } from './ops/elementwise.js';
+export { conv2d, withVariant, CONV_VARIANTS, type Conv2dOptions, type ConvVariant, type ConvPass, type AdapterKind } from './ops/conv/index.js';
 export { blend } from './ops/blend.js';
 export { foldBlend } from './ops/fold.js';
 export { linear } from './ops/linear.js';
@@ -31,7 +31,7 @@ export { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimize
 export type { TrainConfig, RunSummary, Progress, EpochMetrics } from './train/types.js';
 export { BatchLoader } from './data/loader.js';
 export type { Dataset, DatasetSplit, Batch } from './data/types.js';
-export { Profiler, summarize as summarizeProfile, formatSummary as formatProfile, chromeTrace, type TimedDispatch, type KernelSummary } from './gpu/profiler.js';
+export { Profiler, summarize as summarizeProfile, formatSummary as formatProfile, chromeTrace, compileSummary, formatCompiles, type TimedDispatch, type KernelSummary, type PipelineCompile } from './gpu/profiler.js';
 
 import { runtime as currentRuntime } from './device/index.js';
 import type { MemoryStats } from './gpu/pool.js';

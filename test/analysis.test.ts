@@ -1,25 +1,43 @@
-// Analysis: plots (SVG + rasterised PNG), CSV, resumable sweeps with a fake trainer, blend pictures, pruning maths.
+// Analysis: plots (SVG, and PNG through sharp), CSV, resumable sweeps with a fake trainer, blend pictures, pruning maths.
 import { describe, expect, it } from 'vitest';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PNG } from 'pngjs';
-import { encodePng, createImage } from '../src/analysis/png.js';
-import { layoutPlot, linearTicks, logTicks, renderPng, renderSvg, type Prim } from '../src/analysis/plot.js';
-import { parseColor } from '../src/analysis/raster.js';
+import sharp from 'sharp';
+import { layoutPlot, linearTicks, logTicks, renderSvg, type Prim } from '../src/analysis/plot.js';
+import { blendContactSheet, renderBlendLayers, renderPng, rgbaToPng } from '../src/analysis/image-node.js';
 import { parseCsv, toCsv } from '../src/analysis/csv.js';
 import { lineChart, planSweep, resultsFromCsv, resultsToCsv, tradeoffPlot, type SweepResult } from '../src/analysis/sweep.js';
 import { runSweep } from '../src/analysis/sweep-node.js';
-import { BLEND_BLUE, BLEND_OTHER, BLEND_RED, blendCellSize, blendLayers, classifyBlendRows, renderBlendLayers } from '../src/analysis/blend.js';
+import { BLEND_BLUE, BLEND_OTHER, BLEND_RED, blendCellSize, blendLayers, classifyBlendRows } from '../src/analysis/blend.js';
 import { blendPruner, countNonzero, equivalentParameters, nonzeroParameters, referencePoints } from '../src/analysis/prune.js';
 import { runFingerprint } from '../src/train/fingerprint.js';
 import type { RunSummary, TrainConfig } from '../src/train/types.js';
 
-const decode = (bytes: Uint8Array): PNG => PNG.sync.read(Buffer.from(bytes));
-const pixel = (png: PNG, x: number, y: number): number[] => {
+interface Decoded {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+/** PNG bytes → RGBA pixels, read back with sharp (libpng), after checking the PNG signature. */
+async function decode(bytes: Uint8Array): Promise<Decoded> {
+  expect([...bytes.subarray(0, 8)]).toEqual([137, 80, 78, 71, 13, 10, 26, 10]);
+  const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
+}
+const pixel = (png: Decoded, x: number, y: number): number[] => {
   const o = (Math.round(y) * png.width + Math.round(x)) * 4;
   return [png.data[o]!, png.data[o + 1]!, png.data[o + 2]!];
 };
+/** Pixels darker than `below` (red channel) in [x0, x1) × [y0, y1): text and lines on the white plot background. */
+function darkPixels(png: Decoded, x0: number, y0: number, x1: number, y1: number, below = 128): number {
+  let n = 0;
+  for (let y = Math.max(0, Math.round(y0)); y < Math.min(png.height, Math.round(y1)); y++) {
+    for (let x = Math.max(0, Math.round(x0)); x < Math.min(png.width, Math.round(x1)); x++) if (pixel(png, x, y)[0]! < below) n++;
+  }
+  return n;
+}
+const rgb = (hex: string): number[] => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16));
 
 function row(model: string, width: number | null, compression: number, acc: number, parameters = 1e6 / compression): SweepResult {
   return { run: width === null ? model : `${model}-w${width}`, model, width, dataset: 'cifar10', epochs: 1, parameters, compression, testAccuracy: acc, bestTestAccuracy: acc, trainLoss: 0.5, wallSeconds: 1, imagesPerSecond: 100, adapter: 'fake, "quoted"', software: true };
@@ -32,17 +50,17 @@ const ROWS: SweepResult[] = [
   row('sl-vgg16', 64, 80, 0.88),
 ];
 
-describe('png encoder', () => {
-  it('round-trips through pngjs (random and flat data)', () => {
-    const img = createImage(37, 23);
+describe('PNG output (sharp)', () => {
+  it('encodes RGBA pixels losslessly (random and flat data)', async () => {
+    const img = { width: 37, height: 23, data: new Uint8Array(37 * 23 * 4) };
     let s = 1;
     for (let i = 0; i < img.data.length; i++) img.data[i] = i < 1500 ? ((s = (s * 1103515245 + 12345) >>> 0) >>> 24) : (i >> 7) & 0xff;
-    const png = decode(encodePng(img));
+    const png = await decode(await rgbaToPng(img));
     expect([png.width, png.height]).toEqual([37, 23]);
-    expect(Buffer.compare(png.data, Buffer.from(img.data))).toBe(0);
+    expect(Buffer.compare(Buffer.from(png.data), Buffer.from(img.data))).toBe(0);
   });
-  it('rejects a buffer of the wrong size', () => {
-    expect(() => encodePng({ width: 2, height: 2, data: new Uint8Array(15) })).toThrow(/2x2x4 = 16 bytes, got 15/);
+  it('rejects a buffer of the wrong size', async () => {
+    await expect(rgbaToPng({ width: 2, height: 2, data: new Uint8Array(15) })).rejects.toThrow(/2x2x4 = 16 bytes, got 15/);
   });
 });
 
@@ -69,24 +87,32 @@ describe('plots', () => {
     for (const l of ['vgg16 (baseline)', 's-vgg16', 'sl-vgg16']) expect(svg).toMatch(new RegExp(`class="legend"[^>]*>${l.replace(/[()]/g, '\\$&')}<`));
   });
 
-  it('PNG has the expected size and the series colour at every point', () => {
+  it('PNG has the expected size, the series colour at every point, and rendered text', async () => {
     const spec = tradeoffPlot(ROWS);
-    const png = decode(renderPng(spec, 2));
+    const png = await decode(await renderPng(spec, 2));
     expect([png.width, png.height]).toEqual([1440, 960]);
     const scene = layoutPlot(spec);
     const markers = scene.prims.filter((p): p is Extract<Prim, { kind: 'marker' }> => p.kind === 'marker');
     expect(markers.length).toBe(8);
-    for (const m of markers) expect(pixel(png, m.x * 2, m.y * 2)).toEqual([...parseColor(m.color)]);
-    // The plot is mostly white but has text and lines: count dark pixels in the title band.
-    let dark = 0;
-    for (let y = 20; y < 60; y++) for (let x = 0; x < png.width; x++) if (pixel(png, x, y)[0]! < 80) dark++;
-    expect(dark).toBeGreaterThan(200);
+    for (const m of markers) expect(pixel(png, m.x * 2, m.y * 2)).toEqual(rgb(m.color));
+    // Text is drawn with a real font (librsvg + fontconfig): every text primitive has dark pixels around its anchor,
+    // and the blank margin above the title has none. A machine without fonts fails here (install fonts-dejavu-core).
+    const texts = scene.prims.filter((p): p is Extract<Prim, { kind: 'text' }> => p.kind === 'text' && p.color === '#000000');
+    expect(texts.map((t) => t.cls).sort()).toEqual(['legend', 'legend', 'legend', 'title', 'x-label', 'y-label']);
+    for (const t of texts) {
+      const half = (t.vertical ? [t.size, t.text.length * t.size * 0.3] : [t.text.length * t.size * 0.3, t.size]).map((v) => v * 2);
+      const cx = (t.anchor === 'start' && !t.vertical ? t.x + t.text.length * t.size * 0.3 : t.x) * 2;
+      expect(darkPixels(png, cx - half[0]!, t.y * 2 - half[1]!, cx + half[0]!, t.y * 2 + half[1]!), `${t.cls} '${t.text}' drew nothing: is a font installed (fonts-dejavu-core)?`).toBeGreaterThan(4 * t.text.length);
+    }
+    const ticks = scene.prims.filter((p): p is Extract<Prim, { kind: 'text' }> => p.kind === 'text' && p.cls === 'tick x-tick');
+    for (const t of ticks) expect(darkPixels(png, t.x * 2 - 16, t.y * 2 - 14, t.x * 2 + 16, t.y * 2 + 14, 160), `x tick ${t.text}`).toBeGreaterThan(10);
+    expect(darkPixels(png, 0, 0, png.width, 10)).toBe(0);
   });
 
-  it('line chart renders both outputs', () => {
+  it('line chart renders both outputs', async () => {
     const spec = lineChart([{ name: 'loss', points: [1, 2, 3].map((x) => ({ x, y: 1 / x })) }, { name: 'acc', points: [1, 2, 3].map((x) => ({ x, y: x / 4 })) }], { title: 'T', xLabel: 'epoch', yLabel: 'v' });
     expect(renderSvg(spec)).toContain('>epoch<');
-    expect(decode(renderPng(spec, 1)).width).toBe(720);
+    expect((await decode(await renderPng(spec, 1))).width).toBe(720);
   });
 });
 
@@ -152,7 +178,7 @@ describe('sweep', () => {
       expect(rows.map((r) => r.run)).toEqual(['vgg16', 's-vgg16-w8', 's-vgg16-w16', 'sl-vgg16-w8', 'sl-vgg16-w16']);
       expect(rows[2]).toMatchObject({ model: 's-vgg16', width: 16, parameters: 2304 });
       expect(await readFile(join(out, 'tradeoff.svg'), 'utf8')).toContain('n=16');
-      expect(decode(new Uint8Array(await readFile(join(out, 'tradeoff.png')))).width).toBe(1440);
+      expect((await decode(new Uint8Array(await readFile(join(out, 'tradeoff.png'))))).width).toBe(1440);
 
       // A third run trains nothing.
       calls.length = 0;
@@ -245,7 +271,7 @@ describe('sweep', () => {
 });
 
 describe('blend pictures', () => {
-  it("marks each row's 32 largest |w| red and 32 smallest blue (n = 64)", () => {
+  it("marks each row's 32 largest |w| red and 32 smallest blue (n = 64)", async () => {
     const n = 64;
     const data = new Float32Array(n * n);
     // Row r: |w| grows with (c + r) mod n, alternating signs so |w| (not w) has to decide.
@@ -253,7 +279,7 @@ describe('blend pictures', () => {
     const t = { name: 'blends.0.weight', shape: [n, n], data };
     const marks = classifyBlendRows(t);
     for (let c = 0; c < n; c++) expect(marks[c]).toBe(c >= 32 ? 1 : -1);
-    const png = decode(renderBlendLayers([t]).layers[0]!.png);
+    const png = await decode((await renderBlendLayers([t])).layers[0]!.png);
     const cell = blendCellSize(n);
     expect([png.width, png.height]).toEqual([n * cell, n * cell]);
     const at = (r: number, c: number): number[] => pixel(png, c * cell + cell / 2, r * cell + cell / 2);
@@ -265,18 +291,34 @@ describe('blend pictures', () => {
     expect(at(5, 58)).toEqual([...BLEND_RED]); // (58 + 5) % 64 = 63: largest
   });
 
-  it('uses k = min(32, n/2): odd n leaves the median grey; layers in order of appearance; contact sheet', () => {
+  it('uses k = min(32, n/2): odd n leaves the median grey; layers in order of appearance; contact sheet', async () => {
     const n = 5;
     const t = (name: string) => ({ name, shape: [n, n, 1, 1], data: Float32Array.from({ length: n * n }, (_, i) => (i % n) + 1) });
-    const pics = renderBlendLayers([t('blends.10.weight'), { name: 'bn.weight', shape: [5], data: new Float32Array(5) }, t('blends.2.weight'), t('blend1.weight')]);
+    const pics = await renderBlendLayers([t('blends.10.weight'), { name: 'bn.weight', shape: [5], data: new Float32Array(5) }, t('blends.2.weight'), t('blend1.weight')]);
     expect(pics.layers.map((l) => l.name)).toEqual(['blend1.weight', 'blends.2.weight', 'blends.10.weight']);
-    const png = decode(pics.layers[0]!.png);
+    const png = await decode(pics.layers[0]!.png);
     const cell = blendCellSize(n);
     expect([0, 1, 2, 3, 4].map((c) => pixel(png, c * cell + 1, 1))).toEqual([[...BLEND_BLUE], [...BLEND_BLUE], [...BLEND_OTHER], [...BLEND_RED], [...BLEND_RED]]);
-    const sheet = decode(pics.sheet);
-    expect(sheet.width).toBeGreaterThan(2 * 256);
+    // Contact sheet: 3 layers in a 2 × 2 grid of 256-px tiles, 12 px apart, a 25-px label band under each row.
+    const sheet = await decode(pics.sheet);
+    expect([sheet.width, sheet.height]).toEqual([2 * (256 + 12) + 12, 2 * (256 + 12 + 25) + 12]);
+    const tileCell = (tile: number, r: number, c: number): number[] =>
+      pixel(sheet, 12 + (tile % 2) * 268 + (c + 0.5) * (256 / n), 12 + Math.floor(tile / 2) * 293 + (r + 0.5) * (256 / n));
+    for (const tile of [0, 1, 2]) {
+      expect([0, 1, 2, 3, 4].map((c) => tileCell(tile, 2, c))).toEqual([[...BLEND_BLUE], [...BLEND_BLUE], [...BLEND_OTHER], [...BLEND_RED], [...BLEND_RED]]);
+    }
+    expect(pixel(sheet, 6, 6)).toEqual([255, 255, 255]);
+    expect(pixel(sheet, 268 + 128, 293 + 128)).toEqual([255, 255, 255]); // the empty fourth tile
+    // Each label ("0: blend1.weight (n=5)", ...) is text in the band under its tile.
+    for (const tile of [0, 1, 2]) {
+      const x = 12 + (tile % 2) * 268;
+      const y = 12 + Math.floor(tile / 2) * 293 + 256;
+      expect(darkPixels(sheet, x, y + 2, x + 256, y + 24), `label ${tile}`).toBeGreaterThan(60);
+      expect(darkPixels(sheet, x, y + 31, x + 256, y + 32)).toBe(0); // the padding below the label band
+    }
+    expect(await blendContactSheet(blendLayers([t('blends.0.weight')]), 64).then(decode).then((p) => [p.width, p.height])).toEqual([88, 64 + 12 + 25 + 12]);
     expect(blendLayers([{ name: 'x.weight', shape: [4, 4], data: new Float32Array(16) }])).toEqual([]);
-    expect(() => renderBlendLayers([])).toThrow(/no blend layers/);
+    await expect(renderBlendLayers([])).rejects.toThrow(/no blend layers/);
   });
 });
 
@@ -339,7 +381,7 @@ describe('pruning and blend pictures of a real SL checkpoint (GPU)', () => {
 
       const blendNames = names.filter((n) => /blend/.test(n));
       expect(blendNames.length).toBeGreaterThan(1);
-      const pics = renderBlendLayers(decodeSafetensors(bytes, file).tensors);
+      const pics = await renderBlendLayers(decodeSafetensors(bytes, file).tensors);
       expect(pics.layers.map((l) => l.name)).toEqual(blendNames);
 
       const baselines = join(dir, 'results.csv');
@@ -362,7 +404,7 @@ describe('pruning and blend pictures of a real SL checkpoint (GPU)', () => {
       expect(rows[0]!.testAccuracy).toBe(direct.accuracy);
       for (const r of rows) expect(r.equivalentCompression).toBeGreaterThan(0);
       expect(parseCsv(await readFile(files!.csv, 'utf8')).length).toBe(3);
-      expect(decode(new Uint8Array(await readFile(files!.png))).width).toBe(1440);
+      expect((await decode(new Uint8Array(await readFile(files!.png)))).width).toBe(1440);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -371,7 +413,7 @@ describe('pruning and blend pictures of a real SL checkpoint (GPU)', () => {
 
 describe('CLI entry points', () => {
   it('sweepCommand parses the flags, loads --trainer MODULE and writes the sweep outputs', async () => {
-    const { sweepCommand } = await import('../src/analysis/commands-node.js');
+    const { sweepCommand } = await import('../src/cli/analysis.js');
     const { writeFile } = await import('node:fs/promises');
     const dir = await mkdtemp(join(tmpdir(), 'onelayer-sweepcli-'));
     try {
@@ -402,7 +444,7 @@ describe('CLI entry points', () => {
   });
 
   it('blendsCommand writes one PNG per blend layer and a contact sheet', async () => {
-    const { blendsCommand } = await import('../src/analysis/commands-node.js');
+    const { blendsCommand } = await import('../src/cli/analysis.js');
     const { encodeSafetensors } = await import('../src/io/safetensors.js');
     const { writeFile, readdir } = await import('node:fs/promises');
     const dir = await mkdtemp(join(tmpdir(), 'onelayer-blends-'));
@@ -417,7 +459,7 @@ describe('CLI entry points', () => {
         process.stdout.write = write;
       }
       expect((await readdir(join(dir, 'pics'))).sort()).toEqual(['00-blends.0.weight.png', '01-blends.1.weight.png', '02-blends.10.weight.png', 'blends.png']);
-      expect(decode(new Uint8Array(await readFile(join(dir, 'pics', '02-blends.10.weight.png')))).width).toBe(8 * blendCellSize(8));
+      expect((await decode(new Uint8Array(await readFile(join(dir, 'pics', '02-blends.10.weight.png'))))).width).toBe(8 * blendCellSize(8));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

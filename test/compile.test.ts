@@ -77,6 +77,37 @@ describe('compileStep: replay is bit-identical to eager', () => {
     });
   }
 
+  it('an eager step has one SGD dispatch and two per BatchNorm (batch 2, 32×32): the per-entry breakdown', async () => {
+    const { dispatchedEntries } = await import('./setup.js');
+    for (const [name, width, bns] of [['s-vgg16', 16, 13], ['sl-resnet50', 16, 48]] as const) {
+      const model = createModel(name, { width, numClasses: 10, inChannels: 3, seed: 1 });
+      model.train();
+      const opt = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: true });
+      const x = tensor(batch(1, 2, 3).images, [2, 3, 32, 32]);
+      const step = () => tidy(() => {
+        const loss = crossEntropy(model.forward(x), batch(1, 2, 3).labels);
+        void loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return loss;
+      });
+      await step().item(); // the first step creates gradients and momentum
+      const before = runtime().dispatchCount;
+      const entries = await dispatchedEntries(async () => void (await step().item()));
+      expect(runtime().dispatchCount - before).toBe(entries.length);
+      const count = (e: string) => entries.filter((k) => k === e).length;
+      const counts = Object.entries(Object.fromEntries(entries.map((e) => [e, count(e)]))).sort((a, b) => b[1] - a[1]);
+      console.log(`${name} n=${width}: ${entries.length} dispatches per eager step: ${counts.map(([e, n]) => `${n} ${e}`).join(', ')}`);
+      expect(count('sgd.step')).toBe(1);
+      expect(entries.filter((e) => e.startsWith('batchnorm.')).length).toBe(2 * bns);
+      expect(count('batchnorm.forward_channel')).toBe(bns);
+      if (name === 'sl-resnet50') expect([count('elementwise.add'), count('elementwise.relu'), count('elementwise.add_relu')]).toEqual([0, 0, 16]);
+      opt.dispose();
+      model.dispose();
+      x.dispose();
+    }
+  });
+
   it('a learning-rate schedule changes between replays and takes effect', async () => {
     const lrAt = (i: number) => (i < 3 ? 0.05 : i < 6 ? 0.01 : 0);
     const eager = await train('s-vgg16', 4, false, 8, 2, lrAt);
@@ -225,5 +256,46 @@ describe('Trainer: compile on and off', () => {
     expect(compiled.lrs).toEqual(eager.lrs);
     expect(compiled.losses).toEqual(eager.losses);
     expectBitIdentical(compiled.state, eager.state);
+  });
+});
+
+describe('compileStep: the multi-tensor SGD', () => {
+  it('gradients made outside the optimizer arena are moved in once; a recording that moved them is not replayed', async () => {
+    const run = async (compiled: boolean) => {
+      const w = tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)), [10, 3], { requiresGrad: true });
+      const opt = new SGD([w], { lr: 0.1, momentum: 0.9, dampening: 0.1 });
+      const body = (x: Tensor, labels: Int32Array) => {
+        const loss = crossEntropy(relu(linear(x, w)), labels);
+        void loss.backward();
+        opt.step();
+        opt.zeroGrad();
+        return loss;
+      };
+      // Eager steps first: the flags and state exist before the step is compiled, so only the moves mark state.
+      for (let i = 0; i < 2; i++) tidy(() => body(tensor(Float32Array.from({ length: 12 }, (_, j) => Math.cos(j + i)), [4, 3]), Int32Array.from([1, 2, 3, 4])));
+      // A disposed gradient, made again by a backward outside the step: the first compiled call's step() moves it
+      // into the arena (a copy from a buffer it then frees), which a replay must not repeat.
+      w.grad!.dispose();
+      w.grad = null;
+      tidy(() => void crossEntropy(relu(linear(tensor(new Float32Array(12).fill(0.5), [4, 3]), w)), Int32Array.from([0, 1, 2, 3])).backward());
+      opt.zeroGrad();
+      const step = compileStep(body);
+      const losses: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const x = tensor(Float32Array.from({ length: 12 }, (_, j) => Math.cos(i * 12 + j)), [4, 3]);
+        const labels = Int32Array.from([i % 10, (i + 3) % 10, 7, 1]);
+        losses.push(await (compiled ? step(x, labels) : tidy(() => body(x, labels))).item());
+        x.dispose();
+      }
+      const out = [await w.toArray(), await opt.momentumBuffers[0]!.toArray()];
+      step.dispose();
+      opt.dispose();
+      w.dispose();
+      return { losses, out };
+    };
+    const eager = await run(false);
+    const compiled = await run(true);
+    expect(compiled.losses).toEqual(eager.losses);
+    expectBitIdentical(compiled.out, eager.out);
   });
 });

@@ -1,13 +1,12 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type Tensor, conv2d, keep, tensor } from '../src/index.js';
-import { type TiledShape, convTuning } from '../src/ops/conv.js';
+import { type ConvGeom, type ConvPass, CONV_VARIANTS, adapterKind, choose, withVariant } from '../src/ops/conv/index.js';
 import { dispatchedEntries, gpu } from './setup.js';
 import { close } from './close.js';
 import { type RefConv, conv2dBackwardRef, conv2dRef, outSize, seeded } from './reference/conv.js';
 
-beforeAll(async () => {
-  await gpu();
-});
+// At collection time: which variant applies to which case depends on the adapter.
+await gpu();
 
 
 const CASES: (RefConv & { bias: boolean })[] = [
@@ -60,41 +59,76 @@ describe('conv2d vs float64 CPU reference', () => {
     });
   }
 
-  /** Forward and input gradient of case s against the CPU reference with convTuning changed for the call. */
-  async function checkWithTuning(s: RefConv & { bias: boolean }, tuning: Partial<typeof convTuning>): Promise<void> {
-    const defaults = { ...convTuning };
-    Object.assign(convTuning, tuning);
-    try {
-      const [OH, OW] = outSize(s);
-      const xv = seeded(s.N * s.C * s.H * s.W, 11);
-      const wv = seeded(s.O * s.C * s.KH * s.KW, 12);
-      const bv = seeded(s.O, 13);
-      const dyv = seeded(s.N * s.O * OH * OW, 14);
+  /** Forward, dx, dw and db of case s against the CPU reference, with the named variant forced where it applies. */
+  async function checkVariant(s: RefConv & { bias: boolean }, variant: string): Promise<void> {
+    const [OH, OW] = outSize(s);
+    const g = { N: s.N, C: s.C, H: s.H, W: s.W, O: s.O, KH: s.KH, KW: s.KW, OH, OW, sh: s.stride, sw: s.stride, ph: s.pad, pw: s.pad };
+    const xv = seeded(s.N * s.C * s.H * s.W, 11);
+    const wv = seeded(s.O * s.C * s.KH * s.KW, 12);
+    const bv = seeded(s.O, 13);
+    const dyv = seeded(s.N * s.O * OH * OW, 14);
+    await withVariant(variant, async () => {
+      // The forced row is the one that runs, for every pass it applies to.
+      for (const pass of ['forward', 'inputGrad', 'weightGrad'] as const) {
+        if (appliesTo(variant, pass, g)) expect(choose(pass, g).name, pass).toBe(variant);
+      }
       const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
       const w = tensor(wv, [s.O, s.C, s.KH, s.KW], { requiresGrad: true });
-      const y = conv2d(x, w, s.bias ? tensor(bv, [s.O]) : null, { stride: s.stride, padding: s.pad });
+      const b = s.bias ? tensor(bv, [s.O], { requiresGrad: true }) : null;
+      const y = conv2d(x, w, b, { stride: s.stride, padding: s.pad });
       close('forward', await y.toArray(), conv2dRef(s, xv, wv, s.bias ? bv : null));
       await y.backward(tensor(dyv, y.shape));
-      close('dx', await x.grad!.toArray(), conv2dBackwardRef(s, xv, wv, dyv).dx);
-    } finally {
-      Object.assign(convTuning, defaults);
+      const ref = conv2dBackwardRef(s, xv, wv, dyv);
+      close('dx', await x.grad!.toArray(), ref.dx);
+      close('dw', await w.grad!.toArray(), ref.dw);
+      if (b) close('db', await b.grad!.toArray(), ref.db);
+    });
+  }
+
+  function appliesTo(variant: string, pass: ConvPass, g: ConvGeom): boolean {
+    return CONV_VARIANTS[pass].some((r) => r.name === variant && r.applies(g, adapterKind()));
+  }
+
+  // Every row of the variant table, forced, on every case it applies to (on this adapter), for every pass.
+  const names = [...new Set(Object.values(CONV_VARIANTS).flatMap((rows) => rows.map((r) => r.name)))];
+  for (const variant of names) {
+    for (const s of CASES) {
+      const [OH, OW] = outSize(s);
+      const g = { N: s.N, C: s.C, H: s.H, W: s.W, O: s.O, KH: s.KH, KW: s.KW, OH, OW, sh: s.stride, sw: s.stride, ph: s.pad, pw: s.pad };
+      it.skipIf(!(['forward', 'inputGrad', 'weightGrad'] as const).some((p) => appliesTo(variant, p, g)))(`variant ${variant}: ${name(s)}`, () => checkVariant(s, variant));
     }
   }
 
-  // The workgroup-tiled GEMM is the GPU default; forced on here (software adapter) with each tile variant.
-  const tiledCases: [TiledShape, (RefConv & { bias: boolean })[]][] = [
-    [{ TX: 16, TY: 16, TP: 4, TM: 4, BK: 16 }, [CASES[0], CASES[1], CASES[2], CASES[5], CASES[8], CASES[15]]],
-    [{ TX: 8, TY: 8, TP: 8, TM: 8, BK: 8 }, [CASES[0], CASES[15]]],
-    [{ TX: 8, TY: 4, TP: 4, TM: 8, BK: 16 }, [CASES[2]]],
-  ];
-  for (const [shape, cases] of tiledCases) {
-    for (const s of cases) it(`tiled GEMM ${JSON.stringify(shape)}: ${name(s)}`, () => checkWithTuning(s, { tiled: 'on', tiledShape: shape }));
-  }
+  it('withVariant is scoped: the choice is restored after fn returns, throws or its promise settles; unknown names throw', async () => {
+    const g = { N: 2, C: 8, H: 8, W: 8, O: 8, KH: 3, KW: 3, OH: 8, OW: 8, sh: 1, sw: 1, ph: 1, pw: 1 };
+    const auto = choose('forward', g).name;
+    expect(withVariant('general', () => choose('forward', g).name)).toBe('general');
+    expect(choose('forward', g).name).toBe(auto);
+    expect(() => withVariant('general', () => { throw new Error('boom'); })).toThrow('boom');
+    expect(choose('forward', g).name).toBe(auto);
+    await withVariant('fast-r1', async () => {
+      await Promise.resolve();
+      expect(choose('forward', g).name).toBe('fast-r1');
+      // A row that does not apply (fast-r1 has no weight-gradient row) leaves that pass to the table.
+      expect(choose('weightGrad', g).name).toBe(choose('weightGrad', g, adapterKind()).name);
+    });
+    expect(choose('forward', g).name).toBe(auto);
+    expect(() => withVariant('fast-r3', () => 0)).toThrow(/no conv variant named 'fast-r3'/);
+  });
 
-  // The fast path's split over input channels (partial sums + ordered reduction; the GPU default), forward and
-  // input gradient; and the narrow block where the software adapter takes the wide one.
-  for (const s of [CASES[9], CASES[10], CASES[15]]) it(`fast path split over 3 channel ranges: ${name(s)}`, () => checkWithTuning(s, { fastSplit: 3 }));
-  for (const s of [CASES[13], CASES[14]]) it(`fast path without the wide block: ${name(s)}`, () => checkWithTuning(s, { wide: 'off' }));
+  it('every adapter kind has a ranked row for every pass and geometry; every row cites its evidence', () => {
+    const geoms = [
+      { N: 2, C: 8, H: 8, W: 8, O: 8, KH: 3, KW: 3, OH: 8, OW: 8, sh: 1, sw: 1, ph: 1, pw: 1 },
+      { N: 2, C: 8, H: 7, W: 5, O: 8, KH: 1, KW: 1, OH: 7, OW: 5, sh: 1, sw: 1, ph: 0, pw: 0 },
+      { N: 2, C: 8, H: 8, W: 8, O: 8, KH: 3, KW: 3, OH: 4, OW: 4, sh: 2, sw: 2, ph: 1, pw: 1 },
+    ];
+    for (const adapter of ['gpu', 'lavapipe', 'swiftshader', 'software'] as const) {
+      for (const pass of ['forward', 'inputGrad', 'weightGrad'] as const) for (const g of geoms) expect(choose(pass, g, adapter).pass).toBe(pass);
+    }
+    for (const rows of Object.values(CONV_VARIANTS)) for (const r of rows) expect(r.evidence.length, r.name).toBeGreaterThan(0);
+    // lavapipe never gets the wide block (minutes of LLVM time, issue 13).
+    expect(CONV_VARIANTS.forward.find((r) => r.name === 'fast-wide')!.applies(geoms[0], 'lavapipe')).toBe(false);
+  });
 
   it('gradients accumulate (+=) over two backward passes, only into inputs that require grad', async () => {
     const s: RefConv = { N: 1, C: 4, H: 6, W: 5, O: 3, KH: 3, KW: 3, stride: 1, pad: 1 };
@@ -113,15 +147,13 @@ describe('conv2d vs float64 CPU reference', () => {
   // split, then reduce_partials into dw) must ADD to a gradient buffer that already holds values, as every
   // backward rule does (a shared weight's earlier uses, an earlier backward). Starting from zero, as the cases
   // above do, an overwrite (dw = Σ) would pass; here the buffers start non-zero.
-  for (const [label, weightWorkgroups] of [
-    ['one split', 1],
-    ['one split per image', 4096],
+  for (const [label, variant] of [
+    ['one split', 'fast-1split'],
+    ['one split per image', 'fast-per-image'],
   ] as const) {
     it(`fast path adds dw and dx into non-zero gradient buffers (${label})`, async () => {
       const s: RefConv = { N: 3, C: 6, H: 6, W: 8, O: 5, KH: 3, KW: 3, stride: 1, pad: 1 };
-      const defaults = { ...convTuning };
-      Object.assign(convTuning, { weightWorkgroups });
-      try {
+      await withVariant(variant, async () => {
         const xv = seeded(s.N * s.C * s.H * s.W, 41);
         const wv = seeded(s.O * s.C * 9, 42);
         const dyv = seeded(s.N * s.O * s.H * s.W, 43);
@@ -143,9 +175,7 @@ describe('conv2d vs float64 CPU reference', () => {
         expect(Math.max(...dw0.map(Math.abs))).toBeGreaterThan(0.1 * Math.max(...dwWant.map(Math.abs)));
         close('dw = start + Σ', await w.grad!.toArray(), dwWant);
         close('dx = start + Σ', await x.grad!.toArray(), dxWant);
-      } finally {
-        Object.assign(convTuning, defaults);
-      }
+      });
     });
   }
 

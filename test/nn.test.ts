@@ -190,3 +190,88 @@ describe('layers', () => {
     g.forEach((v, i) => expect(v).toBe(Math.floor(i / 5) % 2 === 0 && (i % 5) % 2 === 0 ? 1 : 0));
   });
 });
+
+describe('addRelu (a residual block output: relu(add(a, b)) fused)', () => {
+  const rng = new Random(77);
+  const vals = (n: number) => Float32Array.from({ length: n }, () => rng.normal());
+  // CPU reference, float64: y = max(a + b, 0); da = db = dy where a + b > 0.
+  const ref = (a: ArrayLike<number>, b: ArrayLike<number>) => Float64Array.from(a, (v, i) => Math.max(v + b[i], 0));
+
+  it('matches relu(add(a, b)) bit for bit, forward and both gradients, in one dispatch each way', async () => {
+    const { addRelu, add, sum, mul } = await import('../src/index.js');
+    const { dispatchedEntries } = await import('./setup.js');
+    const shape = [2, 3, 5, 7];
+    const [av, bv, gv] = [vals(210), vals(210), vals(210)];
+    const run = async (fused: boolean) => {
+      const a = tensor(av, shape, { requiresGrad: true });
+      const b = tensor(bv, shape, { requiresGrad: true });
+      const seed = tensor(gv, shape);
+      let y: Tensor | null = null;
+      const forward = await dispatchedEntries(async () => void (y = fused ? addRelu(a, b) : relu(add(a, b))));
+      const backward = await dispatchedEntries(() => y!.backward(seed));
+      return { y: await arr(y!), da: await arr(a.grad!), db: await arr(b.grad!), forward, backward };
+    };
+    const fused = await run(true);
+    const plain = await run(false);
+    expect(fused.y).toEqual(plain.y);
+    expect(fused.da).toEqual(plain.da);
+    expect(fused.db).toEqual(plain.db);
+    expect(fused.forward).toEqual(['elementwise.add_relu']);
+    expect(fused.backward).toEqual(['elementwise.add_relu_backward']);
+    // Against the float64 reference.
+    const yRef = ref(av, bv);
+    fused.y.forEach((v, i) => expect(v).toBeCloseTo(yRef[i], 5));
+    fused.da.forEach((v, i) => expect(v).toBe(yRef[i] > 0 ? gv[i] : 0));
+    // Finite differences of L = Σ addRelu(a, b) ⊙ w on the CPU reference, against the GPU gradient.
+    const w = vals(210);
+    const L = (a: ArrayLike<number>) => ref(a, bv).reduce((s, v, i) => s + v * w[i], 0);
+    const a = tensor(av, shape, { requiresGrad: true });
+    const b = tensor(bv, shape);
+    tidy(() => void sum(mul(addRelu(a, b), tensor(w, shape))).backward());
+    const ga = await arr(a.grad!);
+    for (const i of [0, 17, 99, 209]) {
+      if (Math.abs(av[i] + bv[i]) < 1e-3) continue; // the kink
+      const h = 1e-4;
+      const up = Float64Array.from(av);
+      const down = Float64Array.from(av);
+      up[i] += h;
+      down[i] -= h;
+      expect(ga[i]).toBeCloseTo((L(up) - L(down)) / (2 * h), 3);
+    }
+  });
+
+  it('add(x, x) and an input without gradient fall back to relu_backward per gradient', async () => {
+    const { addRelu } = await import('../src/index.js');
+    const xv = vals(12);
+    const x = tensor(xv, [12], { requiresGrad: true });
+    const c = tensor(vals(12), [12]);
+    await addRelu(x, x).backward(tensor(new Float32Array(12).fill(1), [12]));
+    expect(await arr(x.grad!)).toEqual(Array.from(xv, (v) => (2 * v > 0 ? 2 : 0)));
+    x.grad!.dispose();
+    x.grad = null;
+    const y = addRelu(c, x);
+    await y.backward(tensor(new Float32Array(12).fill(1), [12]));
+    const yv = await arr(y);
+    expect(await arr(x.grad!)).toEqual(yv.map((v) => (v > 0 ? 1 : 0)));
+  });
+});
+
+describe('reshape backward', () => {
+  it('an intermediate takes the output gradient buffer (no copy pass); other uses still add into it', async () => {
+    const { add, reshape, scale, mul, sum } = await import('../src/index.js');
+    const { dispatchedEntries } = await import('./setup.js');
+    const x = tensor([1, 2, 3, 4, 5, 6], [2, 3], { requiresGrad: true });
+    const w = tensor([1, -1, 2, -2, 3, -3], [2, 3]);
+    const v = tensor([1, 1, 1, 1, 1, 1], [6]);
+    // h = 2x (an intermediate) used only by the reshape: its gradient is the reshape output's buffer.
+    const only = await dispatchedEntries(() => sum(mul(reshape(scale(x, 2), [6]), v)).backward());
+    expect(only.filter((e) => e === 'elementwise.axpy')).toEqual(['elementwise.axpy']); // scale.backward's only
+    expect(await arr(x.grad!)).toEqual([2, 2, 2, 2, 2, 2]);
+    x.grad!.dispose();
+    x.grad = null;
+    // Used by the reshape and once more directly: both gradients add up, whichever rule runs first.
+    const h = scale(x, 2);
+    await add(sum(mul(reshape(h, [6]), v)), sum(mul(h, w))).backward();
+    expect(await arr(x.grad!)).toEqual([4, 0, 6, -2, 8, -4]); // 2·(1 + w)
+  });
+});

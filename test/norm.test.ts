@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { normTuning } from '../src/ops/norm.js';
 import { Random, add, batchNorm2d, batchNormRelu, memoryStats, tensor, tidy, type Tensor } from '../src/index.js';
 import { gpu } from './setup.js';
 import { type BNRefOptions, type Shape4, batchNormBackwardRef, batchNormRef, dot, maxErr, numericGrad } from './reference/norm_pool.js';
@@ -99,78 +100,142 @@ async function checkGpu(c: GpuCase, seed: number): Promise<void> {
   for (const t of [x, weight, bias, runningMean, runningVar, y]) t?.dispose();
 }
 
-describe('batchNorm2d on the GPU vs the CPU reference', () => {
-  const shapes: Shape4[] = [[1, 3, 5, 7], [2, 5, 5, 7], [2, 6, 4, 4], [2, 3, 17, 19]];
-  shapes.forEach((shape, k) => {
-    it(`training ${JSON.stringify(shape)}`, async () => checkGpu({ shape, training: true }, 10 + k));
-    it(`eval ${JSON.stringify(shape)}`, async () => checkGpu({ shape, training: false }, 20 + k));
+// Every GPU check runs on both kernel paths: the per-run kernels (three dispatches each way) and the per-channel
+// ones (one workgroup per channel, one dispatch each way), forced through normTuning.
+const PATHS: [string, number][] = [['per-run kernels', 0], ['per-channel kernels', Infinity]];
+for (const [path, channelMax] of PATHS) {
+describe(`batchNorm2d, ${path}`, () => {
+  const saved = normTuning.channelMax;
+  beforeAll(() => void (normTuning.channelMax = channelMax));
+  afterAll(() => void (normTuning.channelMax = saved));
+  describe('batchNorm2d on the GPU vs the CPU reference', () => {
+    const shapes: Shape4[] = [[1, 3, 5, 7], [2, 5, 5, 7], [2, 6, 4, 4], [2, 3, 17, 19]];
+    shapes.forEach((shape, k) => {
+      it(`training ${JSON.stringify(shape)}`, async () => checkGpu({ shape, training: true }, 10 + k));
+      it(`eval ${JSON.stringify(shape)}`, async () => checkGpu({ shape, training: false }, 20 + k));
+    });
+    it('training without affine parameters or running stats', async () => checkGpu({ shape: [2, 3, 5, 7], training: true, affine: false, running: false }, 31));
+    it('momentum other than the default', async () => checkGpu({ shape: [2, 3, 3, 5], training: true, momentum: 0.3 }, 32));
+    it('is numerically stable for inputs of mean ~100 and small spread', async () => {
+      // E[x²] − E[x]² in float32 would lose the variance (1e-2) in the rounding of 1e4.
+      await checkGpu({ shape: [4, 2, 16, 16], training: true, mean: 100, std: 0.1 }, 33);
+      await checkGpu({ shape: [2, 3, 5, 7], training: true, mean: 100, std: 1 }, 34);
+    });
+    it('batch statistics are deterministic', async () => {
+      const x = tensor(randArray(2 * 3 * 9 * 11, 35), [2, 3, 9, 11]);
+      const a = await batchNorm2d(x, {}).toArray();
+      const b = await batchNorm2d(x, {}).toArray();
+      expect(Array.from(a)).toEqual(Array.from(b));
+    });
+    it('affine gradients only (x without grad), and one tensor as both weight and bias (its gradient: dw + db)', async () => {
+      const s: Shape4 = [2, 3, 4, 6];
+      const xs = randArray(size(s), 46);
+      const dys = randArray(size(s), 47);
+      const ws = randArray(3, 48, 1, 0.3);
+      for (const training of [true, false]) {
+        const rm = randArray(3, 49, 0, 0.3);
+        const rv = Float32Array.from(randArray(3, 50), (v) => 0.5 + Math.abs(v));
+        const o = { runningMean: training ? null : tensor(rm, [3]), runningVar: training ? null : tensor(rv, [3]), training };
+        const ref = batchNormBackwardRef(xs, s, dys, { weight: ws, bias: ws, runningMean: training ? null : rm, runningVar: training ? null : rv, training });
+        const x = tensor(xs, s);
+        const weight = tensor(ws, [3], { requiresGrad: true });
+        await batchNorm2d(x, { weight, ...o }).backward(tensor(dys, s));
+        expectClose(await weight.grad!.toArray(), ref.dw, `training ${training}: dweight, x without grad`);
+        weight.grad!.dispose();
+        weight.grad = null;
+        await batchNorm2d(x, { weight, bias: weight, ...o }).backward(tensor(dys, s));
+        expectClose(await weight.grad!.toArray(), ref.dw.map((v, c) => v + ref.db[c]), `training ${training}: weight = bias`);
+      }
+    });
+    it('gradients accumulate: x and weight used by two calls (training and eval) get the sums', async () => {
+      const s: Shape4 = [2, 3, 5, 7];
+      const xs = randArray(size(s), 40);
+      const ws = randArray(3, 42, 1, 0.3);
+      const rms = randArray(3, 44, 0, 0.3);
+      const rvs = Float32Array.from(randArray(3, 45), (v) => 0.5 + Math.abs(v));
+      const dys = randArray(size(s), 43);
+      const weight = tensor(ws, [3], { requiresGrad: true });
+      const x = tensor(xs, s, { requiresGrad: true });
+      const evalOpts = { runningMean: tensor(rms, [3]), runningVar: tensor(rvs, [3]), training: false };
+      const y = add(batchNorm2d(x, { weight }), batchNorm2d(x, { weight, ...evalOpts }));
+      await y.backward(tensor(dys, s));
+      const g1 = batchNormBackwardRef(xs, s, dys, { weight: ws });
+      const g2 = batchNormBackwardRef(xs, s, dys, { weight: ws, runningMean: rms, runningVar: rvs, training: false });
+      expectClose(await weight.grad!.toArray(), g1.dw.map((v, i) => v + g2.dw[i]), 'summed dweight');
+      expectClose(await x.grad!.toArray(), g1.dx.map((v, i) => v + g2.dx[i]), 'summed dx');
+    });
   });
-  it('training without affine parameters or running stats', async () => checkGpu({ shape: [2, 3, 5, 7], training: true, affine: false, running: false }, 31));
-  it('momentum other than the default', async () => checkGpu({ shape: [2, 3, 3, 5], training: true, momentum: 0.3 }, 32));
-  it('is numerically stable for inputs of mean ~100 and small spread', async () => {
-    // E[x²] − E[x]² in float32 would lose the variance (1e-2) in the rounding of 1e4.
-    await checkGpu({ shape: [4, 2, 16, 16], training: true, mean: 100, std: 0.1 }, 33);
-    await checkGpu({ shape: [2, 3, 5, 7], training: true, mean: 100, std: 1 }, 34);
+
+  describe('batchNorm2d run decomposition (several runs per plane, short last run, scalar and vec4 forms)', () => {
+    // H·W = 576 (vec4: 144 per plane, runs of 64 → 3 runs, the last short); H·W = 323 (scalar: 256 + 67).
+    it('training, vec4 form, mean ~50', async () => checkGpu({ shape: [2, 3, 24, 24], training: true, mean: 50, std: 0.5 }, 70));
+    it('training + relu, vec4 form', async () => checkGpu({ shape: [2, 3, 24, 24], training: true, relu: true }, 71));
+    it('eval + relu, vec4 form', async () => checkGpu({ shape: [2, 3, 24, 24], training: false, relu: true }, 72));
+    it('training + relu, scalar form', async () => checkGpu({ shape: [2, 2, 17, 19], training: true, relu: true }, 73));
   });
-  it('batch statistics are deterministic', async () => {
-    const x = tensor(randArray(2 * 3 * 9 * 11, 35), [2, 3, 9, 11]);
-    const a = await batchNorm2d(x, {}).toArray();
-    const b = await batchNorm2d(x, {}).toArray();
-    expect(Array.from(a)).toEqual(Array.from(b));
+
+  describe('batchNorm2d memory', () => {
+    it('forward + backward inside tidy leaves only the gradients and running stats', async () => {
+      const s: Shape4 = [2, 3, 5, 7];
+      const x = tensor(randArray(size(s), 60), s, { requiresGrad: true });
+      const weight = tensor([1, 2, 3], [3], { requiresGrad: true });
+      const runningMean = tensor([0, 0, 0], [3]);
+      const runningVar = tensor([1, 1, 1], [3]);
+      const before = memoryStats().liveBytes;
+      for (const relu of [false, true]) {
+        tidy(() => {
+          const y = (relu ? batchNormRelu : batchNorm2d)(x, { weight, runningMean, runningVar });
+          void y.backward(tensor(randArray(size(s), 61), s));
+        });
+        await x.grad!.toArray();
+        x.grad!.dispose();
+        x.grad = null;
+        weight.grad!.dispose();
+        weight.grad = null;
+        expect(memoryStats().liveBytes).toBe(before);
+      }
+    });
   });
-  it('gradients accumulate: x and weight used by two calls (training and eval) get the sums', async () => {
-    const s: Shape4 = [2, 3, 5, 7];
-    const xs = randArray(size(s), 40);
-    const ws = randArray(3, 42, 1, 0.3);
-    const rms = randArray(3, 44, 0, 0.3);
-    const rvs = Float32Array.from(randArray(3, 45), (v) => 0.5 + Math.abs(v));
-    const dys = randArray(size(s), 43);
-    const weight = tensor(ws, [3], { requiresGrad: true });
-    const x = tensor(xs, s, { requiresGrad: true });
-    const evalOpts = { runningMean: tensor(rms, [3]), runningVar: tensor(rvs, [3]), training: false };
-    const y = add(batchNorm2d(x, { weight }), batchNorm2d(x, { weight, ...evalOpts }));
-    await y.backward(tensor(dys, s));
-    const g1 = batchNormBackwardRef(xs, s, dys, { weight: ws });
-    const g2 = batchNormBackwardRef(xs, s, dys, { weight: ws, runningMean: rms, runningVar: rvs, training: false });
-    expectClose(await weight.grad!.toArray(), g1.dw.map((v, i) => v + g2.dw[i]), 'summed dweight');
-    expectClose(await x.grad!.toArray(), g1.dx.map((v, i) => v + g2.dx[i]), 'summed dx');
+
+  describe('batchNormRelu (fused) vs the CPU reference', () => {
+    it('training', async () => checkGpu({ shape: [2, 5, 5, 7], training: true, relu: true }, 50));
+    it('eval', async () => checkGpu({ shape: [1, 3, 5, 7], training: false, relu: true }, 51));
   });
 });
+}
 
-describe('batchNorm2d run decomposition (several runs per plane, short last run, scalar and vec4 forms)', () => {
-  // H·W = 576 (vec4: 144 per plane, runs of 64 → 3 runs, the last short); H·W = 323 (scalar: 256 + 67).
-  it('training, vec4 form, mean ~50', async () => checkGpu({ shape: [2, 3, 24, 24], training: true, mean: 50, std: 0.5 }, 70));
-  it('training + relu, vec4 form', async () => checkGpu({ shape: [2, 3, 24, 24], training: true, relu: true }, 71));
-  it('eval + relu, vec4 form', async () => checkGpu({ shape: [2, 3, 24, 24], training: false, relu: true }, 72));
-  it('training + relu, scalar form', async () => checkGpu({ shape: [2, 2, 17, 19], training: true, relu: true }, 73));
-});
-
-describe('batchNorm2d memory', () => {
-  it('forward + backward inside tidy leaves only the gradients and running stats', async () => {
-    const s: Shape4 = [2, 3, 5, 7];
-    const x = tensor(randArray(size(s), 60), s, { requiresGrad: true });
+describe('batchNorm2d per-channel kernels: workgroup sizes (fewer, as many and more invocations than items)', () => {
+  const saved = { ...normTuning };
+  beforeAll(() => void (normTuning.channelMax = Infinity));
+  afterAll(() => void Object.assign(normTuning, saved));
+  for (const cwg of [1, 4, 256]) {
+    it(`workgroup ${cwg}: training + relu, vec4 and scalar items; eval`, async () => {
+      normTuning.channelWorkgroup = cwg;
+      await checkGpu({ shape: [2, 3, 4, 4], training: true, relu: true }, 80 + cwg);
+      await checkGpu({ shape: [2, 3, 5, 7], training: true }, 81 + cwg);
+      await checkGpu({ shape: [3, 2, 1, 1], training: true, relu: true }, 82 + cwg);
+      await checkGpu({ shape: [2, 3, 5, 7], training: false, relu: true }, 83 + cwg);
+    });
+  }
+  it('one dispatch forward and one backward (training and eval), three each on the per-run path', async () => {
+    const { dispatchedEntries } = await import('./setup.js');
+    const x = tensor(randArray(2 * 3 * 4 * 4, 90), [2, 3, 4, 4], { requiresGrad: true });
     const weight = tensor([1, 2, 3], [3], { requiresGrad: true });
+    const bias = tensor([0, 1, 0], [3], { requiresGrad: true });
     const runningMean = tensor([0, 0, 0], [3]);
     const runningVar = tensor([1, 1, 1], [3]);
-    const before = memoryStats().liveBytes;
-    for (const relu of [false, true]) {
-      tidy(() => {
-        const y = (relu ? batchNormRelu : batchNorm2d)(x, { weight, runningMean, runningVar });
-        void y.backward(tensor(randArray(size(s), 61), s));
-      });
-      await x.grad!.toArray();
-      x.grad!.dispose();
-      x.grad = null;
-      weight.grad!.dispose();
-      weight.grad = null;
-      expect(memoryStats().liveBytes).toBe(before);
-    }
+    const seed = tensor(randArray(2 * 3 * 4 * 4, 91), [2, 3, 4, 4]);
+    const run = (training: boolean) => dispatchedEntries(async () => {
+      const y = batchNormRelu(x, { weight, bias, runningMean, runningVar, training });
+      await y.backward(seed);
+    });
+    normTuning.channelWorkgroup = 0;
+    expect(await run(true)).toEqual(['batchnorm.forward_channel', 'batchnorm.backward_channel']);
+    expect(await run(false)).toEqual(['batchnorm.forward_channel', 'batchnorm.backward_channel']);
+    normTuning.channelMax = 0;
+    expect(await run(true)).toEqual(['batchnorm.stats_partial', 'batchnorm.stats_finalize_running', 'batchnorm.apply', 'batchnorm.grad_partial', 'batchnorm.grad_finalize_affine', 'batchnorm.grad_x_train']);
+    normTuning.channelMax = Infinity;
   });
-});
-
-describe('batchNormRelu (fused) vs the CPU reference', () => {
-  it('training', async () => checkGpu({ shape: [2, 5, 5, 7], training: true, relu: true }, 50));
-  it('eval', async () => checkGpu({ shape: [1, 3, 5, 7], training: false, relu: true }, 51));
 });
 
 describe('batchNorm2d bad input', () => {

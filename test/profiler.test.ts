@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type DeviceContext, type Runtime, type TimedDispatch, Profiler, chromeTrace, conv2d, formatProfile, noGrad, relu, summarizeProfile, tensor } from '../src/index.js';
+import { type DeviceContext, type Runtime, type TimedDispatch, Profiler, chromeTrace, compileSummary, conv2d, formatCompiles, formatProfile, noGrad, relu, summarizeProfile, tensor } from '../src/index.js';
 import { gpu } from './setup.js';
 import { seeded } from './reference/conv.js';
 
@@ -119,4 +119,37 @@ describe('Profiler', () => {
     expect(rows.length).toBe(1);
     expect(rows[0].count).toBe(n);
   }, 120_000);
+
+  it('compileSummary: first dispatch minus the median of the later ones, plus create time unless the driver compiles lazily', () => {
+    const t = (pipeline: string, durationUs: number, firstUse: boolean): TimedDispatch => ({ op: 'op', kernel: pipeline.split('/')[0], entry: 'main', flops: 0, startUs: 0, durationUs, pipeline, firstUse });
+    const timings = [t('a/main/', 5000, true), t('b/main/', 300, true), t('a/main/', 1000, false), t('a/main/', 3000, false), t('a/main/', 2000, false)];
+    const created = [
+      { key: 'a/main/', kernel: 'a', entry: 'main', constants: {}, createMs: 10 },
+      { key: 'b/main/', kernel: 'b', entry: 'main', constants: {}, createMs: 1 },
+    ];
+    const eager = compileSummary(timings, created);
+    expect(eager.map((r) => r.pipeline)).toEqual(['a/main/', 'b/main/']);
+    expect(eager[0]).toMatchObject({ firstMs: 5, steadyMs: 2, createMs: 10, compileMs: 13 });
+    // b ran once: its whole first dispatch counts (an upper bound).
+    expect(eager[1]).toMatchObject({ steadyMs: null, compileMs: 1.3 });
+    const lazy = compileSummary(timings, created, true);
+    expect(lazy[0].compileMs).toBe(3);
+    expect(formatCompiles(lazy).split('\n')[0]).toBe('2 pipelines compiled, 0.0 s in all');
+  });
+
+  it('the runtime logs each pipeline once, with its key, and marks its first dispatch', async () => {
+    const rt = ctx.runtime;
+    const x = tensor(seeded(8, 6), [8]);
+    const profiler = new Profiler(rt).start();
+    noGrad(() => {
+      relu(x).dispose();
+      relu(x).dispose();
+    });
+    profiler.stop();
+    const timings = await profiler.collect();
+    profiler.destroy();
+    expect(timings.every((d) => d.pipeline === 'elementwise/relu/' && !d.firstUse)).toBe(true);
+    expect(rt.pipelineLog.filter((p) => p.key === 'elementwise/relu/').length).toBe(1);
+  });
 });
+

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader, SafetensorsError, type NamedTensorData } from '../src/io/safetensors.js';
-import { readFileBytes, writeFileAtomic } from '../src/node/files.js';
+import { readFileBytes, writeFileAtomic } from '../src/platform/files-node.js';
 
 const enc = new TextEncoder();
 

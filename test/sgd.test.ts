@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { SGD, zeroGrad, crossEntropy, linear, memoryStats, mul, runtime, sum, tensor, tidy, zeros, Random, gradBufferCount, type SGDOptions, type Tensor } from '../src/index.js';
+import { sgdTuning } from '../src/optim/sgd.js';
 import { gpu } from './setup.js';
 import { SGDRef, relErr } from './reference/linear_loss.js';
 
@@ -17,7 +18,7 @@ function backwardWith(p: Tensor, g: Float64Array): void {
   });
 }
 
-async function compare(options: SGDOptions, steps = 5, changeLrAt = -1): Promise<void> {
+async function compare(options: SGDOptions, steps = 5, changeLrAt = -1, arenas = 1): Promise<void> {
   const shapes = [[7, 3], [300], [1]];
   const init = shapes.map((s) => randArr(s.reduce((a, b) => a * b, 1)));
   const params = shapes.map((s, i) => tensor(Float32Array.from(init[i]), s, { requiresGrad: true }));
@@ -37,7 +38,8 @@ async function compare(options: SGDOptions, steps = 5, changeLrAt = -1): Promise
     });
     const before = runtime().dispatchCount;
     tidy(() => opt.step());
-    expect(runtime().dispatchCount - before).toBe(params.length); // one fused kernel per parameter with a gradient
+    // One dispatch per arena: all parameters at once (one arena unless sgdTuning.arenaFloats splits them).
+    expect(runtime().dispatchCount - before).toBe(arenas);
   }
   for (let i = 0; i < params.length; i++) {
     expect(relErr(await params[i].toArray(), refs[i].param)).toBeLessThanOrEqual(1e-4);
@@ -141,5 +143,75 @@ describe('end to end: a linear classifier trained with SGD', () => {
     expect(new Set(mem.slice(-40)).size).toBe(1);
     expect(gradBufferCount(w)).toBe(1);
     opt.dispose();
+  });
+});
+
+describe('multi-tensor SGD: arenas, views and flags', () => {
+  it('several arenas (sgdTuning.arenaFloats): one dispatch each, same results', async () => {
+    const saved = sgdTuning.arenaFloats;
+    sgdTuning.arenaFloats = 64; // every parameter in an arena of its own
+    try {
+      await compare({ lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 1e-3 }, 4, -1, 3);
+    } finally {
+      sgdTuning.arenaFloats = saved;
+    }
+  });
+
+  it('parameters move into the arena as views: same Tensor objects, same values, loadable, 256-byte aligned', async () => {
+    const a = tensor([1, 2, 3, 4, 5], [5], { requiresGrad: true });
+    const b = tensor(Float32Array.from({ length: 70 }, (_, i) => i), [7, 10], { requiresGrad: true });
+    const opt = new SGD([a, b], { lr: 0.5 });
+    expect(a.gpuBuffer).toBe(b.gpuBuffer);
+    expect([a.byteOffset % 256, b.byteOffset % 256, b.byteOffset - a.byteOffset]).toEqual([0, 0, 256]);
+    expect(Array.from(await a.toArray())).toEqual([1, 2, 3, 4, 5]);
+    expect(Array.from(await b.toArray())).toEqual(Array.from({ length: 70 }, (_, i) => i));
+    backwardWith(b, Float64Array.from({ length: 70 }, () => 2));
+    tidy(() => opt.step());
+    expect(Array.from(await a.toArray())).toEqual([1, 2, 3, 4, 5]); // no gradient: untouched
+    expect(Array.from(await b.toArray())).toEqual(Array.from({ length: 70 }, (_, i) => i - 1));
+    expect(b.grad!.gpuBuffer).not.toBe(b.gpuBuffer); // the gradient moved into the gradient arena
+    expect(Array.from(await b.grad!.toArray())).toEqual(new Array(70).fill(2));
+    opt.zeroGrad();
+    expect(Array.from(await b.grad!.toArray())).toEqual(new Array(70).fill(0));
+    opt.dispose();
+    expect(Array.from(await a.toArray())).toEqual([1, 2, 3, 4, 5]); // the parameters keep the arena alive
+    a.dispose();
+    b.dispose();
+  });
+
+  it('non-finite flags name the parameter (gradient vs weight); finite parameters of the same arena stay clear', async () => {
+    const ps = [tensor([1, 2, 3], [3], { requiresGrad: true }), tensor([4, 5], [2], { requiresGrad: true }), tensor([6], [1], { requiresGrad: true })];
+    const opt = new SGD(ps, { lr: 1, momentum: 0.9 });
+    backwardWith(ps[0], Float64Array.from([1, 1, 1]));
+    backwardWith(ps[1], Float64Array.from([1, Number.NaN]));
+    backwardWith(ps[2], Float64Array.from([3e38]));
+    tidy(() => opt.step()); // ps[2]: 6 − 3e38 is finite; the next step overflows its weight
+    const flags = await opt.nonFiniteFlags.toArray();
+    expect(Array.from(flags)).toEqual([0, 0, 1, 1, 0, 0]);
+    expect(opt.firstNonFinite(flags)).toEqual({ index: 1, gradient: true, weight: true });
+    opt.zeroGrad();
+    backwardWith(ps[2], Float64Array.from([3e38]));
+    tidy(() => opt.step());
+    expect(Array.from(await opt.nonFiniteFlags.toArray()).slice(4)).toEqual([0, 1]);
+    opt.dispose();
+    for (const p of ps) p.dispose();
+  });
+
+  it('a momentum buffer assigned for resume is copied into the arena and used as is', async () => {
+    const init = Float32Array.from(randArr(9));
+    const g = randArr(9);
+    const p = tensor(init, [9], { requiresGrad: true });
+    const opt = new SGD([p], { lr: 0.1, momentum: 0.5, dampening: 0.2 });
+    const m0 = Float32Array.from(randArr(9));
+    opt.momentumBuffers[0] = tensor(m0, [9]);
+    backwardWith(p, g);
+    tidy(() => opt.step());
+    const ref = new SGDRef(Float64Array.from(init), { lr: 0.1, momentum: 0.5, dampening: 0.2 });
+    (ref as unknown as { buf: Float64Array }).buf = Float64Array.from(m0); // a started buffer: no first-step rule
+    ref.step(Float32Array.from(g));
+    expect(relErr(await p.toArray(), ref.param)).toBeLessThanOrEqual(1e-6);
+    expect(opt.momentumBuffers[0]!.gpuBuffer).not.toBe(p.gpuBuffer);
+    opt.dispose();
+    p.dispose();
   });
 });

@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { conv2d, gradBufferCount, keep, relu, tensor } from '../src/index.js';
+import { choose, withVariant } from '../src/ops/conv/index.js';
 import { dispatchedEntries, gpu } from './setup.js';
 import { conv2dBackwardRef, conv2dRef, maxErr, seeded, type RefConv } from './reference/conv.js';
 
@@ -8,14 +9,18 @@ beforeAll(async () => {
 });
 
 describe('one weight shared by k convolutions', () => {
-  // 5×7: the general weight-gradient kernels. 6×8 (W % 4 == 0, H even): the fast 3×3 path (main_fast_split +
-  // reduce_partials), there with a gradient buffer that already holds values (an earlier backward of the same
-  // weight), which every use must add to: start + Σ per-use gradients.
-  for (const [H, W, start] of [
-    [5, 7, false],
-    [6, 8, true],
+  // 5×7: the general weight-gradient kernels. 6×8 (W % 4 == 0, H even): the adapter's choice from the variant
+  // table, and forced, the fast 3×3 path (main_fast_split + reduce_partials) and the general one, there with a
+  // gradient buffer that already holds values (an earlier backward of the same weight), which every use must add
+  // to: start + Σ per-use gradients.
+  for (const [H, W, start, variant] of [
+    [5, 7, false, null],
+    [6, 8, true, null],
+    [6, 8, true, 'fast-32wg'],
+    [6, 8, true, 'general'],
   ] as const) {
-    it(`has one gradient buffer equal to ${start ? 'its starting value plus ' : ''}the sum of the per-use gradients (${H}×${W})`, () => sharedUses(H, W, start));
+    it(`has one gradient buffer equal to ${start ? 'its starting value plus ' : ''}the sum of the per-use gradients (${H}×${W}${variant ? `, ${variant}` : ''})`, () =>
+      variant ? withVariant(variant, () => sharedUses(H, W, start)) : sharedUses(H, W, start));
   }
 });
 
@@ -35,8 +40,12 @@ async function sharedUses(H: number, W: number, start: boolean): Promise<void> {
   const entries = await dispatchedEntries(() => h.backward(tensor(dyv, h.shape)));
   // One buffer for all k uses: allocated by the first use, or (start) the one that was already there, no other.
   expect(gradBufferCount(w)).toBe(start ? 0 : 1);
-  // Which weight-gradient kernel ran: the fast one exactly when W % 4 == 0 and H is even.
-  expect(entries.includes('conv2d_backward_weight.main_fast_split')).toBe(W % 4 === 0 && H % 2 === 0);
+  // Which weight-gradient kernel ran: the fast one exactly when the variant table chose it (it needs W % 4 == 0
+  // and an even H).
+  const geom = { N: s.N, C: n, H, W, O: n, KH: 3, KW: 3, OH: H, OW: W, sh: 1, sw: 1, ph: 1, pw: 1 };
+  const fast = choose('weightGrad', geom).kernel.includes('main_fast_split');
+  if (fast) expect(W % 4 === 0 && H % 2 === 0).toBe(true);
+  expect(entries.includes('conv2d_backward_weight.main_fast_split')).toBe(fast);
 
   // CPU: forward keeping each layer's input and relu output, then backward summing per-use dw.
   const inputs: Float64Array[] = [];

@@ -12,6 +12,12 @@ export const DATASET_SHAPES: Record<DatasetKind, { numClasses: number; inChannel
   tinyimagenet: { numClasses: 200, inChannels: 3, inputSize: 64 },
 };
 
+/**
+ * The name each parser gives its Dataset (Dataset.name, checkpoint metadata), by dropdown value. The worker compares
+ * the loaded dataset with the chosen one through this map: 'tinyimagenet' (a value) is not 'tiny-imagenet' (a name).
+ */
+export const DATASET_NAMES: Record<DatasetKind, string> = { mnist: 'mnist', cifar10: 'cifar10', cifar100: 'cifar100', tinyimagenet: 'tiny-imagenet' };
+
 /** Reads every file as bytes (CIFAR), or wraps a folder pick as a lazy FileTree (Tiny ImageNet: 120k JPEGs). */
 export async function loadDataset(kind: DatasetKind, files: PickedFile[], log: (message: string) => void, maxPerClass?: number): Promise<Dataset> {
   if (kind === 'mnist') {

@@ -1,49 +1,14 @@
 // The demo page: settings, controls, live charts and blend pictures. All GPU work happens in worker.ts.
-import { Charts } from './charts.js';
-import { blendK, drawBlend } from './blends.js';
+import { Charts, type XMode } from './charts.js';
+import { BlendView, type BlendViewMode } from './blends.js';
+import { $, download, fatal, input, message, select, showProfile } from './ui.js';
+import { estimateText } from './estimate.js';
 import type { DatasetKind, Event, ModelSummary, PickedFile, Request, RunState, TrainSettings } from './protocol.js';
-import type { KernelSummary } from '../../src/gpu/profiler.js';
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
-  const el = document.getElementById(id);
-  if (!el) throw new Error(`demo: #${id} is missing from index.html`);
-  return el as T;
-};
-const input = (id: string) => $<HTMLInputElement>(id);
-const select = (id: string) => $<HTMLSelectElement>(id);
 
 const worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
 const send = (m: Request, transfer: Transferable[] = []) => worker.postMessage(m, transfer);
-const charts = new Charts($('chart-loss'), $('chart-acc'), $('chart-ips'));
-
-// ---- messages -------------------------------------------------------------------------------------------
-function message(kind: 'error' | 'warn' | 'info', text: string, sticky = kind === 'error'): void {
-  const box = document.createElement('div');
-  box.className = `msg ${kind}`;
-  const span = document.createElement('span');
-  span.textContent = text;
-  const close = document.createElement('button');
-  close.textContent = '×';
-  close.title = 'Dismiss';
-  close.onclick = () => box.remove();
-  box.append(span, close);
-  $('messages').append(box);
-  if (!sticky) setTimeout(() => box.remove(), 8000);
-}
-
-function fatal(text: string): void {
-  const el = $('fatal');
-  el.hidden = false;
-  el.innerHTML = '<h2>WebGPU is not available</h2>';
-  const p = document.createElement('p');
-  p.textContent = text;
-  const how = document.createElement('p');
-  how.textContent =
-    'onelayer trains on the GPU through WebGPU. Use Chrome or Edge 113+ (or another browser with WebGPU enabled), open this page from https:// or http://localhost / http://127.0.0.1, and on Linux start Chrome with --enable-unsafe-webgpu --enable-features=Vulkan. chrome://gpu shows whether WebGPU is blocked.';
-  el.append(p, how);
-  $('adapter').textContent = 'No WebGPU';
-  for (const id of ['start', 'pause', 'resume', 'stop', 'download', 'eval', 'profile']) input(id).disabled = true;
-}
+const charts = new Charts($);
+const blends = new BlendView($('blends'), $('blend-caption'), $('blend-legend'), $('blend-readout'));
 
 // ---- settings --------------------------------------------------------------------------------------------
 /** The model list comes from the library's registry, via the worker (keeps the models out of the page bundle). */
@@ -121,9 +86,13 @@ input('tiny-folder').onchange = () =>
 
 // ---- controls --------------------------------------------------------------------------------------------
 let state: RunState = 'idle';
-/** Every step's loss this session (the browser tests read it through window.onelayerDemo). */
-const history: { totalSteps: number; epoch: number; step: number; loss: number }[] = [];
+/** Every step this session (the browser tests read it through window.onelayerDemo). */
+const history: { totalSteps: number; globalStep: number; epoch: number; step: number; loss: number; stepImagesPerSecond: number | null; wallSeconds: number }[] = [];
 let hasModel = false;
+let software = false;
+let datasetName = '';
+let probe: Extract<Event, { type: 'estimate' }> | null = null;
+let estimating = false;
 let ready = false;
 let profiling = false;
 let trace: string | null = null;
@@ -138,7 +107,21 @@ function setButtons(): void {
   input('eval').disabled = !hasModel || busy;
   input('profile').disabled = profiling || !(state === 'training' || state === 'paused' || state === 'pausing');
   input('profile-trace').disabled = trace === null;
+  input('estimate').disabled = !ready || busy || state === 'paused' || estimating;
 }
+
+function showEstimate(): void {
+  let s: TrainSettings | null = null;
+  try {
+    s = settings();
+  } catch {
+    // Invalid settings: the estimate says it does not apply.
+  }
+  const e = estimateText(probe, s, datasetName, software);
+  $('estimate-info').textContent = e.text;
+  $('estimate-info').classList.toggle('warn', e.slow);
+}
+for (const id of ['model', 'width', 'dataset', 'batch', 'epochs', 'max-steps']) $(id).addEventListener('change', showEstimate);
 
 $('start').onclick = () => {
   let s: TrainSettings;
@@ -148,8 +131,17 @@ $('start').onclick = () => {
     message('error', (e as Error).message);
     return;
   }
-  charts.clear();
   send({ type: 'start', settings: s });
+};
+$('estimate').onclick = () => {
+  try {
+    send({ type: 'estimate', settings: settings() });
+    estimating = true;
+    $('estimate-info').textContent = 'Estimating…';
+    setButtons();
+  } catch (e) {
+    message('error', (e as Error).message);
+  }
 };
 $('pause').onclick = () => send({ type: 'pause' });
 $('resume').onclick = () => send({ type: 'resume' });
@@ -171,6 +163,28 @@ $('profile').onclick = () => {
 };
 $('profile-trace').onclick = () => {
   if (trace) download('onelayer-profile.trace.json', new TextEncoder().encode(trace));
+};
+// A file input cannot be styled as a button and stay reachable by Tab: a real button opens the hidden picker.
+$('load-button').onclick = () => input('load').click();
+select('chart-x').onchange = () => charts.setMode(select('chart-x').value as XMode);
+input('chart-smooth').oninput = () => {
+  charts.setSmoothing(Number(input('chart-smooth').value));
+  $('chart-smooth-value').textContent = Number(input('chart-smooth').value).toFixed(2);
+};
+input('chart-log').onchange = () => charts.setLogY(input('chart-log').checked);
+$('chart-reset').onclick = () => charts.resetZoom();
+select('blend-view').onchange = () => {
+  blends.mode = select('blend-view').value as BlendViewMode;
+  blends.draw();
+};
+input('blend-shared').onchange = () => {
+  blends.shared = input('blend-shared').checked;
+  blends.draw();
+};
+input('blend-k').onchange = () => {
+  const k = Number(input('blend-k').value);
+  blends.k = input('blend-k').value === '' || !(Number.isInteger(k) && k >= 1) ? null : k;
+  blends.draw();
 };
 input('load').onchange = async () => {
   const f = input('load').files?.[0];
@@ -196,58 +210,23 @@ function showModel(s: ModelSummary): void {
   if (s.blendLayers === 0) $('blends').innerHTML = '<p class="hint">This model has no blends (only SL models do).</p>';
 }
 
-function showBlends(layers: { name: string; n: number; weight: Float32Array }[], step: number): void {
-  const box = $('blends');
-  if (box.querySelectorAll('canvas').length !== layers.length) {
-    box.innerHTML = '';
-    layers.forEach((l, i) => {
-      const fig = document.createElement('figure');
-      const c = document.createElement('canvas');
-      c.dataset.layer = l.name;
-      const cap = document.createElement('figcaption');
-      cap.textContent = `${i + 1}: ${l.name}`;
-      fig.append(c, cap);
-      box.append(fig);
-    });
-  }
-  const canvases = box.querySelectorAll('canvas');
-  layers.forEach((l, i) => drawBlend(canvases[i], l.weight, l.n));
-  box.dataset.step = String(step);
-  const k = layers.length ? blendK(layers[0].n) : 0;
-  $('blend-caption').textContent = layers.length
-    ? `— x: input channel, y: output channel; per row the ${k} smallest |w| blue, the ${k} largest red (after ${step} steps)`
-    : '';
+/** Between runs every number on the tiles belongs to the previous model: blank them (the Test acc tile too). */
+function clearTiles(): void {
+  for (const id of ['epoch', 'step', 'loss', 'train-acc', 'test-acc', 'ips']) $(id).textContent = '–';
+  ($('progress-bar') as HTMLDivElement).style.width = '0';
 }
 
-/** The top kernels by total GPU time; the full list is in the trace. */
-function showProfile(m: { steps: number; dispatches: number; gpuMs: number; rows: KernelSummary[] }, top = 15): void {
-  const body = $('profile-table').querySelector('tbody')!;
-  body.innerHTML = '';
-  for (const r of m.rows.slice(0, top)) {
-    const tr = document.createElement('tr');
-    for (const cell of [r.kernel, r.ops, String(r.count), r.totalMs.toFixed(2), r.meanUs.toFixed(1), r.gflops === null ? '–' : r.gflops.toFixed(2), `${(100 * r.share).toFixed(1)}%`]) {
-      const td = document.createElement('td');
-      td.textContent = cell;
-      td.title = cell;
-      tr.append(td);
-    }
-    body.append(tr);
-  }
-  $('profile-table').hidden = false;
-  $('profile-caption').textContent = `— ${m.steps} steps, ${m.dispatches} dispatches, ${m.gpuMs.toFixed(1)} ms GPU time`;
-  $('profile-info').textContent = `Top ${Math.min(top, m.rows.length)} of ${m.rows.length} kernels by total time. The Chrome trace opens in chrome://tracing or ui.perfetto.dev.`;
-}
-
-function download(name: string, bytes: Uint8Array<ArrayBuffer>): void {
-  const url = URL.createObjectURL(new Blob([bytes], { type: 'application/octet-stream' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
-}
+/** A status line for every state, so a line about something finished ("Reading cifar10…") never outlives it. */
+const STATUS: Record<RunState, string> = {
+  idle: '',
+  preparing: 'Preparing…',
+  training: 'Training…',
+  pausing: 'Pausing after the current step…',
+  paused: 'Paused. Resume continues with the next step of this epoch.',
+  stopped: 'Stopped.',
+  done: 'Training finished.',
+  recovering: 'Replacing the GPU device…',
+};
 
 worker.onmessage = (e: MessageEvent<Event>) => {
   const m = e.data;
@@ -257,17 +236,34 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       break;
     case 'ready':
       ready = true;
+      software = m.software;
       $('adapter').textContent = `WebGPU: ${m.adapter}${m.software ? ' (software adapter: slow; keep models small)' : ''}`;
       describe();
       break;
     case 'state':
       state = m.state;
       $('state').textContent = m.state;
-      if (m.message) $('status').textContent = m.message;
-      else if (m.state === 'done') $('status').textContent = 'Training finished.';
-      else if (m.state === 'paused') $('status').textContent = 'Paused. Resume continues training (an interrupted epoch restarts its pass over the data).';
+      $('status').textContent = m.message ?? STATUS[m.state];
+      break;
+    case 'run':
+      clearTiles();
+      charts.clear();
+      if (m.fresh) blends.restart();
+      break;
+    case 'rewind':
+      charts.rewind(m.globalStep);
+      break;
+    case 'notice':
+      message('info', m.message, true);
+      break;
+    case 'estimate':
+      estimating = false;
+      probe = m;
+      showEstimate();
       break;
     case 'dataset':
+      datasetName = m.name;
+      showEstimate();
       $('dataset-info').textContent = `${m.name}: ${m.train.toLocaleString('en-US')} train / ${m.test.toLocaleString('en-US')} test, ${m.classes} classes, ${m.channels}×${m.size}×${m.size}`;
       break;
     case 'describe':
@@ -278,7 +274,9 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       break;
     case 'loaded':
       showModel(m.summary);
+      clearTiles();
       charts.clear();
+      blends.restart();
       select('model').value = m.summary.name;
       if (m.summary.width !== null) input('width').value = String(m.summary.width);
       message('info', `Loaded ${m.name}.`);
@@ -289,11 +287,11 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       $('step').dataset.total = String(m.totalSteps);
       $('loss').textContent = fmt(m.epochLoss);
       $('train-acc').textContent = pct(m.acc);
-      $('ips').textContent = m.imagesPerSecond.toFixed(1);
+      if (m.stepImagesPerSecond !== null) $('ips').textContent = m.stepImagesPerSecond.toFixed(1);
       ($('progress-bar') as HTMLDivElement).style.width = `${(100 * (m.epoch + m.step / m.steps)) / m.epochs}%`;
       $('status').textContent = `epoch ${m.epoch + 1}, step ${m.step}/${m.steps}: loss ${fmt(m.loss)} (epoch mean ${fmt(m.epochLoss)}), lr ${m.lr.toPrecision(3)}`;
       charts.progress(m);
-      history.push({ totalSteps: m.totalSteps, epoch: m.epoch, step: m.step, loss: m.loss });
+      history.push({ totalSteps: m.totalSteps, globalStep: m.globalStep, epoch: m.epoch, step: m.step, loss: m.loss, stepImagesPerSecond: m.stepImagesPerSecond, wallSeconds: m.wallSeconds });
       break;
     case 'epoch':
       $('test-acc').textContent = pct(m.testAccuracy);
@@ -301,7 +299,7 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       charts.epoch(m);
       break;
     case 'blends':
-      showBlends(m.layers, m.step);
+      blends.show(m.layers, m.step);
       break;
     case 'checkpoint':
       download(m.name, m.bytes as Uint8Array<ArrayBuffer>);
@@ -319,22 +317,30 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       showProfile(m);
       break;
     case 'error':
+      if (estimating && m.kind !== 'profiler' && m.kind !== 'device-lost') estimating = false;
       if (m.kind === 'profiler') {
         profiling = false;
         $('profile-info').textContent = m.message;
       }
       if (m.kind === 'webgpu') fatal(m.message);
-      else message(m.kind === 'device-lost' ? 'warn' : 'error', m.message);
+      else if (m.kind === 'device-lost') message('warn', m.message, true, 'device');
+      else message('error', m.message);
       break;
   }
   setButtons();
 };
+// Leaving mid-run would lose the run (it lives in the worker's memory): the browser asks first.
+window.addEventListener('beforeunload', (e) => {
+  if (state === 'training' || state === 'pausing' || state === 'paused' || state === 'recovering') e.preventDefault();
+});
 worker.onerror = (e) => message('error', `The training worker failed to start: ${e.message || 'unknown error'} (see the console).`);
 
 // Test hooks: the browser tests read state and trigger a device loss through these.
 (window as unknown as { onelayerDemo: unknown }).onelayerDemo = {
   state: () => state,
   history: () => history.slice(),
+  charts: () => charts.summary(),
+  blendText: (i: number, row: number, col: number) => blends.cellText(i, row, col),
   loseDevice: () => send({ type: 'lose-device' }),
 };
 

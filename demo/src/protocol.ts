@@ -43,6 +43,8 @@ export type Request =
   | { type: 'profile'; steps: number }
   /** Parameter count and compression factor of a model choice (built without values, then freed). */
   | { type: 'describe'; model: string; width: number; dataset: DatasetKind }
+  /** Times a few steps of a throw-away model with these settings (before Start: time and memory per step). */
+  | { type: 'estimate'; settings: TrainSettings }
   /** Test hook: destroys the GPU device to exercise device-loss recovery. */
   | { type: 'lose-device' };
 
@@ -67,18 +69,31 @@ export interface ProgressEvent {
   steps: number;
   /** Optimizer steps taken in this session (never goes back; pause/resume tests watch it). */
   totalSteps: number;
+  /** The run's step count after this step (continues a loaded checkpoint's; rewinds after a device loss): the charts' x. */
+  globalStep: number;
   /** This step's loss (not averaged). */
   loss: number;
   /** Running mean over the epoch so far. */
   epochLoss: number;
+  /** This step's batch accuracy (not averaged). */
+  accuracy: number;
+  /** Running mean over the epoch so far. */
   acc: number;
+  /** Running mean over the epoch so far (includes the first step's pipeline compilation). */
   imagesPerSecond: number;
+  /** This step alone: batch / time since the previous step; null for the first step after (re)starting an epoch, which compiles. */
+  stepImagesPerSecond: number | null;
+  /** Seconds since Start (pauses included). */
+  wallSeconds: number;
   lr: number;
 }
 
+/** The metrics.jsonl row of an epoch (same names), plus where it ended. */
 export interface EpochEvent {
   type: 'epoch';
   epoch: number;
+  globalStep: number;
+  lr: number;
   trainLoss: number;
   trainAccuracy: number;
   testLoss: number;
@@ -103,6 +118,13 @@ export type Event =
   | { type: 'state'; state: RunState; message?: string }
   | { type: 'dataset'; name: string; train: number; test: number; classes: number; channels: number; size: number }
   | { type: 'model'; summary: ModelSummary }
+  /** Start: a new run (fresh: new weights) or the continuation of a loaded or paused model, at this global step. */
+  | { type: 'run'; fresh: boolean; globalStep: number }
+  /** After a device loss: the model went back to this global step; later chart points are gone. */
+  | { type: 'rewind'; globalStep: number }
+  | { type: 'notice'; message: string }
+  /** A probe's result: mean time of a compiled step, peak live GPU bytes, steps in one whole epoch at this batch size. */
+  | { type: 'estimate'; model: string; width: number; batchSize: number; dataset: string; msPerStep: number; peakBytes: number; stepsPerEpoch: number }
   | ProgressEvent
   | EpochEvent
   | { type: 'blends'; step: number; layers: BlendLayer[] }

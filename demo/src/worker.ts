@@ -4,12 +4,14 @@ import { init, shutdown, WebGPUUnavailableError, type DeviceContext } from '../.
 import { createModel, compressionFactor, MODEL_NAMES, type Model } from '../../src/models/index.js';
 import { Blend } from '../../src/nn/layers.js';
 import { Trainer, NonFiniteLossError, evaluateModel } from '../../src/train/trainer.js';
-import { modelCheckpoint, optimizerCheckpoint, loadModelCheckpoint, loadOptimizerCheckpoint, parseInfo, type CheckpointInfo } from '../../src/train/checkpoint.js';
-import { decodeSafetensors } from '../../src/io/safetensors.js';
+import { modelCheckpoint, optimizerCheckpoint, loadOptimizerCheckpoint, type CheckpointInfo } from '../../src/train/checkpoint.js';
 import { BatchLoader } from '../../src/data/loader.js';
 import { DatasetError, type Dataset } from '../../src/data/types.js';
-import { Profiler, summarize, chromeTrace } from '../../src/gpu/profiler.js';
-import { DATASET_SHAPES, loadDataset } from './datasets.js';
+import { DATASET_NAMES, loadDataset } from './datasets.js';
+import { describeLoaded, modelFromCheckpoint, pageModelCheckpoint, position, restoreMomentum, type LoadedCheckpoint, type PageCheckpointInfo } from './worker-checkpoint.js';
+import { StepProfiler } from './worker-profile.js';
+import { StepMeter } from './step-meter.js';
+import { checkCompatible, describeModel, probeStep, trainerFor } from './worker-probe.js';
 import type { ErrorKind, Event, ModelSummary, Request, RunState, TrainSettings } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
@@ -21,6 +23,7 @@ let model: Model | null = null;
 let trainer: Trainer | null = null;
 let settings: TrainSettings | null = null;
 /** A checkpoint loaded by the user that the next Start continues from. */
+let loaded: LoadedCheckpoint | null = null;
 let loadedInfo: CheckpointInfo | null = null;
 /** The last epoch's state, kept in memory: what device-loss recovery restores. */
 let last: { model: Uint8Array; optimizer: Uint8Array; info: CheckpointInfo } | null = null;
@@ -33,9 +36,18 @@ let deviceLost: string | null = null;
 let ownShutdown = false;
 let totalSteps = 0;
 let blendBusy = false;
+/** The test accuracy of THIS model's last evaluation (reset for new weights: it goes into checkpoint metadata). */
 let lastTestAccuracy: number | undefined;
-/** A requested profile: armed (attached) at the next step boundary, collected after `steps` timed steps. */
-let profile: { profiler: Profiler; steps: number; done: number; armed: boolean } | null = null;
+/**
+ * trainer.globalStep when the epoch in progress began (null between epochs). Steps into the epoch are counted from
+ * it, not from progress events: those lag one step behind the submitted work (the trainer pipelines steps), while
+ * a checkpoint's weights and globalStep include every submitted step.
+ */
+let epochBase: number | null = null;
+const epochStep = () => (trainer && epochBase !== null ? trainer.globalStep - epochBase : 0);
+/** performance.now() at Start: the charts' wall-time axis. */
+let runStarted = 0;
+const profile = new StepProfiler((m) => post(m));
 
 const log = (message: string) => post({ type: 'log', message });
 
@@ -44,9 +56,22 @@ function setState(s: RunState, message?: string): void {
   post({ type: 'state', state: s, message });
 }
 
+/** A failed readback or an op on a destroyed device: possibly a symptom of a device loss, not news of its own. */
+const gpuError = (e: unknown) => e instanceof DOMException || (e instanceof Error && /GPU|mapAsync|device/i.test(e.message));
+
+/**
+ * Reports an error, except one caused by a lost device: the device-loss notice already says what happened, so the
+ * raw "Failed to execute 'mapAsync'…" of a readback in flight (a download, a step) must not sit beside it. A GPU
+ * error can arrive before device.lost resolves, so such errors wait briefly for it.
+ */
 function fail(kind: ErrorKind, e: unknown): void {
   const message = e instanceof Error ? e.message : String(e);
-  post({ type: 'error', kind, message });
+  const c = ctx;
+  if (kind === 'webgpu' || kind === 'device-lost' || !gpuError(e)) return post({ type: 'error', kind, message });
+  if (deviceLost !== null || state === 'recovering' || !c) return;
+  void Promise.race([c.device.lost.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]).then((lost) => {
+    if (!lost) post({ type: 'error', kind, message });
+  });
 }
 
 function watchDevice(c: DeviceContext): void {
@@ -81,7 +106,7 @@ function summary(): ModelSummary {
   };
 }
 
-function checkpointInfo(): CheckpointInfo {
+function checkpointInfo(): PageCheckpointInfo {
   const m = model!;
   return {
     model: m.name,
@@ -94,6 +119,7 @@ function checkpointInfo(): CheckpointInfo {
     epoch: trainer?.epoch ?? loadedInfo?.epoch ?? 0,
     globalStep: trainer?.globalStep ?? loadedInfo?.globalStep ?? 0,
     testAccuracy: lastTestAccuracy,
+    epochStep: trainer ? epochStep() : (loaded?.epochStep ?? 0),
   };
 }
 
@@ -117,39 +143,15 @@ async function sendBlends(): Promise<void> {
   }
 }
 
-function checkCompatible(m: { numClasses: number; inChannels: number; inputSize: number }, what: string, ds: Dataset): void {
-  if (m.numClasses !== ds.numClasses || m.inChannels !== ds.channels || m.inputSize !== ds.height) {
-    throw new Error(
-      `${what} is for ${m.numClasses} classes of ${m.inChannels}×${m.inputSize}×${m.inputSize} images, but ${ds.name} has ${ds.numClasses} classes of ${ds.channels}×${ds.height}×${ds.width}. Choose the matching dataset.`,
-    );
-  }
-}
-
 async function snapshot(): Promise<void> {
   const info = checkpointInfo();
   last = { model: await modelCheckpoint(model!, info), optimizer: trainer ? await optimizerCheckpoint(model!, trainer.optimizer, info) : new Uint8Array(0), info };
 }
 
-function trainerFor(m: Model, s: TrainSettings, ds: Dataset): Trainer {
-  return new Trainer(m, ds, {
-    epochs: s.epochs,
-    batchSize: s.batchSize,
-    lr: s.lr,
-    momentum: s.momentum,
-    weightDecay: s.weightDecay,
-    nesterov: false,
-    schedule: s.schedule,
-    seed: s.seed,
-    warmupSteps: 0,
-    maxStepsPerEpoch: s.maxStepsPerEpoch > 0 ? s.maxStepsPerEpoch : undefined,
-    maxEvalImages: s.maxEvalImages > 0 ? s.maxEvalImages : undefined,
-  });
-}
-
 async function start(s: TrainSettings): Promise<void> {
   if (running) throw new Error('Training is already running: pause or stop it first.');
   await device();
-  if (!dataset || dataset.name !== s.dataset) {
+  if (!dataset || dataset.name !== DATASET_NAMES[s.dataset]) {
     if (s.dataset !== 'mnist') throw new DatasetError(`${s.dataset}: choose the dataset files first (the file picker next to the dataset).`);
     dataset = await loadDataset('mnist', [], log);
     postDataset();
@@ -157,25 +159,37 @@ async function start(s: TrainSettings): Promise<void> {
   settings = s;
   const ds = dataset;
   // A loaded checkpoint is continued unless the user has since picked another architecture or width.
-  if (loadedInfo && model && (model.name !== s.model || (model.config.width !== null && model.config.width !== s.width))) loadedInfo = null;
-  if (loadedInfo && model) {
-    checkCompatible(model.config, `The loaded checkpoint (${model.name})`, ds);
+  if (loadedInfo && model && (model.name !== s.model || (model.config.width !== null && model.config.width !== s.width))) loadedInfo = loaded = null;
+  const fresh = !(loadedInfo && model);
+  if (!fresh) {
+    checkCompatible(model!.config, `The loaded checkpoint (${model!.name})`, ds);
   } else {
     model?.dispose();
     model = null;
     model = createModel(s.model, { width: s.width, numClasses: ds.numClasses, inChannels: ds.channels, inputSize: ds.height, seed: s.seed });
+    // New weights: nothing measured on the previous model may reach this run's tiles or checkpoint metadata.
+    lastTestAccuracy = undefined;
   }
   trainer?.optimizer.dispose?.();
-  trainer = trainerFor(model, s, ds);
+  trainer = trainerFor(model!, s, ds);
+  epochBase = null;
   if (loadedInfo) {
     trainer.epoch = loadedInfo.epoch;
     trainer.globalStep = loadedInfo.globalStep;
-    if (trainer.epoch >= s.epochs) post({ type: 'log', message: `The checkpoint has ${trainer.epoch} epochs already; raise Epochs to train on.` });
+    if (loaded?.hasMomentum) {
+      const n = restoreMomentum(model!, trainer.optimizer, loaded);
+      post({ type: 'notice', message: `Restored the optimizer momentum of ${n} parameter tensors from ${loaded.name}.` });
+    } else if (loaded) {
+      post({ type: 'notice', message: `${loaded.name} holds no optimizer state: training continues with the momentum at zero.` });
+    }
+    if (trainer.epoch >= s.epochs) post({ type: 'notice', message: `The checkpoint has ${trainer.epoch} epochs already; raise Epochs to train on.` });
   }
-  loadedInfo = null;
+  loadedInfo = loaded = null;
   totalSteps = 0;
+  runStarted = performance.now();
   pauseRequested = false;
   stopRequested = false;
+  post({ type: 'run', fresh, globalStep: trainer.globalStep });
   post({ type: 'model', summary: summary() });
   await snapshot();
   await sendBlends();
@@ -187,114 +201,64 @@ async function loop(): Promise<void> {
   const s = settings!;
   running = true;
   setState('training', t.globalStep === 0 ? 'Training… the first step also compiles the GPU pipelines (slow on a software adapter).' : 'Training…');
-  let prevMean = 0;
-  let prevEpoch = -1;
+  const meter = new StepMeter();
   try {
     while (t.epoch < s.epochs && !stopRequested) {
       if (pauseRequested) {
-        setState('paused');
+        setState('paused', `Paused at ${position(checkpointInfo(), epochStep())}. Resume continues with the next step of this epoch.`);
         await new Promise<void>((r) => (wake = r));
         wake = null;
         if (stopRequested) break;
-        setState('training');
+        setState('training', 'Training…');
       }
-      const epoch = t.epoch;
-      // A paused epoch continues where it stopped, with its running means: reset only for a new epoch.
-      if (epoch !== prevEpoch) {
-        prevMean = 0;
-        prevEpoch = epoch;
-      }
-      // Evaluation and pauses between epochs are not training steps: the profiler is attached only inside trainEpoch.
-      if (profile?.armed) profile.profiler.start();
+      meter.call(t.epoch);
+      epochBase ??= t.globalStep;
+      let globalStep = t.globalStep;
+      profile.epochStart();
       const result = await t.trainEpoch(
         (p) => {
           totalSteps++;
-          // Batches are equal-sized (dropLast), so this step's loss follows from the running means.
-          const loss = p.loss * p.step - prevMean * (p.step - 1);
-          prevMean = p.loss;
-          post({ type: 'progress', epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, totalSteps, loss, epochLoss: p.loss, acc: p.acc, imagesPerSecond: p.imagesPerSecond, lr: p.lr });
+          globalStep++;
+          const m = meter.step(p.step, p.loss, p.acc, s.batchSize);
+          post({ type: 'progress', epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, totalSteps, globalStep, loss: m.loss, epochLoss: p.loss, accuracy: m.accuracy, acc: p.acc, imagesPerSecond: p.imagesPerSecond, stepImagesPerSecond: m.ips, wallSeconds: (performance.now() - runStarted) / 1000, lr: p.lr });
           if (totalSteps % Math.max(1, s.blendEvery) === 0) void sendBlends().catch(() => undefined);
-          profileStep();
+          if (profile.step()) void profile.finish(model?.name ?? 'onelayer');
         },
         () => pauseRequested || stopRequested,
       );
-      profile?.profiler.stop();
+      profile.epochEnd();
       if (!result.completed) continue; // interrupted by pause or stop; trainEpoch continues this epoch on resume
+      epochBase = null;
       const test = await t.evaluate();
       lastTestAccuracy = test.accuracy;
-      post({ type: 'epoch', epoch: t.epoch, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds });
+      post({ type: 'epoch', epoch: t.epoch, globalStep: t.globalStep, lr: t.optimizer.lr, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds });
       await snapshot();
       await sendBlends();
     }
     running = false;
-    if (profile) void finishProfile();
-    setState(stopRequested ? 'stopped' : 'done');
+    if (profile.pending) void profile.finish(model?.name ?? 'onelayer');
+    setState(stopRequested ? 'stopped' : 'done', stopRequested ? `Stopped at ${position(checkpointInfo(), epochStep())}.` : 'Training finished.');
   } catch (e) {
+    // A lost device fails the step's readback (mapAsync) BEFORE device.lost resolves: wait for the loss briefly,
+    // so the raw readback error is not shown beside the recovery message. `running` stays true meanwhile, so
+    // watchDevice leaves the recovery to this handler.
+    const c = ctx;
+    if (!deviceLost && c) await Promise.race([c.device.lost, new Promise((r) => setTimeout(r, 2000))]);
     running = false;
-    dropProfile();
+    profile.drop();
     if (deviceLost) {
       await recover();
       return;
     }
     fail(e instanceof NonFiniteLossError ? 'training' : e instanceof DatasetError ? 'dataset' : 'training', e);
-    setState('stopped');
+    setState('stopped', 'Training stopped by the error above.');
   }
-}
-
-// ---- profiling ---------------------------------------------------------------------------------------------
-function requestProfile(steps: number): void {
-  if (!running || !ctx) throw new Error('Start (or resume) training first: the profile times the next training steps.');
-  if (profile) throw new Error('A profile is already being taken.');
-  if (!Number.isInteger(steps) || steps < 1) throw new Error(`Profile steps must be an integer ≥ 1, got ${steps}.`);
-  // Throws a clear message when the device lacks 'timestamp-query' (Chrome without the flag).
-  profile = { profiler: new Profiler(ctx.runtime), steps, done: 0, armed: false };
-  log(`Profiling the next ${steps} training step${steps > 1 ? 's' : ''}…`);
-}
-
-/** Called after each step: the step in flight when the request came is not timed, so timing starts here. */
-function profileStep(): void {
-  if (!profile) return;
-  if (!profile.armed) {
-    profile.armed = true;
-    profile.profiler.start();
-  } else if (++profile.done >= profile.steps) void finishProfile();
-}
-
-async function finishProfile(): Promise<void> {
-  const p = profile;
-  if (!p) return;
-  profile = null;
-  try {
-    p.profiler.stop();
-    const timings = await p.profiler.collect();
-    if (p.done === 0) throw new Error('Training ended before a profiled step completed.');
-    const gpuMs = timings.reduce((sum, t) => sum + t.durationUs, 0) / 1000;
-    const trace = JSON.stringify(chromeTrace(timings, `${model?.name ?? 'onelayer'} (${p.done} steps)`));
-    post({ type: 'profile', steps: p.done, dispatches: timings.length, gpuMs, rows: summarize(timings), trace });
-  } catch (e) {
-    fail('profiler', e);
-  } finally {
-    p.profiler.destroy();
-  }
-}
-
-/** On a failed or lost device the queries cannot be read back: the profile is dropped. */
-function dropProfile(): void {
-  if (!profile) return;
-  const p = profile;
-  profile = null;
-  try {
-    p.profiler.destroy();
-  } catch {
-    // The device may be gone; its query sets went with it.
-  }
-  post({ type: 'error', kind: 'profiler', message: 'The profile was dropped: training failed before it finished.' });
 }
 
 /** After a lost device: a new device, the model and optimizer from the in-memory checkpoint, then paused. */
 async function recover(): Promise<void> {
   const reason = deviceLost ?? 'unknown reason';
-  setState('recovering');
+  setState('recovering', 'Replacing the GPU device…');
   post({ type: 'error', kind: 'device-lost', message: `The GPU device was lost (${reason}). Restoring the last checkpoint${last ? ` (epoch ${last.info.epoch})` : ''} on a new device…` });
   ownShutdown = true;
   shutdown();
@@ -309,21 +273,23 @@ async function recover(): Promise<void> {
       setState('idle', 'The device was replaced; no checkpoint was held, so start again.');
       return;
     }
-    const info = parseInfo(decodeSafetensors(last.model, 'checkpoint in memory').metadata, 'checkpoint in memory');
-    model = createModel(info.model, { width: info.width ?? undefined, numClasses: info.numClasses, inChannels: info.inChannels, inputSize: info.inputSize, stem: info.stem === 'conv' ? 'conv' : 'pad', initialize: false });
-    loadModelCheckpoint(model, last.model, 'checkpoint in memory');
+    const restored = modelFromCheckpoint(last.model, 'checkpoint in memory');
+    const info = restored.info;
+    model = restored.model;
     trainer = trainerFor(model, settings, dataset);
     if (last.optimizer.length) loadOptimizerCheckpoint(model, trainer.optimizer, last.optimizer, 'optimizer state in memory');
     trainer.epoch = info.epoch;
     trainer.globalStep = info.globalStep;
+    epochBase = null;
     pauseRequested = false;
     stopRequested = false;
+    post({ type: 'rewind', globalStep: info.globalStep });
     post({ type: 'model', summary: summary() });
     await sendBlends();
-    setState('paused', `Restored the checkpoint of epoch ${info.epoch} on a new device. Press Resume to continue.`);
+    setState('paused', `Restored the checkpoint of epoch ${info.epoch} (global step ${info.globalStep}) on a new device. Press Resume to continue.`);
   } catch (e) {
     fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'device-lost', e);
-    setState('idle');
+    setState('idle', 'The GPU device could not be replaced.');
   }
 }
 
@@ -335,25 +301,18 @@ function postDataset(): void {
 async function load(name: string, bytes: Uint8Array): Promise<void> {
   if (running) throw new Error('Stop or pause training before loading a checkpoint.');
   await device();
-  const { metadata } = decodeSafetensors(bytes, name);
-  const info = parseInfo(metadata, name);
-  const next = createModel(info.model, { width: info.width ?? undefined, numClasses: info.numClasses, inChannels: info.inChannels, inputSize: info.inputSize, stem: info.stem === 'conv' ? 'conv' : 'pad', initialize: false });
-  try {
-    loadModelCheckpoint(next, bytes, name);
-  } catch (e) {
-    next.dispose();
-    throw e;
-  }
+  const next = modelFromCheckpoint(bytes, name);
   model?.dispose();
   trainer?.optimizer.dispose?.();
   trainer = null;
-  model = next;
-  loadedInfo = info;
-  lastTestAccuracy = info.testAccuracy;
-  last = { model: bytes, optimizer: new Uint8Array(0), info };
+  model = next.model;
+  loaded = next;
+  loadedInfo = next.info;
+  lastTestAccuracy = next.info.testAccuracy;
+  last = { model: next.hasMomentum ? await modelCheckpoint(next.model, next.info) : bytes, optimizer: new Uint8Array(0), info: next.info };
   post({ type: 'loaded', name, summary: summary() });
   await sendBlends();
-  setState('stopped', `Loaded ${name}: ${info.model}${info.width ? ` n=${info.width}` : ''}, trained ${info.epoch} epochs on ${info.dataset || 'an unnamed dataset'}. Start continues it; Evaluate tests it.`);
+  setState('stopped', describeLoaded(next));
 }
 
 async function evaluate(maxImages: number): Promise<void> {
@@ -390,10 +349,10 @@ async function handle(m: Request): Promise<void> {
         setState('preparing', `Reading ${m.kind}…`);
         dataset = await loadDataset(m.kind, m.files, log, m.maxPerClass);
         postDataset();
-        setState(model ? 'stopped' : 'idle');
+        setState(model ? 'stopped' : 'idle', `${dataset.name} is ready.`);
       } catch (e) {
         fail('dataset', e);
-        setState(model ? 'stopped' : 'idle');
+        setState(model ? 'stopped' : 'idle', `${m.kind} was not loaded (see the message above).`);
       }
       return;
     case 'start':
@@ -402,7 +361,7 @@ async function handle(m: Request): Promise<void> {
         await start(m.settings);
       } catch (e) {
         fail(e instanceof WebGPUUnavailableError ? 'webgpu' : e instanceof DatasetError ? 'dataset' : 'usage', e);
-        setState(model ? 'stopped' : 'idle');
+        setState(model ? 'stopped' : 'idle', 'Not started (see the message above).');
       }
       return;
     case 'pause':
@@ -419,7 +378,7 @@ async function handle(m: Request): Promise<void> {
     case 'stop':
       stopRequested = true;
       if (wake) wake();
-      else if (!running && state === 'paused') setState('stopped');
+      else if (!running && state === 'paused') setState('stopped', 'Stopped.');
       return;
     case 'load':
       try {
@@ -432,8 +391,8 @@ async function handle(m: Request): Promise<void> {
       try {
         if (!model) throw new Error('No model yet: start training or load a checkpoint first.');
         const info = checkpointInfo();
-        const bytes = await modelCheckpoint(model, info);
-        const name = `${info.model}${info.width ? `-n${info.width}` : ''}-${info.dataset || 'model'}-epoch${info.epoch}.safetensors`;
+        const bytes = await pageModelCheckpoint(model, info);
+        const name = `${info.model}${info.width ? `-n${info.width}` : ''}-${info.dataset || 'model'}-epoch${info.epoch}-step${info.globalStep}.safetensors`;
         post({ type: 'checkpoint', name, bytes }, [bytes.buffer]);
       } catch (e) {
         fail('checkpoint', e);
@@ -449,21 +408,29 @@ async function handle(m: Request): Promise<void> {
     case 'describe':
       try {
         await device();
-        const shape = DATASET_SHAPES[m.dataset];
-        const probe = createModel(m.model, { width: m.width, ...shape, initialize: false });
-        try {
-          const blendLayers = probe.namedModules().filter(([, x]) => x instanceof Blend).length;
-          post({ type: 'describe', model: m.model, parameters: probe.numParameters(), compression: compressionFactor(probe), blendLayers });
-        } finally {
-          probe.dispose();
-        }
+        post(describeModel(m.model, m.width, m.dataset));
       } catch (e) {
         fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'usage', e);
       }
       return;
+    case 'estimate':
+      try {
+        if (running) throw new Error('Pause or stop training before estimating: the probe would compete with it for the GPU.');
+        const c = await device();
+        if (!dataset || dataset.name !== DATASET_NAMES[m.settings.dataset]) throw new DatasetError(`${m.settings.dataset}: choose the dataset files first.`);
+        setState(state, 'Estimating: a few steps of a throw-away model (the first compiles the pipelines)…');
+        post(await probeStep(c.runtime, dataset, m.settings));
+        setState(state, 'Estimate ready (under Start).');
+      } catch (e) {
+        fail(e instanceof DatasetError ? 'dataset' : 'usage', e);
+        setState(state, 'No estimate (see the message above).');
+      }
+      return;
     case 'profile':
       try {
-        requestProfile(m.steps);
+        if (!running || !ctx) throw new Error('Start (or resume) training first: the profile times the next training steps.');
+        profile.request(ctx.runtime, m.steps);
+        log(`Profiling the next ${m.steps} training step${m.steps > 1 ? 's' : ''}…`);
       } catch (e) {
         fail('profiler', e);
       }

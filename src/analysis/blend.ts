@@ -1,9 +1,16 @@
 // Pictures of SL blend layers (the n×n 1×1 mixing matrices). Input channels along x, output channels along y;
 // in each output row the k smallest-|w| entries are blue and the k largest-|w| red, k = min(32, floor(n/2)) so
-// the two sets never overlap (for odd n < 64 the middle entry stays grey). Pure: returns RGBA images / PNG bytes.
-import { Canvas, type Rgb } from './raster.js';
-import { encodePng, type RgbaImage } from './png.js';
-import { GLYPH_HEIGHT, textWidth } from './font.js';
+// the two sets never overlap (for odd n < 64 the middle entry stays grey). Pure: returns RGBA pixels; PNG files and
+// the labelled contact sheet are made in Node by src/analysis/image-node.ts (sharp).
+
+export type Rgb = readonly [number, number, number];
+
+/** 8-bit RGBA pixels, row-major, 4 bytes per pixel. */
+export interface RgbaImage {
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
 
 export interface NamedTensor {
   name: string;
@@ -55,10 +62,10 @@ export function blendLayers(tensors: readonly NamedTensor[], order?: readonly st
  * Per output row: -1 for the k smallest |w|, +1 for the k largest, 0 otherwise (row-major [n, n], weight layout
  * [out, in]). Ties are broken by column index so exactly k entries of each kind are marked.
  */
-export function classifyBlendRows(w: NamedTensor): Int8Array {
+export function classifyBlendRows(w: NamedTensor, k = blendK(w.shape[0]!)): Int8Array {
   const n = w.shape[0]!;
   if (w.data.length !== n * n) throw new Error(`blend picture: ${w.name} has ${w.data.length} values, shape [${w.shape.join(', ')}] needs ${n * n}`);
-  const k = blendK(n);
+  if (!Number.isInteger(k) || k < 0 || 2 * k > n) throw new Error(`blend picture: k = ${k} for ${w.name}: an integer in [0, ${Math.floor(n / 2)}] is needed so the red and blue sets stay disjoint`);
   const marks = new Int8Array(n * n);
   const idx = Array.from({ length: n }, (_, i) => i);
   for (let r = 0; r < n; r++) {
@@ -78,51 +85,49 @@ export function blendCellSize(n: number): number {
 }
 
 /** One blend layer as an RGBA image, cell (out r, in c) at x = c·cell, y = r·cell. */
-export function blendImage(w: NamedTensor, cellSize = blendCellSize(w.shape[0]!)): RgbaImage {
+export function blendImage(w: NamedTensor, cellSize = blendCellSize(w.shape[0]!), k = blendK(w.shape[0]!)): RgbaImage {
   const n = w.shape[0]!;
-  const marks = classifyBlendRows(w);
-  const c = new Canvas(n * cellSize, n * cellSize);
-  for (let r = 0; r < n; r++) {
-    for (let col = 0; col < n; col++) {
-      const m = marks[r * n + col]!;
-      c.fillRect(col * cellSize, r * cellSize, cellSize, cellSize, m > 0 ? BLEND_RED : m < 0 ? BLEND_BLUE : BLEND_OTHER);
+  const marks = classifyBlendRows(w, k);
+  const width = n * cellSize;
+  const data = new Uint8Array(width * width * 4);
+  for (let y = 0; y < width; y++) {
+    for (let x = 0; x < width; x++) {
+      const m = marks[Math.floor(y / cellSize) * n + Math.floor(x / cellSize)]!;
+      const c = m > 0 ? BLEND_RED : m < 0 ? BLEND_BLUE : BLEND_OTHER;
+      data.set([c[0], c[1], c[2], 255], (y * width + x) * 4);
     }
   }
-  return c.image;
+  return { width, height: width, data };
 }
 
-export interface BlendPictures {
-  layers: { name: string; n: number; png: Uint8Array }[];
-  /** All layers in a grid, each labelled "<index>: <name> (n=<n>)". */
-  sheet: Uint8Array;
+/**
+ * A k that leaves most of a small blend grey: min(32, max(1, floor(n/8))). blendK's n/2 cap colours EVERY cell of an
+ * even n < 64 red or blue (which reads as noise); with n/8 the marked cells stay the extremes, and n ≥ 256 keeps
+ * the paper's 32. The browser page uses it as its default k.
+ */
+export function readableBlendK(n: number): number {
+  return Math.min(32, Math.max(1, Math.floor(n / 8)), Math.floor(n / 2));
 }
 
-/** Contact sheet: tiles of `tile` px in a near-square grid, label under each tile. */
-export function blendContactSheet(layers: readonly NamedTensor[], tile = 256): RgbaImage {
-  if (layers.length === 0) throw new Error('blend picture: no blend layers (tensors named *blend* of shape [n, n]); is this an SL checkpoint?');
-  const cols = Math.ceil(Math.sqrt(layers.length));
-  const rows = Math.ceil(layers.length / cols);
-  const pad = 12;
-  const labelH = 2 * GLYPH_HEIGHT + 10;
-  const c = new Canvas(cols * (tile + pad) + pad, rows * (tile + pad + labelH) + pad);
-  layers.forEach((layer, i) => {
-    const x = pad + (i % cols) * (tile + pad);
-    const y = pad + Math.floor(i / cols) * (tile + pad + labelH);
-    c.drawImage(blendImage(layer, 1), x, y, tile, tile);
-    let label = `${i}: ${layer.name} (n=${layer.shape[0]})`;
-    const maxChars = Math.floor((tile + pad / 2) / 6);
-    if (label.length > maxChars) label = `${label.slice(0, maxChars - 2)}..`;
-    const scale = textWidth(label) <= tile / 2 ? 2 : 1;
-    c.text(x, y + tile + 4 + GLYPH_HEIGHT, label, [0, 0, 0], scale, 'start');
-  });
-  return c.image;
+/** Diverging colour for v in [-scale, scale]: BLEND_BLUE (negative) through BLEND_OTHER (0) to BLEND_RED (positive). */
+export function divergingColor(v: number, scale: number): Rgb {
+  const t = scale > 0 && Number.isFinite(v) ? Math.max(-1, Math.min(1, v / scale)) : 0;
+  const end = t < 0 ? BLEND_BLUE : BLEND_RED;
+  const a = Math.abs(t);
+  return [0, 1, 2].map((i) => Math.round(BLEND_OTHER[i]! + (end[i]! - BLEND_OTHER[i]!) * a)) as unknown as Rgb;
 }
 
-/** PNG per blend layer (order of appearance) plus a contact sheet. */
-export function renderBlendLayers(tensors: readonly NamedTensor[], order?: readonly string[]): BlendPictures {
-  const layers = blendLayers(tensors, order);
-  return {
-    layers: layers.map((l) => ({ name: l.name, n: l.shape[0]!, png: encodePng(blendImage(l)) })),
-    sheet: encodePng(blendContactSheet(layers)),
-  };
+/** The signed values of an n×n matrix (a blend, or its change since initialisation) on the divergingColor scale. */
+export function blendValueImage(w: NamedTensor, scale: number, cellSize = blendCellSize(w.shape[0]!)): RgbaImage {
+  const n = w.shape[0]!;
+  if (w.data.length !== n * n) throw new Error(`blend picture: ${w.name} has ${w.data.length} values, shape [${w.shape.join(', ')}] needs ${n * n}`);
+  const width = n * cellSize;
+  const data = new Uint8Array(width * width * 4);
+  for (let y = 0; y < width; y++) {
+    for (let x = 0; x < width; x++) {
+      const c = divergingColor(w.data[Math.floor(y / cellSize) * n + Math.floor(x / cellSize)]!, scale);
+      data.set([c[0], c[1], c[2], 255], (y * width + x) * 4);
+    }
+  }
+  return { width, height: width, data };
 }

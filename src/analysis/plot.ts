@@ -1,8 +1,8 @@
-// Plot descriptions → one scene of pixel-space primitives → SVG text or RGBA/PNG. Both outputs come from the same
-// scene, so the SVG and PNG of a plot agree. Pure (no node:*): the browser demo reuses it.
-import { Canvas, markerPolygon, parseColor, type MarkerShape } from './raster.js';
-import { encodePng, type RgbaImage } from './png.js';
-import { GLYPH_HEIGHT, textWidth } from './font.js';
+// Plot descriptions → one scene of pixel-space primitives → SVG text. Pure (no node:*): the browser page draws the
+// same SVG, and in Node src/analysis/image-node.ts rasterises it to PNG with sharp (librsvg, the system's fonts),
+// so the SVG and the PNG of a plot are one drawing.
+
+export type MarkerShape = 'circle' | 'square' | 'diamond' | 'triangle' | 'star';
 
 export interface PlotPoint {
   x: number;
@@ -108,12 +108,34 @@ function domain(values: number[], log: boolean, fixed?: [number, number]): [numb
   return [lo, hi];
 }
 
-/** Lay a plot out into pixel-space primitives (the shared input of toSvg and rasterize). */
+/**
+ * Width in pixels of `text` at `size` px, without measuring: the renderer (a browser, or librsvg in Node) picks the
+ * font, so layout only needs a bound. 0.62 em per character covers the digits and lower case of the usual sans
+ * faces (DejaVu Sans, Helvetica, Arial).
+ */
+export function approxTextWidth(text: string, size: number): number {
+  return text.length * size * 0.62;
+}
+
+/** Corners of a polygon marker centred on (cx, cy) with radius r. */
+export function markerPolygon(shape: 'diamond' | 'triangle' | 'star', cx: number, cy: number, r: number): [number, number][] {
+  if (shape === 'diamond') return [[cx, cy - r * 1.3], [cx + r * 1.3, cy], [cx, cy + r * 1.3], [cx - r * 1.3, cy]];
+  if (shape === 'triangle') return [[cx, cy - r * 1.3], [cx + r * 1.2, cy + r], [cx - r * 1.2, cy + r]];
+  const pts: [number, number][] = [];
+  for (let k = 0; k < 10; k++) {
+    const a = -Math.PI / 2 + (k * Math.PI) / 5;
+    const rr = k % 2 === 0 ? r * 1.6 : r * 0.7;
+    pts.push([cx + rr * Math.cos(a), cy + rr * Math.sin(a)]);
+  }
+  return pts;
+}
+
+/** Lay a plot out into pixel-space primitives (the input of sceneToSvg). */
 export function layoutPlot(spec: PlotSpec): Scene {
   const width = spec.width ?? 720;
   const height = spec.height ?? 480;
   const showLegend = spec.legend ?? spec.series.length > 1;
-  const legendW = showLegend ? Math.max(...spec.series.map((s) => textWidth(s.name) * 1.4 + 40), 80) : 0;
+  const legendW = showLegend ? Math.max(...spec.series.map((s) => approxTextWidth(s.name, 11) + 40), 80) : 0;
   const m = { left: 72, right: 20 + legendW, top: spec.title ? 40 : 16, bottom: 56 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
@@ -185,7 +207,8 @@ export function layoutPlot(spec: PlotSpec): Scene {
   return { width, height, prims };
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+/** Text content or attribute value escaped for SVG/XML. */
+export const escapeXml = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (v: number): string => String(Math.round(v * 100) / 100);
 
 export function sceneToSvg(scene: Scene): string {
@@ -211,7 +234,7 @@ export function sceneToSvg(scene: Scene): string {
         const anchor = p.anchor === 'start' ? 'start' : p.anchor === 'middle' ? 'middle' : 'end';
         const rot = p.vertical ? ` transform="rotate(-90 ${num(p.x)} ${num(p.y)})"` : '';
         out.push(
-          `<text class="${p.cls}" x="${num(p.x)}" y="${num(p.y)}" font-size="${p.size}" fill="${p.color}" text-anchor="${anchor}" dominant-baseline="central"${rot}>${esc(p.text)}</text>`,
+          `<text class="${p.cls}" x="${num(p.x)}" y="${num(p.y)}" font-size="${p.size}" fill="${p.color}" text-anchor="${anchor}" dominant-baseline="central"${rot}>${escapeXml(p.text)}</text>`,
         );
         break;
       }
@@ -221,41 +244,6 @@ export function sceneToSvg(scene: Scene): string {
   return out.join('\n') + '\n';
 }
 
-/** Rasterise a scene at `pixelRatio` device pixels per scene pixel. */
-export function rasterizeScene(scene: Scene, pixelRatio = 2): RgbaImage {
-  const k = pixelRatio;
-  const c = new Canvas(Math.round(scene.width * k), Math.round(scene.height * k));
-  for (const p of scene.prims) {
-    switch (p.kind) {
-      case 'line':
-        c.line(p.x1 * k, p.y1 * k, p.x2 * k, p.y2 * k, parseColor(p.color), Math.max(1, Math.round(p.width * k)), p.dash ? [p.dash[0] * k, p.dash[1] * k] : undefined);
-        break;
-      case 'rect':
-        if (p.fill) c.fillRect(p.x * k, p.y * k, p.w * k, p.h * k, parseColor(p.fill));
-        if (p.stroke) c.strokeRect(p.x * k, p.y * k, p.w * k, p.h * k, parseColor(p.stroke), Math.max(1, Math.round(k)));
-        break;
-      case 'marker':
-        c.marker(p.shape, p.x * k, p.y * k, p.r * k, parseColor(p.color));
-        break;
-      case 'text': {
-        // Font pixels per device pixel so that the 7-px glyph is about the requested size.
-        const scale = Math.max(1, Math.round((p.size * k) / (GLYPH_HEIGHT + 3)));
-        c.text(p.x * k, p.y * k, p.text, parseColor(p.color), scale, p.anchor, p.vertical);
-        break;
-      }
-    }
-  }
-  return c.image;
-}
-
 export function renderSvg(spec: PlotSpec): string {
   return sceneToSvg(layoutPlot(spec));
-}
-
-export function renderRgba(spec: PlotSpec, pixelRatio = 2): RgbaImage {
-  return rasterizeScene(layoutPlot(spec), pixelRatio);
-}
-
-export function renderPng(spec: PlotSpec, pixelRatio = 2): Uint8Array {
-  return encodePng(renderRgba(spec, pixelRatio));
 }

@@ -6,13 +6,14 @@ import { init } from '../device/index.js';
 import { decodeSafetensors, type NamedTensorData } from '../io/safetensors.js';
 import { createModel, compressionFactor } from '../models/index.js';
 import { loadDataset } from '../data/node.js';
-import { BatchLoader } from '../data/loader.js';
+import { createLoader } from '../data/loader.js';
 import { evaluateModel } from '../train/trainer.js';
 import { assertFinite, parseInfo } from '../train/checkpoint.js';
-import { makeDirs, readFileBytes, writeFileAtomic } from '../node/files.js';
+import { makeDirs, readFileBytes, writeFileAtomic } from '../platform/files-node.js';
 import { toCsv } from './csv.js';
 import { blendLayers } from './blend.js';
-import { renderPng, renderSvg } from './plot.js';
+import { renderSvg } from './plot.js';
+import { renderPng } from './image-node.js';
 import { blendPruner, equivalentParameters, nonzeroParameters, pruneChart, referencePoints, PRUNE_COLUMNS, type PruneRow } from './prune.js';
 import { resultsFromCsv } from './sweep.js';
 
@@ -74,7 +75,7 @@ export async function pruneCurve(options: PruneOptions): Promise<PruneOutcome> {
         })
       : null;
     const pruner = blendPruner(blends.map((b) => b.data), options.perLayer ?? false);
-    const loader = new BatchLoader(dataset, 'test', { batchSize: options.batchSize ?? 100, shuffle: false, augment: false });
+    const loader = createLoader(dataset, 'test', { batchSize: options.batchSize ?? 100, shuffle: false, augment: false });
     const rows: PruneRow[] = [];
     for (const fraction of options.fractions) {
       const pruned = pruner.at(fraction);
@@ -111,7 +112,7 @@ export async function pruneCurve(options: PruneOptions): Promise<PruneOutcome> {
       await makeDirs(options.out);
       await writeFileAtomic(files.csv, toCsv(rows, PRUNE_COLUMNS));
       await writeFileAtomic(files.svg, renderSvg(spec));
-      await writeFileAtomic(files.png, renderPng(spec));
+      await writeFileAtomic(files.png, await renderPng(spec));
     }
     return { rows, files };
   } finally {

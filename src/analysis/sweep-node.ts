@@ -4,10 +4,11 @@
 // (the sweep was rerun with more epochs, say) is never skipped silently: the sweep stops before training anything,
 // unless `overwrite` asks for those runs to be retrained.
 import { join } from 'node:path';
-import { makeDirs, writeFileAtomic } from '../node/files.js';
+import { makeDirs, writeFileAtomic } from '../platform/files-node.js';
 import { runFingerprint } from '../train/fingerprint.js';
 import type { RunSummary, TrainConfig } from '../train/types.js';
-import { renderPng, renderSvg } from './plot.js';
+import { renderSvg } from './plot.js';
+import { renderPng } from './image-node.js';
 import { displayUrl, planSweep, resultFromSummary, resultsToCsv, tradeoffPlot, type PlannedRun, type SweepResult, type SweepSpec } from './sweep.js';
 import { loadTrainer, type TrainerOption } from './trainer-node.js';
 import { readCompletedRun, readFinishedSummary, readSummaryJson, startConfig } from './files-node.js';
@@ -48,7 +49,7 @@ export async function writeSweepOutputs(out: string, results: readonly SweepResu
   if (results.length > 0) {
     const spec = tradeoffPlot(results);
     await writeFileAtomic(files.svg, renderSvg(spec));
-    await writeFileAtomic(files.png, renderPng(spec));
+    await writeFileAtomic(files.png, await renderPng(spec));
   }
   return files;
 }

@@ -1,7 +1,6 @@
 import { runtime } from '../device/index.js';
-import { type GradNode, type Tensor, shapeStr, zeros } from '../tensor/tensor.js';
+import { type GradNode, type Tensor, empty, registerBackward, shapeStr, zeros } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
-import { elementwise } from '../ops/elementwise.js';
 
 /**
  * Reverse-mode autodiff. Each op records a GradNode on its output; backward() walks the graph in reverse
@@ -70,6 +69,25 @@ export function record(op: string, inputs: Tensor[], output: Tensor, saved: Tens
   return output;
 }
 
+/**
+ * The root's gradient buffer, made from the seed by a runtime copy (or a fill with 1) rather than an add kernel:
+ * the engine sits below src/ops and dispatches no op kernels of its own. A root that is an op output never holds
+ * a gradient before its backward, so a fresh buffer is exact; only a leaf root could already hold one, and adding
+ * into it is the `+=` of an op (e.g. `scale(x, 1).backward(g)`), so that case is refused with that advice.
+ */
+function seed(root: Tensor, gradient: Tensor | undefined): void {
+  if (root.grad) {
+    throw new Error(`onelayer: backward() on ${root}, a leaf that already holds a gradient: call backward on an op output (e.g. scale(x, 1)) to add into it`);
+  }
+  gradAllocations.set(root, (gradAllocations.get(root) ?? 0) + 1);
+  const g = keep(empty(root.shape));
+  g.name = root.name ? `${root.name}.grad` : '';
+  if (gradient) runtime().copy(gradient, g, g.byteSize, 'backward.seed');
+  else runtime().dispatch({ op: 'backward.seed', kernel: 'fill', buffers: { out: g }, params: { n: 1, value: 1 }, workgroups: 1 });
+  root.grad = g;
+}
+
+/** Tensor.backward(): walks the graph from `root` and runs every node's rule once, in reverse topological order. */
 export function backward(root: Tensor, gradient?: Tensor): void {
   if (!root.requiresGrad) throw new Error(`onelayer: backward() on ${root} which does not require grad (no input of its graph has requiresGrad)`);
   if (!gradient && root.size !== 1) {
@@ -99,13 +117,7 @@ export function backward(root: Tensor, gradient?: Tensor): void {
       order.push(t);
     }
   }
-  const rt = runtime();
-  const g = gradOf(root);
-  if (gradient) {
-    elementwise('backward.seed', 'axpy', g.size, { a: gradient, out: g });
-  } else {
-    rt.dispatch({ op: 'backward.seed', kernel: 'fill', buffers: { out: g }, params: { n: 1, value: 1 }, workgroups: 1 });
-  }
+  seed(root, gradient);
   for (let k = order.length - 1; k >= 0; k--) {
     const t = order[k];
     const node = t.node;
@@ -116,3 +128,5 @@ export function backward(root: Tensor, gradient?: Tensor): void {
     t.grad = null;
   }
 }
+
+registerBackward(backward);

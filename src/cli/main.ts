@@ -9,7 +9,7 @@ usage: onelayer <command> [options]
 
   info                                   the WebGPU adapter: vendor, architecture, software/hardware, limits, features
   models   [--classes 10]                parameter table of every model and its compression factor C
-  train    --model M [--width N] [--dataset mnist|cifar10|cifar100|tiny-imagenet] [--data PATH]
+  train    --model M [--width N] [--dataset mnist|fashion-mnist|cifar10|cifar100|tiny-imagenet|imagefolder|imagenet] [--data PATH]
            [--epochs E] [--batch-size B] [--lr LR] [--momentum 0.9] [--weight-decay 5e-4] [--nesterov]
            [--schedule cosine|step|constant] [--warmup STEPS] [--stem pad|conv] [--no-augment] [--seed S]
            --out RUN_DIR [--resume | --overwrite] [--require-hardware] [--max-steps-per-epoch K] [--quiet] [--no-compile]

@@ -23,8 +23,10 @@ const b = (help: string, defaultOn = false): OptionSpec => ({ type: 'boolean', h
 
 /** Training settings shared by `train` and `sweep` (a sweep passes them to every run). */
 const TRAINING: OptionTable = {
-  dataset: s('mnist|cifar10|cifar100|tiny-imagenet', 'dataset (default mnist, embedded)'),
-  data: s('PATH', 'folder or archive of cifar10 / cifar100 / tiny-imagenet'),
+  dataset: s('mnist|fashion-mnist|cifar10|cifar100|tiny-imagenet|imagefolder|imagenet', 'dataset (default mnist, embedded; fashion-mnist needs the optional fashion-mnist package)'),
+  data: s('PATH', 'folder or archive of cifar10 / cifar100 / tiny-imagenet; imagefolder / imagenet: DIR with train/<class>/ and val/<class>/'),
+  'image-size': s('S', 'imagefolder / imagenet: side of the S×S crops (default 224)'),
+  'val-fraction': s('F', 'imagefolder without train/ and val/: hold out this fraction of each class for evaluation'),
   epochs: s('E', 'epochs (default 3)'),
   'batch-size': s('B', 'images per step (default 64)'),
   lr: s('LR', 'peak learning rate (default 0.05)'),
@@ -79,9 +81,15 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
   },
   eval: {
-    usage: 'onelayer eval --checkpoint FILE [--dataset D] [--data PATH] [--batch-size B]',
+    usage: 'onelayer eval --checkpoint FILE [--dataset D] [--data PATH] [--val-fraction F] [--batch-size B]',
     summary: "evaluate a model.safetensors / checkpoint.safetensors on its dataset's test split",
-    options: { checkpoint: s('FILE', 'safetensors checkpoint'), dataset: TRAINING.dataset, data: TRAINING.data, 'batch-size': s('B', 'images per batch (default 100)') },
+    options: {
+      checkpoint: s('FILE', 'safetensors checkpoint'),
+      dataset: TRAINING.dataset,
+      data: TRAINING.data,
+      'val-fraction': s('F', "imagefolder split by a fraction (default: the checkpoint's)"),
+      'batch-size': s('B', 'images per batch (default 100)'),
+    },
   },
   profile: {
     usage: 'onelayer profile --model M [--width N] [--steps 5] [--batch-size 32] [--trace trace.json]',

@@ -1,12 +1,13 @@
 import { resolve, join } from 'node:path';
-import { readFileBytes } from '../node/files.js';
+import { readFileBytes } from '../platform/files-node.js';
 import { runTraining, adapterName } from '../train/run-node.js';
 import { evaluateModel } from '../train/trainer.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
-import { CheckpointError, loadModelCheckpoint, modelFileFromCheckpoint, parseInfo } from '../train/checkpoint.js';
+import { CheckpointError, loadModelCheckpoint, modelFileFromCheckpoint, parseInfo, type CheckpointInfo } from '../train/checkpoint.js';
 import { init } from '../device/index.js';
 import { loadDataset } from '../data/node.js';
-import { BatchLoader } from '../data/loader.js';
+import { createLoader } from '../data/loader.js';
+import type { Dataset } from '../data/types.js';
 import { createModel } from '../models/index.js';
 import { bool, num, optNum, optStr, str, UsageError, type Args } from './args.js';
 import type { TrainConfig } from '../train/types.js';
@@ -32,6 +33,8 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     stem,
     dataset: str(args, 'dataset', 'mnist'),
     dataPath: optStr(args, 'data'),
+    imageSize: optNum(args, 'image-size'),
+    valFraction: optNum(args, 'val-fraction'),
     epochs: num(args, 'epochs', 3),
     batchSize: num(args, 'batch-size', 64),
     lr: num(args, 'lr', 0.05),
@@ -66,7 +69,18 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
   ranged(args, 'seed', config.seed, 0, true, 2 ** 32 - 1);
   ranged(args, 'max-steps-per-epoch', config.maxStepsPerEpoch, 1, true);
   ranged(args, 'max-eval-images', config.maxEvalImages, 1, true);
+  imageFolderFlags(args, config.dataset);
+  ranged(args, 'image-size', config.imageSize, 1, true, 4096);
   return config;
+}
+
+/** --image-size and --val-fraction belong to --dataset imagefolder / imagenet; --val-fraction lies strictly between 0 and 1. */
+function imageFolderFlags(args: Args, dataset: string): void {
+  for (const flag of ['image-size', 'val-fraction']) {
+    if (args[flag] !== undefined && dataset !== 'imagefolder' && dataset !== 'imagenet') throw new UsageError(`--${flag} applies to --dataset imagefolder or imagenet only (the dataset is ${dataset})`);
+  }
+  const f = optNum(args, 'val-fraction');
+  if (f !== undefined && !(f > 0 && f < 1)) throw new UsageError(`--val-fraction must be a number in (0, 1), got '${String(args['val-fraction'])}'`);
 }
 
 /** Trains; on failure runTraining has already written summary.json (unless the folder holds a completed run). */
@@ -86,17 +100,33 @@ export async function evalCommand(args: Args): Promise<number> {
   const info = parseInfo(readSafetensorsHeader(bytes, file).metadata, file);
   const datasetName = optStr(args, 'dataset') ?? info.dataset;
   if (!datasetName) throw new UsageError(`${file} does not name its dataset: pass --dataset`);
+  imageFolderFlags(args, datasetName);
   const ctx = await init();
-  const dataset = await loadDataset(datasetName, { path: optStr(args, 'data') });
+  // An image folder is cropped to the size the model was trained at, and split by the checkpoint's --val-fraction.
+  const imageFolder = { imageSize: info.inputSize, valFraction: optNum(args, 'val-fraction') ?? info.valFraction };
+  const dataset = await loadDataset(datasetName, { path: optStr(args, 'data'), imageFolder });
+  try {
+    return await evaluateCheckpoint(file, bytes, info, datasetName, dataset, batchSize, adapterName(ctx.info));
+  } finally {
+    await dataset.close?.();
+  }
+}
+
+async function evaluateCheckpoint(file: string, bytes: Uint8Array, info: CheckpointInfo, datasetName: string, dataset: Dataset, batchSize: number, adapter: string): Promise<number> {
   if (dataset.numClasses !== info.numClasses || dataset.channels !== info.inChannels) {
     throw new CheckpointError(`onelayer: ${file} holds a model for ${info.numClasses} classes of ${info.inChannels}-channel images; ${datasetName} has ${dataset.numClasses} classes of ${dataset.channels}-channel images`);
   }
+  if (info.classNames && dataset.classNames && JSON.stringify(info.classNames) !== JSON.stringify(dataset.classNames)) {
+    const i = info.classNames.findIndex((n, k) => n !== dataset.classNames?.[k]);
+    throw new CheckpointError(`onelayer: ${file} was trained on other classes: its class ${i} is '${info.classNames[i]}', ${datasetName} has '${dataset.classNames[i]}' there`);
+  }
   const model = createModel(info.model, { width: info.width ?? undefined, numClasses: info.numClasses, inChannels: info.inChannels, inputSize: info.inputSize, stem: info.stem === 'conv' ? 'conv' : 'pad' });
   loadModelCheckpoint(model, checkpointModelBytes(bytes, file), file);
-  const loader = new BatchLoader(dataset, 'test', { batchSize, shuffle: false, augment: false });
+  const loader = createLoader(dataset, 'test', { batchSize, shuffle: false, augment: false });
   const result = await evaluateModel(model, dataset, loader);
   if (!Number.isFinite(result.loss)) throw new CheckpointError(`onelayer: ${file}: the test loss is ${result.loss} although every weight is finite (the model overflows on ${datasetName})`);
-  const report = { checkpoint: file, model: info.model, width: info.width, dataset: datasetName, epoch: info.epoch, testAccuracy: result.accuracy, testLoss: result.loss, images: dataset.test.count, adapter: adapterName(ctx.info) };
+  const classNames = info.classNames ?? dataset.classNames;
+  const report = { checkpoint: file, model: info.model, width: info.width, dataset: datasetName, epoch: info.epoch, testAccuracy: result.accuracy, testLoss: result.loss, images: dataset.test.count, adapter, ...(classNames ? { classNames } : {}) };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   return 0;
 }

@@ -1,8 +1,7 @@
 // Node-only cache of a decoded dataset (Tiny ImageNet takes minutes to decode with jpeg-js; the cache loads in a second).
-import { mkdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join } from 'node:path';
-import { pathKind, readFileBytes, writeFileAtomic } from '../node/files.js';
+import { makeDirs, pathKind, readFileBytes, writeFileAtomic } from '../platform/files-node.js';
 import { DatasetError, type Dataset } from './types.js';
 
 const MAGIC = 'OLDSET01';
@@ -179,7 +178,7 @@ export async function cachedDataset(path: string | undefined, key: string, make:
   const ds = await make();
   if (path) {
     try {
-      await mkdir(dirname(path), { recursive: true });
+      await makeDirs(dirname(path));
       await writeFileAtomic(path, encodeDatasetCache(ds, key));
     } catch {
       /* caching is an optimisation only */

@@ -12,5 +12,7 @@ export {
   type TinyImagenetOptions,
 } from './tinyimagenet.js';
 export { readTar, writeTar, gunzip, isGzip, readArchive, type Inflate } from './tar.js';
-export { BatchLoader, type BatchLoaderOptions } from './loader.js';
+export { BatchLoader, createLoader, type BatchLoaderOptions } from './loader.js';
+export { fashionMnistFromRows, FASHION_MNIST_CLASSES, FASHION_MNIST_TRAIN, FASHION_MNIST_TEST } from './fashion-mnist.js';
+export { compareCodePoints, hasImageExtension, splitByFraction, IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD } from './imagefolder.js';
 export { resolveAugment, type AugmentOptions } from './augment.js';

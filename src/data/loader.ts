@@ -1,27 +1,35 @@
 // Deterministic batches: batch(epoch, index) depends only on (seed, epoch, index), so runs replay and resume exactly.
 import { Random } from '../tensor/random.js';
 import { normalisationTables, resolveAugment, writeImage, type AugmentOptions, type ResolvedAugment } from './augment.js';
-import type { Batch, Dataset, DatasetSplit } from './types.js';
+import type { Batch, BatchSource, Dataset, DatasetSplit, LoaderOptions } from './types.js';
 
-export interface BatchLoaderOptions {
-  batchSize: number;
-  shuffle?: boolean;
+export interface BatchLoaderOptions extends LoaderOptions {
   /** true = random crop (zero padding 4) + horizontal flip; or choose: { crop, flip, pad }. */
   augment?: boolean | AugmentOptions;
-  seed?: number;
-  /** Drop the last incomplete batch (default false). */
-  dropLast?: boolean;
+}
+
+/** The loader of a split: the dataset's own for streamed datasets (imagefolder), else a BatchLoader over its bytes. */
+export function createLoader(ds: Dataset, split: 'train' | 'test', options: BatchLoaderOptions): BatchSource {
+  return ds.makeLoader ? ds.makeLoader(split, options) : new BatchLoader(ds, split, options);
+}
+
+/** The seeded permutation of `count` images for an epoch (the order every loader uses when shuffling). */
+export function epochPermutation(seed: number, epoch: number, count: number): Int32Array {
+  const perm = new Int32Array(count);
+  for (let i = 0; i < perm.length; i++) perm[i] = i;
+  new Random(mix(seed >>> 0, mix(epoch, 0x5eed))).shuffle(perm);
+  return perm;
 }
 
 /** 32-bit mix (murmur3 finaliser) so nearby (seed, epoch, index) triples give unrelated streams. */
-function mix(a: number, b: number): number {
+export function mix(a: number, b: number): number {
   let h = (Math.imul(a ^ 0x9e3779b9, 0x85ebca6b) ^ b) >>> 0;
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
   h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
   return (h ^ (h >>> 16)) >>> 0;
 }
 
-export class BatchLoader {
+export class BatchLoader implements BatchSource {
   private readonly split: DatasetSplit;
   private readonly batchSize: number;
   private readonly shuffle: boolean;
@@ -42,6 +50,7 @@ export class BatchLoader {
     if (splitName !== 'train' && splitName !== 'test') throw new Error(`BatchLoader: split must be 'train' or 'test', got ${String(splitName)}`);
     const bs = options.batchSize;
     if (!Number.isInteger(bs) || bs <= 0) throw new Error(`BatchLoader: batchSize must be a positive integer, got ${bs}`);
+    if (ds.makeLoader) throw new Error(`BatchLoader: ${ds.name} is streamed from disk (its images are not in memory): use createLoader()`);
     this.split = ds[splitName];
     this.imageSize = ds.channels * ds.height * ds.width;
     if (this.split.images.length !== this.split.count * this.imageSize) {
@@ -69,10 +78,7 @@ export class BatchLoader {
   order(epoch: number): Int32Array | undefined {
     if (!this.shuffle) return undefined;
     if (this.permEpoch !== epoch || !this.perm) {
-      const perm = new Int32Array(this.split.count);
-      for (let i = 0; i < perm.length; i++) perm[i] = i;
-      new Random(mix(this.seed, mix(epoch, 0x5eed))).shuffle(perm);
-      this.perm = perm;
+      this.perm = epochPermutation(this.seed, epoch, this.split.count);
       this.permEpoch = epoch;
     }
     return this.perm;

@@ -4,9 +4,12 @@ import { createHash } from 'node:crypto';
 import { readdir, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { pathKind, readFileBytes } from '../node/files.js';
+import { pathKind, readFileBytes } from '../platform/files-node.js';
 import { cachedDataset, datasetCacheDir } from './cache-node.js';
 import { checkCifarFileSize, cifarFileNames, parseCifar, parseCifarArchive, type CifarKind, type CifarOptions } from './cifar.js';
+import { sharedDecodePool } from './decode-pool-node.js';
+import type { FashionMnistOptions } from './fashion-mnist-node.js';
+import type { ImageFolderOptions } from './imagefolder-node.js';
 import { isGzip, tooLarge } from './tar.js';
 import { parseTinyImagenet, type DecodedImage, type FileTree, type TinyImagenetOptions } from './tinyimagenet.js';
 import { DATASETS, DatasetError, type Dataset, type NamedBytes } from './types.js';
@@ -15,6 +18,8 @@ const SOURCES: Record<string, string> = {
   cifar10: 'the extracted cifar-10-batches-bin folder or cifar-10-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html)',
   cifar100: 'the extracted cifar-100-binary folder or cifar-100-binary.tar.gz (https://www.cs.toronto.edu/~kriz/cifar.html)',
   'tiny-imagenet': 'the extracted tiny-imagenet-200 folder (http://cs231n.stanford.edu/tiny-imagenet-200.zip)',
+  imagefolder: 'a folder in the ImageFolder layout: DIR/train/<class>/<images> and DIR/val/<class>/<images>, or DIR/<class>/<images> with --val-fraction',
+  imagenet: 'the ILSVRC-2012 folder with train/<wnid>/*.JPEG and val/<wnid>/*.JPEG (validation images sorted into class folders)',
 };
 
 /**
@@ -79,6 +84,8 @@ export interface JpegLimits {
 }
 
 /**
+ * @deprecated No loader uses it any more (Tiny ImageNet and image folders decode with sharp in the decoding threads,
+ * decode-pool-node.ts); kept only for the jpeg-js fuzz test until that moves to the sharp decoder.
  * jpeg-js decoder (pure JS; RGB out, grayscale JPEGs already expanded to 3 channels). A forged header cannot make
  * it allocate more than the limits allow: jpeg-js checks the frame size and accounts every buffer it allocates.
  */
@@ -105,7 +112,7 @@ export async function jpegDecoder(limits: JpegLimits = {}): Promise<(bytes: Uint
 
 export interface TinyImagenetNodeOptions extends TinyImagenetOptions {
   /**
-   * The file that caches the decoded images (decoding 110k JPEGs with jpeg-js takes minutes), or false for none.
+   * The file that caches the decoded images (decoding 110k JPEGs takes a while even with sharp), or false for none.
    * Default: `tiny-imagenet-<folder hash>-<maxPerClass|all>.bin` in datasetCacheDir() (`$XDG_CACHE_HOME/onelayer`
    * or `~/.cache/onelayer`). The cache is keyed on wnids.txt, val/val_annotations.txt and words.txt (contents) and
    * on every image's path, size and modification time, so editing the data set rebuilds it.
@@ -120,7 +127,7 @@ const TINY_TEXT = ['wnids.txt', 'val/val_annotations.txt', 'words.txt'];
 async function tinyImagenetKey(root: string, files: string[], maxPerClass: number | undefined): Promise<string> {
   const hash = createHash('sha256');
   // Bump the tag when decoding changes (decoder, layout of the decoded arrays).
-  hash.update(`onelayer tiny-imagenet cache 1, jpeg-js, maxPerClass ${maxPerClass ?? 'all'}\0`);
+  hash.update(`onelayer tiny-imagenet cache 2, sharp, maxPerClass ${maxPerClass ?? 'all'}\0`);
   for (const f of TINY_TEXT) {
     const p = join(root, f);
     if ((await pathKind(p)) !== 'file') {
@@ -157,7 +164,11 @@ async function loadTinyImagenet(path: string, options: TinyImagenetNodeOptions):
   // Earlier versions cached inside the data folder: never read those files as data.
   const files = (await tree.list()).filter((p) => !p.startsWith('.onelayer-cache/'));
   const filtered: FileTree = { list: () => files, read: tree.read };
-  const make = async () => parseTinyImagenet(filtered, await jpegDecoder({ maxPixels: 64 * 64 }), { concurrency: 1, ...parseOptions });
+  const make = async () => {
+    // Decoded by sharp in the decoding threads; enough images in flight to keep every thread busy.
+    const pool = sharedDecodePool();
+    return parseTinyImagenet(filtered, (bytes, name) => pool.decodeRgb(bytes, name, 64 * 64), { concurrency: 4 * pool.threads, ...parseOptions });
+  };
   if (cache === false) return make();
   // One file per folder and subset (named by the folder, not the key), so that a rebuild replaces the stale file.
   const id = createHash('sha256').update(resolve(root)).digest('hex').slice(0, 16);
@@ -166,19 +177,27 @@ async function loadTinyImagenet(path: string, options: TinyImagenetNodeOptions):
 }
 
 export interface LoadDatasetOptions {
-  /** Folder or archive of the dataset (ignored for mnist, which is embedded). */
+  /** Folder or archive of the dataset (ignored for mnist and fashion-mnist, which come from packages). */
   path?: string;
+  imageFolder?: ImageFolderOptions;
+  fashionMnist?: FashionMnistOptions;
   tinyImagenet?: TinyImagenetNodeOptions;
   /** CIFAR options; official record counts are required unless `cifar.officialSizes` is false. */
   cifar?: CifarOptions;
 }
 
-/** Loads a dataset by name: mnist is embedded (path ignored); the others read `path` (folder or archive). */
+/**
+ * Loads a dataset by name: mnist is embedded and fashion-mnist comes from its optional package (path ignored); the
+ * others read `path` (folder or archive). imagefolder is streamed: call `dataset.close?.()` when done with it.
+ */
 export async function loadDataset(name: string, options: LoadDatasetOptions = {}): Promise<Dataset> {
   if (!(DATASETS as readonly string[]).includes(name)) throw new DatasetError(`unknown dataset "${name}" (expected one of ${DATASETS.join(', ')})`);
   if (name === 'mnist') return (await import('./mnist.js')).loadMnist();
+  if (name === 'fashion-mnist') return (await import('./fashion-mnist-node.js')).loadFashionMnist(options.fashionMnist);
   const path = options.path;
-  if (!path) throw new DatasetError(`${name}: a data path is required: ${SOURCES[name]}`);
+  if (!path) throw new DatasetError(`${name}: a data path is required (--data): ${SOURCES[name]}`);
+  if (name === 'imagefolder') return (await import('./imagefolder-node.js')).loadImageFolder(path, options.imageFolder);
+  if (name === 'imagenet') return (await import('./imagefolder-node.js')).loadImageNet(path, options.imageFolder);
   if (name === 'tiny-imagenet') return loadTinyImagenet(path, options.tinyImagenet ?? {});
   return loadCifar(name as CifarKind, path, options.cifar ?? {});
 }

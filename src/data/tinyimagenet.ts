@@ -1,4 +1,5 @@
 // Tiny ImageNet (tiny-imagenet-200) official layout; JPEG decoding is injected (jpeg-js in Node, createImageBitmap in browsers).
+import { parseSynsetNames } from './imagefolder.js';
 import { channelStats, DatasetError, type Dataset, type DatasetSplit, type NamedBytes } from './types.js';
 
 /** Interleaved (HWC) pixels with 1 (gray), 3 (RGB) or 4 (RGBA) channels. */
@@ -181,7 +182,11 @@ export async function parseTinyImagenet(tree: FileTree, decode: ImageDecoder, op
   const train = await makeSplit(trainPaths, trainLabels);
   const test = await makeSplit(valPaths, valLabels);
   const { mean, std } = channelStats(train, 3);
-  return { name: 'tiny-imagenet', numClasses: wnids.length, channels: 3, height: SIZE, width: SIZE, train, test, mean, std, classNames: wnids };
+  // Class names from words.txt when it is there (every WordNet id's description), else the ids themselves.
+  const wordsPath = `${root}words.txt`;
+  const words = all.includes(wordsPath) ? parseSynsetNames(await text(tree, wordsPath), wordsPath) : undefined;
+  const classNames = wnids.map((w) => words?.get(w) ?? w);
+  return { name: 'tiny-imagenet', numClasses: wnids.length, channels: 3, height: SIZE, width: SIZE, train, test, mean, std, classNames };
 }
 
 function escape(s: string): string {

@@ -1,10 +1,13 @@
 /** Names accepted by loadDataset (Node) and the CLI. */
-export const DATASETS = ['mnist', 'cifar10', 'cifar100', 'tiny-imagenet'] as const;
+export const DATASETS = ['mnist', 'fashion-mnist', 'cifar10', 'cifar100', 'tiny-imagenet', 'imagefolder', 'imagenet'] as const;
 export type DatasetName = (typeof DATASETS)[number];
 
-/** One split of an image-classification dataset, kept as bytes so that even Tiny ImageNet fits in memory. */
+/**
+ * One split of an image-classification dataset, kept as bytes so that even Tiny ImageNet fits in memory. A streamed
+ * dataset (Dataset.makeLoader set: images decoded from disk batch by batch) has labels and count but no image bytes.
+ */
 export interface DatasetSplit {
-  /** [count, C, H, W] uint8, NCHW. */
+  /** [count, C, H, W] uint8, NCHW; empty for a streamed dataset. */
   images: Uint8Array;
   labels: Uint16Array;
   count: number;
@@ -22,6 +25,33 @@ export interface Dataset {
   mean: number[];
   std: number[];
   classNames?: string[];
+  /**
+   * Streamed datasets (imagefolder) decode their images on demand and make their own loaders, with the same
+   * contract as BatchLoader; undefined for datasets held in memory. Use createLoader() rather than calling it.
+   */
+  makeLoader?: (split: 'train' | 'test', options: LoaderOptions) => BatchSource;
+  /** Releases what a streamed dataset holds (decoding threads); a no-op for datasets in memory. */
+  close?: () => Promise<void>;
+}
+
+/** How a loader orders and augments a split (BatchLoader and the streamed loaders alike). */
+export interface LoaderOptions {
+  batchSize: number;
+  shuffle?: boolean;
+  /**
+   * true = the dataset's training augmentation (in-memory sets: random crop with zero padding 4 + horizontal flip;
+   * imagefolder: random-resized crop + flip); in-memory sets also take { crop, flip, pad }.
+   */
+  augment?: boolean | { crop?: boolean; flip?: boolean; pad?: number };
+  seed?: number;
+  /** Drop the last incomplete batch (default false). */
+  dropLast?: boolean;
+}
+
+/** Batches of one split: batch(epoch, index) is a pure function of (seed, epoch, index), whatever the call order. */
+export interface BatchSource {
+  numBatches(): number;
+  batch(epoch: number, index: number): Batch | Promise<Batch>;
 }
 
 /** A batch ready for upload: normalised images [count, C, H, W] and integer labels. */

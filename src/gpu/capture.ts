@@ -1,5 +1,6 @@
 import { GPUOpError, type Runtime } from './runtime.js';
 import { Usage } from './pool.js';
+import type { CaptureSink, CapturedDispatch, UploadSource } from './capture-sink.js';
 
 /**
  * Step capture and replay: the GPU half of compileStep (src/tensor/compile.ts).
@@ -15,35 +16,7 @@ import { Usage } from './pool.js';
  * The runtime calls a CaptureSink (the Recording) from dispatch/clear/copy/upload/read/perStep while one is set.
  */
 
-/** One dispatch as a capture sees it: everything needed to encode it again. */
-export interface CapturedDispatch {
-  op: string;
-  kernel: string;
-  entry: string;
-  flops: number;
-  pipeline: GPUComputePipeline;
-  /** The bind group entries; the uniform entry (if any) points into the runtime's arena and is rebuilt. */
-  entries: GPUBindGroupEntry[];
-  /** Index into entries of the uniform binding, and its bytes (a copy), or null. */
-  uniform: { index: number; bytes: Uint8Array } | null;
-  workgroups: [number, number, number];
-}
-
-/** Where CPU data for an upload came from: a captured step re-derives it from the same argument on replay. */
-export interface UploadSource {
-  source: object;
-  convert(source: never): Float32Array | Uint32Array | Int32Array;
-}
-
-/** Receives every command while a step is captured; it may throw to refuse one. */
-export interface CaptureSink {
-  dispatch(d: CapturedDispatch): void;
-  clear(buffer: GPUBuffer, bytes: number, op: string): void;
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, op: string): void;
-  upload(target: GPUBuffer, bytes: number, op: string, from: UploadSource | undefined): void;
-  read(op: string): void;
-  perStep(op: string, fn: () => void): void;
-}
+export type { CaptureSink, CapturedDispatch, UploadSource };
 
 /** A step cannot be captured (a readback inside it, an upload of data that is not an argument, ...). */
 export class CaptureError extends GPUOpError {
@@ -66,6 +39,9 @@ class Command {
     readonly dst: GPUBuffer | null,
     readonly bytes: number,
     readonly host: ((args: readonly unknown[]) => void) | null,
+    /** Byte offsets of clears and copies (views into an arena). */
+    readonly srcOffset = 0,
+    readonly dstOffset = 0,
   ) {}
 }
 
@@ -144,15 +120,15 @@ export class Recording implements CaptureSink {
     this.commands.push(new Command(DISPATCH, d.op, d, null, null, 0, null));
   }
 
-  clear(buffer: GPUBuffer, bytes: number, op: string): void {
+  clear(buffer: GPUBuffer, bytes: number, op: string, offset = 0): void {
     this.touch(buffer, op);
-    this.commands.push(new Command(CLEAR, op, null, null, buffer, bytes, null));
+    this.commands.push(new Command(CLEAR, op, null, null, buffer, bytes, null, 0, offset));
   }
 
-  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, op: string): void {
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, op: string, srcOffset = 0, dstOffset = 0): void {
     this.touch(src, op);
     this.touch(dst, op);
-    this.commands.push(new Command(COPY, op, null, src, dst, bytes, null));
+    this.commands.push(new Command(COPY, op, null, src, dst, bytes, null, srcOffset, dstOffset));
   }
 
   upload(target: GPUBuffer, bytes: number, op: string, from: UploadSource | undefined): void {
@@ -263,7 +239,8 @@ export class Recording implements CaptureSink {
       for (const c of this.prelude) c.host!(args);
     }
     for (const i of this.inputs) {
-      rt.replayEncoder().copyBufferToBuffer((args[i.arg] as { gpuBuffer: GPUBuffer }).gpuBuffer, 0, i.buffer, 0, i.bytes);
+      const arg = args[i.arg] as { gpuBuffer: GPUBuffer; byteOffset?: number };
+      rt.replayEncoder().copyBufferToBuffer(arg.gpuBuffer, arg.byteOffset ?? 0, i.buffer, 0, i.bytes);
       rt.replayed('compileStep.input', false);
     }
     const profiler = rt.profiler;
@@ -275,7 +252,7 @@ export class Recording implements CaptureSink {
       const kind = c.kind;
       if (kind === DISPATCH) {
         const d = c.dispatch!;
-        const tw = profiler?.timestampWrites({ op: c.op, kernel: d.kernel, entry: d.entry, flops: d.flops });
+        const tw = profiler?.timestampWrites({ op: c.op, kernel: d.kernel, entry: d.entry, flops: d.flops, pipeline: d.key, firstUse: false });
         if (tw) {
           const p = rt.replayEncoder().beginComputePass({ label: c.op, timestampWrites: tw });
           p.setPipeline(d.pipeline);
@@ -293,10 +270,10 @@ export class Recording implements CaptureSink {
           pass.dispatchWorkgroups(d.workgroups[0], d.workgroups[1], d.workgroups[2]);
         }
       } else if (kind === CLEAR) {
-        rt.replayEncoder().clearBuffer(c.dst!, 0, c.bytes);
+        rt.replayEncoder().clearBuffer(c.dst!, c.dstOffset, c.bytes);
         pass = null;
       } else if (kind === COPY) {
-        rt.replayEncoder().copyBufferToBuffer(c.src!, 0, c.dst!, 0, c.bytes);
+        rt.replayEncoder().copyBufferToBuffer(c.src!, c.srcOffset, c.dst!, c.dstOffset, c.bytes);
         pass = null;
       } else {
         c.host!(args); // flushes before it writes

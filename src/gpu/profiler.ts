@@ -1,4 +1,4 @@
-import type { DispatchRecord, ProfilerHooks, Runtime } from './runtime.js';
+import type { DispatchRecord, PipelineRecord, ProfilerHooks, Runtime } from './runtime.js';
 import { Usage } from './pool.js';
 
 /** One timed dispatch. Times in microseconds from the first profiled dispatch. */
@@ -9,6 +9,22 @@ export interface TimedDispatch {
   flops: number;
   startUs: number;
   durationUs: number;
+  /** The pipeline's key (kernel/entry/constants). */
+  pipeline: string;
+  /** The pipeline's first dispatch on the device (on lavapipe it includes the shader's compilation). */
+  firstUse: boolean;
+}
+
+/** What one pipeline cost to compile: host time in createComputePipeline plus the first dispatch's excess. */
+export interface PipelineCompile {
+  pipeline: string;
+  kernel: string;
+  createMs: number;
+  /** GPU time of its first dispatch, and the median of its other dispatches (null: it ran once). */
+  firstMs: number;
+  steadyMs: number | null;
+  /** createMs + firstMs − steadyMs (firstMs when it ran once: an upper bound). */
+  compileMs: number;
 }
 
 export interface KernelSummary {
@@ -86,6 +102,8 @@ export class Profiler implements ProfilerHooks {
       kernel: r.entry === 'main' ? r.kernel : `${r.kernel}:${r.entry}`,
       entry: r.entry,
       flops: r.flops,
+      pipeline: r.pipeline,
+      firstUse: r.firstUse,
       startUs: Number(ts[2 * i] - origin) / 1000,
       durationUs: Math.max(0, Number(ts[2 * i + 1] - ts[2 * i])) / 1000,
     }));
@@ -132,6 +150,48 @@ export function formatSummary(rows: KernelSummary[], top = 20): string {
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function median(v: number[]): number {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/**
+ * Compile cost of every pipeline first dispatched in `timings` (profile the first step to catch them all), slowest
+ * first. Drivers compile either in createComputePipeline (SwiftShader: `created` has that host time) or lazily at
+ * the first dispatch (lavapipe/llvmpipe, where it lands between the dispatch's timestamps). With `lazy` the host
+ * time is left out of compileMs: lavapipe's createComputePipeline waits for its queue, so while the queue compiles
+ * another pipeline, that wait (up to the other's whole compile time) is not this pipeline's cost.
+ */
+export function compileSummary(timings: TimedDispatch[], created: readonly PipelineRecord[], lazy = false): PipelineCompile[] {
+  const createMs = new Map(created.map((c) => [c.key, c.createMs]));
+  const others = new Map<string, number[]>();
+  for (const t of timings) {
+    if (t.firstUse) continue;
+    let list = others.get(t.pipeline);
+    if (!list) others.set(t.pipeline, (list = []));
+    list.push(t.durationUs / 1000);
+  }
+  return timings
+    .filter((t) => t.firstUse)
+    .map((t) => {
+      const firstMs = t.durationUs / 1000;
+      const rest = others.get(t.pipeline);
+      const steadyMs = rest?.length ? median(rest) : null;
+      const host = createMs.get(t.pipeline) ?? 0;
+      return { pipeline: t.pipeline, kernel: t.kernel, createMs: host, firstMs, steadyMs, compileMs: (lazy ? 0 : host) + Math.max(0, firstMs - (steadyMs ?? 0)) };
+    })
+    .sort((a, b) => b.compileMs - a.compileMs);
+}
+
+export function formatCompiles(rows: PipelineCompile[], top = 20): string {
+  const head = ['pipeline (kernel/entry/constants)', 'compile ms', 'create ms', 'first ms', 'steady ms'];
+  const body = rows.slice(0, top).map((r) => [r.pipeline, r.compileMs.toFixed(0), r.createMs.toFixed(1), r.firstMs.toFixed(1), r.steadyMs === null ? '-' : r.steadyMs.toFixed(2)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  const total = rows.reduce((s, r) => s + r.compileMs, 0);
+  return [`${rows.length} pipelines compiled, ${(total / 1000).toFixed(1)} s in all${rows.length > top ? ` (slowest ${top} shown)` : ''}`, line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
 /** Chrome trace format (chrome://tracing, Perfetto): one complete event per dispatch. */

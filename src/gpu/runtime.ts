@@ -1,13 +1,15 @@
 import { BufferPool, STORAGE_USAGE, Usage, type MemoryStats } from './pool.js';
 import type { BindingInfo, ShaderInfo } from './shaders.js';
 import type { KernelName } from './registry.js';
-import type { CaptureSink, CapturedDispatch, UploadSource } from './capture.js';
+import type { CaptureSink, CapturedDispatch, UploadSource } from './capture-sink.js';
 
 /** Anything that can be bound as a storage buffer: a GPUBuffer range (tensors implement this). */
 export interface Bindable {
   readonly gpuBuffer: GPUBuffer;
-  /** Bytes to bind, from offset 0. */
+  /** Bytes to bind, from byteOffset. */
   readonly byteSize: number;
+  /** Where the range starts (a view into an arena; a multiple of 256); absent = 0. */
+  readonly byteOffset?: number;
 }
 
 export interface DispatchSpec {
@@ -40,6 +42,10 @@ export interface DispatchRecord {
   kernel: string;
   entry: string;
   flops: number;
+  /** The pipeline's cache key (kernel/entry/constants). */
+  pipeline: string;
+  /** The first dispatch of this pipeline on the device: a driver that compiles lazily (lavapipe) compiles here. */
+  firstUse: boolean;
   /** Index into the timestamp query set (begin = 2i, end = 2i+1), or -1 when not profiled. */
   query: number;
 }
@@ -49,8 +55,26 @@ export interface ProfilerHooks {
   timestampWrites(rec: Omit<DispatchRecord, 'query'>): GPUComputePassTimestampWrites | undefined;
 }
 
+/** One pipeline the runtime created, and what createComputePipeline cost on the host. */
+export interface PipelineRecord {
+  key: string;
+  kernel: string;
+  entry: string;
+  constants: Record<string, number>;
+  /**
+   * Milliseconds inside createComputePipeline. Drivers that compile there (SwiftShader) spend their compile time
+   * here; lavapipe compiles at the first dispatch instead, which the profiler times (compileSummary).
+   */
+  createMs: number;
+}
+
 const MAX_DISPATCHES_PER_BATCH = 512;
 const UNIFORM_SLOT = 256;
+
+/** The pipeline cache key: kernel/entry/constants sorted by name (what the profiler's compile table lists). */
+export function pipelineKey(kernel: string, entry: string, constants: Record<string, number> = {}): string {
+  return `${kernel}/${entry}/${Object.entries(constants).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
+}
 
 /** Splits a 1-D workgroup count over x and y so that neither exceeds the device limit. */
 export function grid(count: number, limit = 65535): [number, number, number] {
@@ -67,6 +91,9 @@ export function grid(count: number, limit = 65535): [number, number, number] {
 export class Runtime {
   readonly pool: BufferPool;
   private pipelines = new Map<string, GPUComputePipeline>();
+  /** Every pipeline created so far, in creation order (the profiler's "pipelines compiled" table reads it). */
+  readonly pipelineLog: PipelineRecord[] = [];
+  private dispatched = new Set<string>();
   // getBindGroupLayout() makes a new wrapper object on every call (a native call in Dawn): one per pipeline.
   private layouts = new Map<GPUComputePipeline, GPUBindGroupLayout>();
   // Bind groups by pipeline and bound ranges. A training step binds the same pooled buffers at the same uniform
@@ -127,9 +154,8 @@ export class Runtime {
     if (this.firstError) throw this.firstError;
   }
 
-  private pipeline(spec: DispatchSpec, shader: ShaderInfo, entry: string): GPUComputePipeline {
+  private pipeline(spec: DispatchSpec, shader: ShaderInfo, entry: string, key: string): GPUComputePipeline {
     const constants = spec.constants ?? {};
-    const key = `${spec.kernel}/${entry}/${Object.entries(constants).sort().map(([k, v]) => `${k}=${v}`).join(',')}`;
     let p = this.pipelines.get(key);
     if (!p) {
       for (const name of Object.keys(constants)) {
@@ -137,11 +163,13 @@ export class Runtime {
           throw new GPUOpError(`onelayer: op '${spec.op}': shaders/${spec.kernel}.wgsl has no override constant '${name}' (it has: ${[...shader.overrides].join(', ') || 'none'})`);
         }
       }
+      const t0 = performance.now();
       p = this.device.createComputePipeline({
         label: `${spec.op}:${key}`,
         layout: 'auto',
         compute: { module: shader.module, entryPoint: entry, constants },
       });
+      this.pipelineLog.push({ key, kernel: spec.kernel, entry, constants: { ...constants }, createMs: performance.now() - t0 });
       this.pipelines.set(key, p);
     }
     return p;
@@ -219,7 +247,8 @@ export class Runtime {
       }
     }
     const entries: GPUBindGroupEntry[] = [];
-    const seen = new Map<GPUBuffer, BindingInfo>();
+    // Bound ranges per buffer: views of one arena may share a dispatch when their ranges are disjoint.
+    const seen = new Map<GPUBuffer, { b: BindingInfo; start: number; end: number }[]>();
     let uniform: CapturedDispatch['uniform'] = null;
     for (const b of bindings) {
       if (b.kind === 'uniform') {
@@ -231,22 +260,33 @@ export class Runtime {
       const t = spec.buffers[b.name];
       if (!t) throw new GPUOpError(`onelayer: ${where()}: binding '${b.name}' (@binding(${b.binding})) was not given a buffer`);
       if (t.byteSize <= 0 || t.byteSize < b.size) throw new GPUOpError(`onelayer: ${where()}: binding '${b.name}' needs at least ${Math.max(4, b.size)} bytes, got ${t.byteSize}`);
-      const other = seen.get(t.gpuBuffer);
-      if (other && (other.kind === 'storage-read-write' || b.kind === 'storage-read-write')) {
-        throw new GPUOpError(`onelayer: ${where()}: the same buffer is bound to '${other.name}' and '${b.name}', and one of them is written (WebGPU forbids this aliasing)`);
+      const offset = t.byteOffset ?? 0;
+      // Rounded up to whole vec4s where the buffer allows (pooled buffers and arena views always do): vec4 kernels
+      // may then cover a tensor whose size is not a multiple of 4, computing into the padding.
+      const size = Math.min(t.gpuBuffer.size - offset, Math.ceil(t.byteSize / 16) * 16);
+      const ranges = seen.get(t.gpuBuffer) ?? [];
+      for (const o of ranges) {
+        // WebGPU: a buffer written through one binding may not be bound read-only in the same dispatch (whatever the
+        // ranges), and two written bindings may not overlap.
+        const overlap = offset < o.end && o.start < offset + size;
+        const rw = (o.b.kind === 'storage-read-write' ? 1 : 0) + (b.kind === 'storage-read-write' ? 1 : 0);
+        if (rw === 1 || (rw === 2 && overlap)) {
+          throw new GPUOpError(`onelayer: ${where()}: the same buffer is bound to '${o.b.name}' and '${b.name}', and one of them is written (WebGPU forbids this aliasing)`);
+        }
       }
-      seen.set(t.gpuBuffer, b);
-      // Rounded up to whole vec4s where the buffer allows (pooled buffers always do): vec4 kernels may then
-      // cover a tensor whose size is not a multiple of 4, computing into the padding.
-      entries.push({ binding: b.binding, resource: { buffer: t.gpuBuffer, offset: 0, size: Math.min(t.gpuBuffer.size, Math.ceil(t.byteSize / 16) * 16) } });
+      seen.set(t.gpuBuffer, [...ranges, { b, start: offset, end: offset + size }]);
+      entries.push({ binding: b.binding, resource: { buffer: t.gpuBuffer, offset, size } });
     }
-    const pipeline = this.pipeline(spec, shader, entry);
+    const key = pipelineKey(spec.kernel, entry, spec.constants);
+    const pipeline = this.pipeline(spec, shader, entry, key);
+    const firstUse = !this.dispatched.has(key);
+    if (firstUse) this.dispatched.add(key);
     const encoder = this.ensureEncoder();
     const bindGroup = this.bindGroup(spec.op, pipeline, entries);
     const wg: [number, number, number] = typeof spec.workgroups === 'number' ? grid(spec.workgroups) : [spec.workgroups[0], spec.workgroups[1], spec.workgroups[2] ?? 1];
     if (wg.some((n) => n > 65535)) throw new GPUOpError(`onelayer: ${where()}: workgroup count ${wg.join('×')} exceeds 65535`);
-    this.capture?.dispatch({ op: spec.op, kernel: spec.kernel, entry, flops, pipeline, entries, uniform, workgroups: wg });
-    const timestampWrites = this.profiler?.timestampWrites({ op: spec.op, kernel: spec.kernel, entry, flops });
+    this.capture?.dispatch({ op: spec.op, kernel: spec.kernel, entry, flops, pipeline, key, entries, uniform, workgroups: wg });
+    const timestampWrites = this.profiler?.timestampWrites({ op: spec.op, kernel: spec.kernel, entry, flops, pipeline: key, firstUse });
     if (timestampWrites) {
       this.endPass();
       const p = encoder.beginComputePass({ label: spec.op, timestampWrites });
@@ -269,19 +309,22 @@ export class Runtime {
   /** Zero-fills a buffer range, ordered with the dispatches around it. */
   clear(target: Bindable, op: string): void {
     this.checkHealthy(op);
-    this.capture?.clear(target.gpuBuffer, Math.ceil(target.byteSize / 4) * 4, op);
+    const offset = target.byteOffset ?? 0;
+    this.capture?.clear(target.gpuBuffer, Math.ceil(target.byteSize / 4) * 4, op, offset);
     const encoder = this.ensureEncoder();
     this.endPass();
-    encoder.clearBuffer(target.gpuBuffer, 0, Math.ceil(target.byteSize / 4) * 4);
+    encoder.clearBuffer(target.gpuBuffer, offset, Math.ceil(target.byteSize / 4) * 4);
     this.batchOps.push(op);
   }
 
   copy(src: Bindable, dst: Bindable, bytes: number, op: string): void {
     this.checkHealthy(op);
-    this.capture?.copy(src.gpuBuffer, dst.gpuBuffer, bytes, op);
+    const srcOffset = src.byteOffset ?? 0;
+    const dstOffset = dst.byteOffset ?? 0;
+    this.capture?.copy(src.gpuBuffer, dst.gpuBuffer, bytes, op, srcOffset, dstOffset);
     const encoder = this.ensureEncoder();
     this.endPass();
-    encoder.copyBufferToBuffer(src.gpuBuffer, 0, dst.gpuBuffer, 0, bytes);
+    encoder.copyBufferToBuffer(src.gpuBuffer, srcOffset, dst.gpuBuffer, dstOffset, bytes);
     this.batchOps.push(op);
   }
 
@@ -290,11 +333,12 @@ export class Runtime {
    * have been used by them. `from` names the argument of a compiled step the data was derived from (see
    * src/tensor/compile.ts); inside a capture any other upload is refused.
    */
-  upload(target: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, op: string, from?: UploadSource): void {
+  upload(target: GPUBuffer, data: Float32Array | Uint32Array | Int32Array, op: string, from?: UploadSource, byteOffset = 0): void {
     this.checkHealthy(op);
+    if (byteOffset !== 0 && this.capture) throw new GPUOpError(`onelayer: op '${op}': an upload into a view (byte offset ${byteOffset}) cannot be captured`);
     this.capture?.upload(target, data.byteLength, op, from);
     this.flush();
-    this.device.queue.writeBuffer(target, 0, data.buffer, data.byteOffset, data.byteLength);
+    this.device.queue.writeBuffer(target, byteOffset, data.buffer, data.byteOffset, data.byteLength);
   }
 
   /** Submits everything recorded so far. Does not wait for the GPU. */
@@ -352,7 +396,7 @@ export class Runtime {
     try {
       this.ensureEncoder();
       this.endPass();
-      this.encoder!.copyBufferToBuffer(src.gpuBuffer, 0, staging, 0, bytes);
+      this.encoder!.copyBufferToBuffer(src.gpuBuffer, src.byteOffset ?? 0, staging, 0, bytes);
       this.batchOps.push(op);
       this.flush();
       await this.checkErrors();

@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, type InitOptions, Linear, Sequential } from '../nn/layers.js';
-import { add, relu } from '../ops/elementwise.js';
+import { addRelu } from '../ops/elementwise.js';
 import { Model, type ModelConfig, poolAndClassify } from './model.js';
 
 export type ResNetDepth = 18 | 34 | 50;
@@ -38,7 +38,7 @@ export class BasicBlock extends Module {
 
   forward(x: Tensor): Tensor {
     const h = this.bn2.forward(this.conv2.forward(this.bn1.forwardRelu(this.conv1.forward(x))));
-    return relu(add(h, this.downsample ? this.downsample.forward(x) : x));
+    return addRelu(h, this.downsample ? this.downsample.forward(x) : x);
   }
 }
 
@@ -69,7 +69,7 @@ export class Bottleneck extends Module {
     let h = this.bn1.forwardRelu(this.conv1.forward(x));
     h = this.bn2.forwardRelu(this.conv2.forward(h));
     h = this.bn3.forward(this.conv3.forward(h));
-    return relu(add(h, this.downsample ? this.downsample.forward(x) : x));
+    return addRelu(h, this.downsample ? this.downsample.forward(x) : x);
   }
 }
 

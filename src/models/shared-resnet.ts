@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Blend, type BlendOptions, Conv2d, type InitOptions, Linear, Sequential } from '../nn/layers.js';
-import { add, relu } from '../ops/elementwise.js';
+import { addRelu } from '../ops/elementwise.js';
 import { InputStem, Model, type ModelConfig, poolAndClassify, subsample2d } from './model.js';
 import { RESNET_STAGES, blockStride, type ResNetDepth } from './resnet.js';
 
@@ -58,7 +58,7 @@ export class SharedBasicUse extends Module {
   forward(x: Tensor): Tensor {
     let h = this.bn1.forwardRelu(blendThenConv(x, this.blend1, this.conv, this.stride, this.fusion));
     h = this.bn2.forward(blendThenConv(h, this.blend2, this.conv, 1, this.fusion));
-    return relu(add(h, this.stride === 2 ? subsample2d(x) : x));
+    return addRelu(h, this.stride === 2 ? subsample2d(x) : x);
   }
 }
 
@@ -107,7 +107,7 @@ export class SharedBottleneckUse extends Module {
     let h = this.bn1.forwardRelu(blendThenConv(x, this.blend, this.block.conv1, this.block.conv1.stride, this.fusion));
     h = this.bn2.forwardRelu(this.block.conv2.forwardStride(h, this.stride));
     h = this.bn3.forward(this.block.conv3.forward(h));
-    return relu(add(h, this.stride === 2 ? subsample2d(x) : x));
+    return addRelu(h, this.stride === 2 ? subsample2d(x) : x);
   }
 }
 

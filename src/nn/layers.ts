@@ -1,6 +1,6 @@
 import { type Shape, type Tensor, empty, tensor, uniform, zeros, ones } from '../tensor/tensor.js';
 import { Random } from '../tensor/random.js';
-import { conv2d } from '../ops/conv.js';
+import { conv2d } from '../ops/conv/index.js';
 import { blend } from '../ops/blend.js';
 import { foldBlend } from '../ops/fold.js';
 import { narrowChannels } from '../ops/pad.js';

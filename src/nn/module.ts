@@ -207,7 +207,7 @@ export abstract class Module {
     const rt = runtime();
     for (const [n, t] of own) {
       const e = given.get(n);
-      if (e) rt.upload(t.gpuBuffer, e.data, 'loadStateDict');
+      if (e) rt.upload(t.gpuBuffer, e.data, 'loadStateDict', undefined, t.byteOffset);
     }
     return { missing, unexpected };
   }

@@ -1,5 +1,5 @@
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
-import { type ConvGeom, convForward, recordConv } from './conv.js';
+import { type ConvGeom, convForward, recordConv } from './conv/index.js';
 import { checkRank, checkTensor, fail } from './util.js';
 
 /**

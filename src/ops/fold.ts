@@ -1,7 +1,7 @@
 import { gradOf, record } from '../autograd/engine.js';
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
 import { blend } from './blend.js';
-import { type Conv2dOptions, conv2d } from './conv.js';
+import { type Conv2dOptions, conv2d } from './conv/index.js';
 import { checkRank, dispatch, fail, softwareAdapter } from './util.js';
 
 // Output tile of shaders/fold_blend.wgsl (16×16 invocations, one output element each).

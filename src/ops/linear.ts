@@ -1,7 +1,7 @@
 import { gradOf, record } from '../autograd/engine.js';
 import type { Bindable } from '../gpu/runtime.js';
 import { type Tensor, empty, shapeStr } from '../tensor/tensor.js';
-import { checkRank, checkTensor, dispatch, fail } from './util.js';
+import { adapterKind, checkRank, checkTensor, dispatch, fail } from './util.js';
 
 /** Output tile of one gemm workgroup (WG·RM × WG·RN in shaders/linear.wgsl). */
 const TILE = 64;
@@ -23,18 +23,22 @@ interface Gemm {
   bias?: Bindable | null;
 }
 
-/** C (+)= op(A)·op(B) (+ bias) with the tiled kernel of shaders/linear.wgsl. */
+/**
+ * C (+)= op(A)·op(B) (+ bias) with the tiled kernel of shaders/linear.wgsl, or on lavapipe its direct twin (no
+ * workgroup memory: the tiled one took seconds of LLVM time to compile there; docs/bench/conv-variants.md).
+ */
 export function gemm(g: Gemm): void {
+  const direct = adapterKind() === 'lavapipe';
   dispatch(
     {
       op: g.op,
       kernel: 'linear',
-      entry: 'gemm',
+      entry: direct ? 'gemm_direct' : 'gemm',
       constants: { TRANS_A: g.transA ? 1 : 0, TRANS_B: g.transB ? 1 : 0 },
       // Without a bias the kernel never reads it; A stands in so the binding is filled (read-only alias is legal).
       buffers: { A: g.a, B: g.b, bias: g.bias ?? g.a, C: g.c },
       params: { M: g.M, N: g.N, K: g.K, accumulate: g.accumulate ? 1 : 0, use_bias: g.bias ? 1 : 0 },
-      workgroups: [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE), 1],
+      workgroups: direct ? [Math.ceil(g.N / 256), Math.ceil(g.M / 4), 1] : [Math.ceil(g.N / TILE), Math.ceil(g.M / TILE), 1],
     },
     2 * g.M * g.N * g.K,
   );

@@ -1,6 +1,16 @@
 import { gradOf, record } from '../autograd/engine.js';
+import { runtime } from '../device/index.js';
 import { type Tensor, empty, full, shapeStr, zeros } from '../tensor/tensor.js';
 import { checkRank, checkTensor, dispatch, fail } from './util.js';
+
+/**
+ * Which BatchNorm kernels run. Channels of at most `channelMax` values (N·H·W) use the per-channel kernels (one
+ * workgroup per channel: forward and backward in one dispatch each); larger ones the per-run kernels (three
+ * dispatches each way, every invocation busy). 8192 values keeps a workgroup's three passes over its channel short
+ * on a GPU; tests set it to 0 or Infinity to force either path. `channelWorkgroup`: the per-channel workgroup size
+ * (a power of two ≤ 256; 0 = by adapter and channel size, see channelWorkgroup()).
+ */
+export const normTuning = { channelMax: 8192, channelWorkgroup: 0 };
 
 export interface BatchNorm2dOptions {
   /** Per-channel scale γ, shape [C]; absent means 1. */
@@ -65,7 +75,7 @@ function check(op: string, x: Tensor, options: BatchNorm2dOptions): Checked {
 const REDUCE_RUN = 256;
 const APPLY_RUN = 64;
 
-/** Values per index: the per-run kernels use their vec4 forms (entry + '4') when planes split into vec4s. */
+/** Values per item: the kernels read vec4 items when planes split into vec4s, scalar items otherwise (VEC). */
 function width(k: Checked): number {
   return k.HW % 4 === 0 ? 4 : 1;
 }
@@ -76,21 +86,46 @@ function runParams(k: Checked, L: number): Record<string, number> {
   const HW = k.HW / V;
   const len = Math.min(L / V, HW);
   const J = Math.ceil(HW / len);
-  return { N: k.N, C: k.C, HW, L: len, J, units: k.N * k.C * J, V, momentum: k.momentum, eps: k.eps };
+  return { N: k.N, C: k.C, HW, L: len, J, units: k.N * k.C * J, V, momentum: k.momentum, eps: k.eps, mode: 0, running: 0 };
 }
 
+/** Whether this call runs the per-channel kernels (see normTuning). */
+function perChannelPath(k: Checked): boolean {
+  return k.N * k.HW <= normTuning.channelMax && k.C <= 65535;
+}
+
+/**
+ * Workgroup size of the per-channel kernels: a power of two giving each invocation a few items of the channel
+ * (8 on a CPU adapter, where a workgroup's invocations are SIMD lanes looped over at every barrier, at most 32;
+ * 2 on a GPU, at most 256). Invocations past a channel's items would only add barrier rounds.
+ */
+function channelWorkgroup(k: Checked): number {
+  if (normTuning.channelWorkgroup) return normTuning.channelWorkgroup;
+  const software = runtime().software;
+  const items = (k.N * k.HW) / width(k);
+  return 2 ** Math.floor(Math.log2(Math.min(software ? 32 : 256, Math.max(1, items / (software ? 8 : 2)))));
+}
+
+/** Dispatches forward_channel or backward_channel: one workgroup per channel. */
+function channelKernel(op: string, entry: 'forward_channel' | 'backward_channel', k: Checked, relu: boolean, buffers: Record<string, Tensor>, extra: Record<string, number>, flops: number): void {
+  const params = { ...runParams(k, REDUCE_RUN), ...extra };
+  const constants = { VEC: params.V, CWG: channelWorkgroup(k), TRAIN: k.training ? 1 : 0, RELU: relu ? 1 : 0 };
+  dispatch({ op, kernel: 'batchnorm', entry, constants, buffers, params, workgroups: k.C }, flops);
+}
+
+/** The element-wise bindings go by their vec4 names (one body per entry serves both widths: VEC). */
 const VEC4_NAMES: Record<string, string> = { x: 'x4', dy: 'dy4', out: 'out4' };
 
 /**
- * Dispatches a per-run kernel: one invocation per run, workgroups of 64 (vec4 form when it applies).
+ * Dispatches a per-run kernel: one invocation per run, workgroups of 64.
  * relu (null for kernels without the fused ReLU) sets the RELU override: its own pipeline per value.
  */
 function perRun(op: string, entry: string, k: Checked, L: number, buffers: Record<string, Tensor>, flops: number, relu: boolean | null = null): void {
   const params = runParams(k, L);
-  const vec4 = params.V === 4;
-  const bound = vec4 ? Object.fromEntries(Object.entries(buffers).map(([name, t]) => [VEC4_NAMES[name] ?? name, t])) : buffers;
-  const constants = relu === null ? undefined : { RELU: relu ? 1 : 0 };
-  dispatch({ op, kernel: 'batchnorm', entry: vec4 ? `${entry}4` : entry, constants, buffers: bound, params, workgroups: Math.ceil(params.units / 64) }, flops);
+  const bound = Object.fromEntries(Object.entries(buffers).map(([name, t]) => [VEC4_NAMES[name] ?? name, t]));
+  const constants: Record<string, number> = { VEC: params.V };
+  if (relu !== null) constants.RELU = relu ? 1 : 0;
+  dispatch({ op, kernel: 'batchnorm', entry, constants, buffers: bound, params, workgroups: Math.ceil(params.units / 64) }, flops);
 }
 
 /** Dispatches a per-channel kernel (finalize steps, affine gradients). */
@@ -121,9 +156,20 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
   // Absent affine parameters act as γ = 1, β = 0: small [C] constants keep one kernel per mode.
   const weight = k.weight ?? full([C], 1);
   const bias = k.bias ?? zeros([C]);
-  const stats = statistics(op, k);
+  const channelPath = perChannelPath(k);
+  let stats: Tensor;
   const out = empty(x.shape);
-  perRun(op, 'apply', k, APPLY_RUN, { x, statsIn: stats, weight, bias, out }, 4 * x.size, relu);
+  if (channelPath) {
+    stats = empty([2 * C]);
+    // Bindings the kernel declares but this call does not use (no running statistics in training mode).
+    const unused = k.runningMean ? [] : [empty([4]), empty([4])];
+    const running = { runningMean: k.runningMean ?? unused[0], runningVar: k.runningVar ?? unused[1] };
+    channelKernel(op, 'forward_channel', k, relu, { x4: x, out4: out, weight, bias, stats, ...running }, { running: k.training && k.runningMean ? 1 : 0 }, 7 * x.size);
+    for (const t of unused) t.dispose();
+  } else {
+    stats = statistics(op, k);
+    perRun(op, 'apply', k, APPLY_RUN, { x, statsIn: stats, weight, bias, out }, 4 * x.size, relu);
+  }
 
   const inputs = [x, ...(k.weight ? [k.weight] : []), ...(k.bias ? [k.bias] : [])];
   const result = record(op, inputs, out, [x, stats, weight, bias], (g, [sx, sStats, sWeight, sBias]) => {
@@ -133,6 +179,19 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
     const needB = !!k.bias?.requiresGrad;
     // One pass accumulates both affine gradients when they are distinct buffers.
     const fuseAffine = needW && needB && k.weight !== k.bias;
+    if (channelPath) {
+      const same = needW && needB && !fuseAffine;
+      const mode = (x.requiresGrad ? 1 : 0) | (needW ? 2 : 0) | (needB && !same ? 4 : 0) | (same ? 8 : 0);
+      const unused: Tensor[] = [];
+      const or = (t: Tensor | null) => t ?? unused[unused.push(empty([4])) - 1];
+      const buffers = {
+        x4: sx, dy4: g, statsIn: sStats, weight: sWeight, bias: sBias,
+        out4: or(x.requiresGrad ? gradOf(x) : null), gradWeight: or(needW ? gradOf(k.weight!) : null), gradBias: or(needB && !same ? gradOf(k.bias!) : null),
+      };
+      channelKernel(bop, 'backward_channel', k, relu, buffers, { mode }, 12 * x.size);
+      for (const t of unused) t.dispose();
+      return;
+    }
     let sums: Tensor | null = null;
     if (needSums || needW || needB) {
       sums = empty([2 * C]);

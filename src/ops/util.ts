@@ -1,4 +1,4 @@
-import { runtime } from '../device/index.js';
+import { context, runtime } from '../device/index.js';
 import type { DispatchSpec } from '../gpu/runtime.js';
 import { type Shape, type Tensor, shapeStr } from '../tensor/tensor.js';
 
@@ -37,6 +37,28 @@ export function groups256(n: number): number {
 /** True on a CPU-backed adapter, where kernels prefer fewer, larger workgroups. */
 export function softwareAdapter(): boolean {
   return runtime().software;
+}
+
+/**
+ * The kinds of adapter kernels are chosen for. lavapipe (Mesa's llvmpipe: LLVM, 8-lane AVX2 invocations, compiles
+ * at the first dispatch) and SwiftShader (Subzero JIT, compiles at pipeline creation) are both CPUs but differ in
+ * what pays (docs/bench/conv-variants.md); 'software' is any other CPU adapter, treated as SwiftShader.
+ */
+export type AdapterKind = 'gpu' | 'lavapipe' | 'swiftshader' | 'software';
+
+const KINDS = new WeakMap<object, AdapterKind>();
+
+/** The kind of the current adapter, from its description (cached per device context). */
+export function adapterKind(): AdapterKind {
+  const ctx = context();
+  let kind = KINDS.get(ctx);
+  if (!kind) {
+    const i = ctx.info;
+    const text = `${i.vendor} ${i.architecture} ${i.device} ${i.description}`.toLowerCase();
+    kind = /llvmpipe|lavapipe/.test(text) ? 'lavapipe' : /swiftshader/.test(text) ? 'swiftshader' : i.software ? 'software' : 'gpu';
+    KINDS.set(ctx, kind);
+  }
+  return kind;
 }
 
 export function dispatch(spec: DispatchSpec, flops = 0): void {

@@ -1,7 +1,17 @@
 import { runtime } from '../device/index.js';
-import { fail, groups256 } from '../ops/util.js';
+import { fail } from '../ops/util.js';
 import { keep } from '../tensor/scope.js';
-import { type Tensor, zeros, shapeStr } from '../tensor/tensor.js';
+import { type Tensor, empty, zeros, shapeStr } from '../tensor/tensor.js';
+import { Arena, BLOCK, planArenas } from './arena.js';
+
+/**
+ * arenaFloats: the most floats one arena (one update dispatch) holds; 0 = as many as one storage binding allows
+ * (maxStorageBufferBindingSize). Tests set it small to exercise several arenas.
+ */
+export const sgdTuning = { arenaFloats: 0 };
+
+/** Invocations of shaders/sgd.wgsl: 64 per workgroup, each 16 floats. */
+const FLOATS_PER_WORKGROUP = 64 * 16;
 
 export interface SGDOptions {
   lr: number;
@@ -24,7 +34,12 @@ function checkNumber(name: string, v: number, min = 0): void {
 /**
  * torch.optim.SGD: weight decay is added to the gradient, the momentum buffer starts as the first step's
  * gradient, then buf = momentum·buf + (1 − dampening)·d, and nesterov uses d + momentum·buf.
- * step() runs one fused kernel per parameter that has a gradient; parameters without one are skipped.
+ *
+ * A multi-tensor optimizer: step() updates every parameter in ONE dispatch per arena (normally one for the whole
+ * model; src/optim/arena.ts) instead of one per parameter. Constructing it moves the parameters into the arena
+ * (same Tensor objects, their storage becomes a view), and step() moves gradients and momentum buffers in on first
+ * sight (a copy, once): afterwards backward kernels accumulate straight into the gradient arena and zeroGrad() is one
+ * clear. Parameters without a gradient are skipped, as torch skips grad None.
  */
 export class SGD {
   readonly params: readonly Tensor[];
@@ -36,15 +51,25 @@ export class SGD {
   readonly dampening: number;
   /**
    * Optimizer state for save/resume, one entry per parameter (null until its first momentum step).
-   * Persistent (kept out of tidy scopes). To resume, assign kept tensors of the parameters' shapes.
+   * Persistent (kept out of tidy scopes). To resume, assign kept tensors of the parameters' shapes: the next step()
+   * copies them into the optimizer's momentum arena (and frees them); the entries then become views of it.
    */
   momentumBuffers: (Tensor | null)[];
   private stepsTaken = 0;
   private flags: Tensor | null = null;
-  /** [lr, first-step flag per parameter]: what changes between steps without changing the work (see step()). */
+  /** [lr, a code per parameter] (shaders/sgd.wgsl): what changes between steps without changing the work. */
   private state: Tensor | null = null;
+  private arenas: Arena[];
+  /** Bound as the kernel's momentum buffer when there is no momentum (never read or written). */
+  private placeholder: Tensor | null = null;
   /** Momentum buffers made by step() that have not been through a step yet (their first step, for dampening ≠ 0). */
   private unstarted = new WeakSet<Tensor>();
+  /**
+   * Replaced whenever step() moves state into an arena (a parameter, gradient or momentum buffer seen for the first
+   * time): that is one-off work a compiled step must not replay, and a tensor allocated during a capture that
+   * outlives it is how a Recording learns that the step it captured made state (it then records the next call).
+   */
+  private moved: Tensor | null = null;
 
   constructor(params: readonly Tensor[], options: SGDOptions) {
     if (!Array.isArray(params) || params.length === 0) fail('SGD', 'params must be a non-empty array of Tensors');
@@ -52,6 +77,7 @@ export class SGD {
     params.forEach((p, i) => {
       if (!p || typeof p !== 'object' || !('gpuBuffer' in p)) fail('SGD', `params[${i}] is not a Tensor`);
       if (seen.has(p)) fail('SGD', `params[${i}] ${shapeStr(p.shape)} appears twice (a shared weight is one parameter)`);
+      if (p.isDisposed) fail('SGD', `params[${i}] ${shapeStr(p.shape)} was disposed`);
       seen.add(p);
     });
     if (!options || typeof options !== 'object') fail('SGD', 'options { lr } are required');
@@ -69,6 +95,10 @@ export class SGD {
       fail('SGD', `nesterov momentum requires momentum > 0 and dampening = 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
     }
     this.momentumBuffers = this.params.map(() => null);
+    const { maxStorageBufferBindingSize, maxBufferSize } = runtime().device.limits;
+    const limit = Math.min(maxStorageBufferBindingSize, maxBufferSize) / 4;
+    const maxFloats = Math.max(BLOCK, Math.floor((sgdTuning.arenaFloats || limit) / BLOCK) * BLOCK);
+    this.arenas = planArenas(this.params, maxFloats).map((group) => new Arena(this.params, group, this.params.length, this.momentum !== 0));
   }
 
   /** Number of step() calls so far. */
@@ -83,7 +113,7 @@ export class SGD {
   }
 
   /**
-   * Sticky non-finite flags written by every step() kernel: [2k] = 1 when parameter k's gradient held NaN/Inf,
+   * Sticky non-finite flags written by every step(): [2k] = 1 when parameter k's gradient held NaN/Inf,
    * [2k + 1] = 1 when its updated weight did. Read it with the loss to stop training within one step; see
    * firstNonFinite() for the reading.
    */
@@ -103,60 +133,97 @@ export class SGD {
   }
 
   /**
-   * One update of every parameter that has a gradient: a single fused dispatch per parameter. The learning rate
-   * and first-step flags reach the kernels through a small state buffer written here once per step, through
-   * runtime().perStep(), so that a compiled step (compileStep) replays this with the lr of the moment.
+   * One update of every parameter that has a gradient: one dispatch per arena. The learning rate and the
+   * per-parameter codes (skip / update / first step) reach the kernel through a small state buffer written here once
+   * per step, through runtime().perStep(), so that a compiled step (compileStep) replays this with the lr of the
+   * moment.
    */
   step(): void {
     const rt = runtime();
     const nonfinite = this.nonFiniteFlags;
     const state = (this.state ??= keep(zeros([1 + this.params.length])));
-    const work: { i: number; p: Tensor; grad: Tensor; buf: Tensor | null }[] = [];
-    this.params.forEach((p, i) => {
-      const grad = p.grad;
-      if (!grad || grad.isDisposed) return;
-      if (p.isDisposed) fail('SGD.step', `params[${i}] ${shapeStr(p.shape)} was disposed`);
-      if (this.momentum === 0) return void work.push({ i, p, grad, buf: null });
-      let buf = this.momentumBuffers[i];
-      if (buf && buf.size !== p.size) fail('SGD.step', `momentumBuffers[${i}] ${shapeStr(buf.shape)} does not match parameter ${shapeStr(p.shape)}`);
-      if (!buf) {
-        // Zero-filled, not left uninitialised: with dampening 0 the first step needs no flag (see shaders/sgd.wgsl).
-        buf = this.momentumBuffers[i] = keep(zeros(p.shape));
-        this.unstarted.add(buf);
+    const work: { arena: Arena; slot: Arena['slots'][number]; buf: Tensor | null }[] = [];
+    for (const arena of this.arenas) {
+      for (const slot of arena.slots) {
+        const { param: p, index: i } = slot;
+        const grad = p.grad;
+        if (!grad || grad.isDisposed) continue;
+        if (p.isDisposed) fail('SGD.step', `params[${i}] ${shapeStr(p.shape)} was disposed`);
+        // Another optimizer may have moved the parameter into its own arena; a gradient made by gradOf starts outside.
+        let moved = arena.home(slot);
+        moved = arena.takeGrad(slot) || moved;
+        let buf: Tensor | null = null;
+        if (this.momentum !== 0) {
+          const given = this.momentumBuffers[i];
+          if (given && given.size !== p.size) fail('SGD.step', `momentumBuffers[${i}] ${shapeStr(given.shape)} does not match parameter ${shapeStr(p.shape)}`);
+          buf = this.momentumBuffers[i] = arena.takeMomentum(slot, given);
+          moved ||= buf !== given;
+          // Zero-filled, not left uninitialised: with dampening 0 the first step needs no flag (see shaders/sgd.wgsl).
+          if (!given) this.unstarted.add(buf);
+        }
+        work.push({ arena, slot, buf });
+        if (moved) {
+          this.moved?.dispose();
+          this.moved = keep(empty([1]));
+          runtime().clear(this.moved, 'SGD.step'); // a capture then names SGD.step as the op that made state
+        }
       }
-      work.push({ i, p, grad, buf });
-    });
+    }
     // Before the dispatches: upload() puts the write ahead of every command not yet submitted.
     const values = new Float32Array(state.size);
     rt.perStep('SGD.step', () => {
       checkNumber('lr', this.lr);
       values[0] = this.lr;
-      for (const { i, buf } of work) {
-        if (!buf) continue;
-        if (this.momentumBuffers[i] !== buf) fail('SGD.step', `momentumBuffers[${i}] was replaced after a compiled step recorded this optimizer's step; compile the step again after loading optimizer state`);
-        values[1 + i] = this.unstarted.delete(buf) && this.dampening !== 0 ? 1 : 0;
+      for (const { arena, slot, buf } of work) {
+        const i = slot.index;
+        if (buf && this.momentumBuffers[i] !== buf) fail('SGD.step', `momentumBuffers[${i}] was replaced after a compiled step recorded this optimizer's step; compile the step again after loading optimizer state`);
+        if (!arena.isHome(slot) || !arena.hasGradView(slot)) fail('SGD.step', `params[${i}] ${shapeStr(slot.param.shape)} or its gradient left the optimizer's arena after a compiled step recorded this optimizer's step (another optimizer, or a disposed gradient); compile the step again`);
+        values[1 + i] = buf && this.unstarted.delete(buf) && this.dampening !== 0 ? 2 : 1;
       }
       rt.upload(state.gpuBuffer, values, 'SGD.step');
       this.stepsTaken++;
     });
-    for (const { i, p, grad, buf } of work) {
-      const params = { n: p.size, momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0, flag: i };
-      if (!buf) rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step', buffers: { param: p, grad, nonfinite, state }, params, workgroups: groups256(p.size) });
-      else rt.dispatch({ op: 'SGD.step', kernel: 'sgd', entry: 'step_momentum', buffers: { param: p, grad, buf, nonfinite, state }, params, workgroups: groups256(p.size) });
+    const active = new Set(work.map((w) => w.arena));
+    const params = { momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0, use_buf: this.momentum !== 0 ? 1 : 0 };
+    for (const arena of this.arenas) {
+      if (!active.has(arena)) continue;
+      const buf = arena.momentum ?? (this.placeholder ??= keep(empty([4])));
+      rt.dispatch({
+        op: 'SGD.step', kernel: 'sgd', entry: 'step',
+        buffers: { param: arena.params, grad: arena.grads, buf, nonfinite, state, table: arena.table },
+        params: { ...params, n4: arena.floats / 4, blocks: arena.blocks },
+        workgroups: Math.ceil(arena.floats / FLOATS_PER_WORKGROUP),
+      });
     }
   }
 
+  /** Zero-fills every gradient in place: one clear per arena for the gradients that live there. */
   zeroGrad(): void {
-    zeroGrad(this.params);
+    const whole = new Set<Arena>();
+    for (const arena of this.arenas) {
+      for (const slot of arena.slots) {
+        const g = slot.param.grad;
+        if (!g || g.isDisposed) continue;
+        if (arena.hasGradView(slot)) whole.add(arena);
+        else runtime().clear(g, 'zeroGrad');
+      }
+    }
+    for (const arena of whole) arena.zeroGrads();
   }
 
-  /** Frees the momentum buffers and the non-finite flags. */
+  /** Frees the momentum buffers, the non-finite flags and the optimizer's references to its arenas. */
   dispose(): void {
     for (const b of this.momentumBuffers) b?.dispose();
     this.momentumBuffers = this.params.map(() => null);
+    for (const a of this.arenas) a.dispose();
+    this.arenas = [];
     this.flags?.dispose();
     this.flags = null;
     this.state?.dispose();
     this.state = null;
+    this.placeholder?.dispose();
+    this.placeholder = null;
+    this.moved?.dispose();
+    this.moved = null;
   }
 }

@@ -2,7 +2,6 @@ import { runtime } from '../device/index.js';
 import type { Bindable } from '../gpu/runtime.js';
 import { Random, globalRandom } from './random.js';
 import { trackInScope } from './scope.js';
-import { backward as runBackward } from '../autograd/engine.js';
 
 export type Shape = readonly number[];
 
@@ -14,15 +13,27 @@ export class Storage {
     readonly byteSize: number,
     /** false: the buffer belongs to someone else (a compiled step's recording) and does not return to the pool. */
     public pooled = true,
+    /**
+     * Where the values start in the buffer (a view into an arena, see view()): a multiple of 256, the binding
+     * offset alignment of WebGPU storage buffers.
+     */
+    readonly byteOffset = 0,
+    /** The arena's storage a view keeps alive (released with the view's last reference). */
+    readonly parent: Storage | null = null,
   ) {}
   retain(): this {
     this.refs++;
     return this;
   }
   release(): void {
-    if (--this.refs === 0 && this.pooled) runtime().pool.release(this.buffer);
+    if (--this.refs !== 0) return;
+    if (this.parent) this.parent.release();
+    else if (this.pooled) runtime().pool.release(this.buffer);
   }
 }
+
+/** WebGPU's minStorageBufferOffsetAlignment default (and the most any adapter asks): views start at multiples of it. */
+export const VIEW_ALIGNMENT = 256;
 
 /** A node of the autograd graph: the op that produced a tensor, its inputs, and how to send gradients back. */
 export interface GradNode {
@@ -45,6 +56,19 @@ export function shapeStr(shape: Shape): string {
 }
 
 let nextId = 1;
+
+/**
+ * The graph walk behind Tensor.backward(). Tensors sit below autograd (autograd's nodes and gradient buffers are
+ * tensors), so this file cannot import the engine; src/autograd/engine.ts registers its `backward` here when it
+ * loads. Every op imports the engine to record its node, so any tensor with a graph has it registered.
+ */
+export type BackwardFn = (root: Tensor, gradient?: Tensor) => void;
+let backwardImpl: BackwardFn | null = null;
+
+/** Called once by src/autograd/engine.ts. */
+export function registerBackward(fn: BackwardFn): void {
+  backwardImpl = fn;
+}
 
 /** float32, contiguous, NCHW. */
 export class Tensor implements Bindable {
@@ -81,6 +105,20 @@ export class Tensor implements Bindable {
   }
   get gpuBuffer(): GPUBuffer {
     return this.storage.buffer;
+  }
+  /** Offset of the values in gpuBuffer: 0, or a view's place in its arena. */
+  get byteOffset(): number {
+    return this.storage.byteOffset;
+  }
+  /**
+   * Moves this tensor onto other storage (same size), releasing the old one: the tensor object, and so every
+   * reference to it, stays. The optimizer uses it to move parameters into its arena; the caller copies the values.
+   */
+  replaceStorage(storage: Storage): void {
+    if (storage.byteSize !== this.size * 4) throw new Error(`onelayer: replaceStorage: ${storage.byteSize} bytes for tensor ${shapeStr(this.shape)}`);
+    const old = this.storage;
+    this._storage = storage;
+    old.release();
   }
   get byteSize(): number {
     return this.size * 4;
@@ -133,7 +171,8 @@ export class Tensor implements Bindable {
    * (so it may be called inside tidy()); the promise resolves once it has been submitted.
    */
   backward(gradient?: Tensor): Promise<void> {
-    runBackward(this, gradient);
+    if (!backwardImpl) throw new Error('onelayer: backward(): the autograd engine is not loaded (import it from onelayer, or any op)');
+    backwardImpl(this, gradient);
     runtime().flush();
     return Promise.resolve();
   }
@@ -156,6 +195,20 @@ export interface TensorOptions {
 export function empty(shape: Shape, options: TensorOptions = {}): Tensor {
   const bytes = sizeOf(shape) * 4;
   return new Tensor(shape, new Storage(runtime().allocate(bytes), bytes), options.requiresGrad ?? false);
+}
+
+/**
+ * A tensor over `shape` that shares `base`'s buffer from float `offset` on (a view into an arena: the optimizer's
+ * parameters, gradients and momentum). offset·4 + base.byteOffset must be a multiple of VIEW_ALIGNMENT, so that
+ * the view can be bound on its own. The view keeps the base's storage alive.
+ */
+export function view(base: Tensor, offset: number, shape: Shape): Tensor {
+  const bytes = sizeOf(shape) * 4;
+  const byteOffset = base.byteOffset + offset * 4;
+  if (!Number.isInteger(offset) || offset < 0 || offset + sizeOf(shape) > base.size || byteOffset % VIEW_ALIGNMENT !== 0) {
+    throw new Error(`onelayer: view(): ${shapeStr(shape)} at offset ${offset} does not fit ${shapeStr(base.shape)} at a ${VIEW_ALIGNMENT}-byte boundary`);
+  }
+  return new Tensor(shape, new Storage(base.gpuBuffer, bytes, false, byteOffset, base.storage.retain()));
 }
 
 export function tensor(values: Float32Array | number[], shape?: Shape, options: TensorOptions = {}): Tensor {

@@ -24,6 +24,10 @@ export interface CheckpointInfo {
   epoch: number;
   globalStep: number;
   testAccuracy?: number;
+  /** The dataset's class names, index = label (metadata: a JSON array). */
+  classNames?: string[];
+  /** imagefolder split by --val-fraction: the fraction (eval splits the folder the same way). */
+  valFraction?: number;
 }
 
 /** A checkpoint that cannot be used: the message names the file, the tensor or field, and what was expected. */
@@ -66,7 +70,7 @@ export function assertFinite(tensors: readonly NamedTensorData[], source: string
 
 function toMetadata(info: CheckpointInfo): Record<string, string> {
   const m: Record<string, string> = { format: 'pt', framework: 'onelayer' };
-  for (const [k, v] of Object.entries(info)) if (v !== undefined && v !== null) m[k] = String(v);
+  for (const [k, v] of Object.entries(info)) if (v !== undefined && v !== null) m[k] = Array.isArray(v) ? JSON.stringify(v) : String(v);
   return m;
 }
 
@@ -98,11 +102,28 @@ export function parseInfo(meta: Record<string, string>, source: string): Checkpo
     testAccuracy = Number(meta.testAccuracy);
     if (!(testAccuracy >= 0 && testAccuracy <= 1)) fail(`metadata testAccuracy '${meta.testAccuracy}' is not a number in [0, 1]`);
   }
+  const numClasses = int('numClasses', 10, 1, 65_536);
+  let classNames: string[] | undefined;
+  if (meta.classNames !== undefined) {
+    try {
+      classNames = JSON.parse(meta.classNames) as string[];
+    } catch {
+      /* reported below */
+    }
+    if (!Array.isArray(classNames) || classNames.length !== numClasses || !classNames.every((n) => typeof n === 'string')) {
+      fail(`metadata classNames is not a JSON array of ${numClasses} strings`);
+    }
+  }
+  let valFraction: number | undefined;
+  if (meta.valFraction !== undefined) {
+    valFraction = Number(meta.valFraction);
+    if (!(valFraction > 0 && valFraction < 1)) fail(`metadata valFraction '${meta.valFraction}' is not a number in (0, 1)`);
+  }
   return {
     model: meta.model,
     width: shared ? width : null,
     // Labels are 16-bit; 65,536 classes is the most a dataset here can have.
-    numClasses: int('numClasses', 10, 1, 65_536),
+    numClasses,
     inChannels: int('inChannels', 3, 1, 4_096),
     inputSize: int('inputSize', 32, 1, 65_536),
     stem,
@@ -110,6 +131,8 @@ export function parseInfo(meta: Record<string, string>, source: string): Checkpo
     epoch: int('epoch', 0, 0, 1e9),
     globalStep: int('globalStep', 0, 0, Number.MAX_SAFE_INTEGER),
     testAccuracy,
+    ...(classNames ? { classNames } : {}),
+    ...(valFraction !== undefined ? { valFraction } : {}),
   };
 }
 

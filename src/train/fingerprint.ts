@@ -1,13 +1,13 @@
 // What makes two training runs the same experiment: every setting that changes the trained weights or the
 // metrics. Stored in checkpoints and summary.json; compared on --resume and by sweeps before skipping a run.
-import type { TrainConfig } from './types.js';
+import type { RunFingerprint, TrainConfig } from './types.js';
 
-/** TrainConfig without the settings that do not change the result (folder, resume, logging, hardware check, data path, compiled or eager steps). */
-export type RunFingerprint = Omit<TrainConfig, 'out' | 'resume' | 'overwrite' | 'quiet' | 'requireHardware' | 'dataPath' | 'compile'>;
+// Defined in ./types.ts beside TrainConfig (which it is derived from) so the two files do not import each other.
+export type { RunFingerprint };
 
 const KEYS: readonly (keyof RunFingerprint)[] = [
   'model', 'width', 'stem', 'dataset', 'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'nesterov', 'schedule',
-  'stepEpochs', 'gamma', 'warmupSteps', 'augment', 'seed', 'maxStepsPerEpoch', 'maxEvalImages',
+  'stepEpochs', 'gamma', 'warmupSteps', 'augment', 'seed', 'maxStepsPerEpoch', 'maxEvalImages', 'imageSize', 'valFraction',
 ];
 
 /** CLI flag of each fingerprint key, for messages. */
@@ -15,11 +15,11 @@ const FLAGS: Record<keyof RunFingerprint, string> = {
   model: '--model', width: '--width', stem: '--stem', dataset: '--dataset', epochs: '--epochs', batchSize: '--batch-size',
   lr: '--lr', momentum: '--momentum', weightDecay: '--weight-decay', nesterov: '--nesterov', schedule: '--schedule',
   stepEpochs: '--step-epochs', gamma: '--gamma', warmupSteps: '--warmup', augment: '--augment', seed: '--seed',
-  maxStepsPerEpoch: '--max-steps-per-epoch', maxEvalImages: '--max-eval-images',
+  maxStepsPerEpoch: '--max-steps-per-epoch', maxEvalImages: '--max-eval-images', imageSize: '--image-size', valFraction: '--val-fraction',
 };
 
 /** Defaults applied where a key is absent, so `{}` and `{ warmupSteps: 0 }` are the same run. */
-const DEFAULTS: Partial<Record<keyof RunFingerprint, unknown>> = { stem: 'pad', warmupSteps: 0, augment: true, width: null, stepEpochs: null, gamma: null, maxStepsPerEpoch: null, maxEvalImages: null };
+const DEFAULTS: Partial<Record<keyof RunFingerprint, unknown>> = { stem: 'pad', warmupSteps: 0, augment: true, width: null, stepEpochs: null, gamma: null, maxStepsPerEpoch: null, maxEvalImages: null, imageSize: null, valFraction: null };
 
 /** The fingerprint of a config, with keys in a fixed order and defaults filled in (JSON-comparable). */
 export function runFingerprint(config: TrainConfig | RunFingerprint): RunFingerprint {

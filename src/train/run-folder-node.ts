@@ -4,7 +4,7 @@
 // folder that resumes exactly.
 import { access, constants, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDirs, pathKind } from '../node/files.js';
+import { makeDirs, pathKind } from '../platform/files-node.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';

@@ -11,7 +11,7 @@ import { DeviceLostError } from '../gpu/runtime.js';
 import { init } from '../device/index.js';
 import { loadDataset } from '../data/node.js';
 import { createModel, compressionFactor, isModelName } from '../models/index.js';
-import { readFileBytes, writeFileAtomic } from '../node/files.js';
+import { readFileBytes, writeFileAtomic } from '../platform/files-node.js';
 import { Trainer } from './trainer.js';
 import { loadTrainingCheckpoint, modelFileFromCheckpoint, readTrainingCheckpointHeader, trainingCheckpointFiles, type CheckpointInfo, type RunState } from './checkpoint.js';
 import { fingerprintDifferences, resumeCommand, runFingerprint } from './fingerprint.js';
@@ -172,7 +172,7 @@ async function train(
   if (config.requireHardware && ctx.info.software) {
     throw new Error(`onelayer: --require-hardware: the WebGPU adapter is a software one (${adapterName(ctx.info)}). Install the GPU's Vulkan driver (NVIDIA: the driver's Vulkan ICD, nvidia_icd.json) and libvulkan1.`);
   }
-  const dataset = await loadDataset(config.dataset, { path: config.dataPath });
+  const dataset = await loadDataset(config.dataset, { path: config.dataPath, imageFolder: { imageSize: config.imageSize, valFraction: config.valFraction } });
   const modelOptions = { width: config.width, numClasses: dataset.numClasses, inChannels: dataset.channels, inputSize: dataset.height, stem: config.stem ?? 'pad', seed: config.seed };
   const model = createModel(config.model, modelOptions);
   const trainer = new Trainer(model, dataset, config);
@@ -188,6 +188,8 @@ async function train(
       dataset: config.dataset,
       epoch: trainer.epoch,
       globalStep: trainer.globalStep,
+      classNames: dataset.classNames,
+      valFraction: config.valFraction,
     });
     const log = (s: string) => {
       if (!config.quiet) process.stderr.write(`${s}\n`);
@@ -285,6 +287,7 @@ async function train(
   } finally {
     model.dispose();
     trainer.optimizer.dispose();
+    await dataset.close?.();
   }
 }
 

@@ -4,8 +4,8 @@ import { tidy } from '../tensor/scope.js';
 import { compileStep, type CompiledStep } from '../tensor/compile.js';
 import { crossEntropy } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
-import { BatchLoader } from '../data/loader.js';
-import type { Batch, Dataset } from '../data/types.js';
+import { createLoader } from '../data/loader.js';
+import type { Batch, BatchSource, Dataset } from '../data/types.js';
 import type { Module } from '../nn/module.js';
 import { learningRate } from './schedule.js';
 import type { Progress, TrainConfig } from './types.js';
@@ -49,8 +49,8 @@ export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'm
  */
 export class Trainer {
   readonly optimizer: SGD;
-  readonly trainLoader: BatchLoader;
-  readonly testLoader: BatchLoader;
+  readonly trainLoader: BatchSource;
+  readonly testLoader: BatchSource;
   /** Steps taken so far (across epochs), for the schedule. */
   globalStep = 0;
   /** Epochs completed. */
@@ -64,8 +64,8 @@ export class Trainer {
     this.optimizer = new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov });
     // Flips make no sense for digits: MNIST is augmented with crops only.
     const augment = config.augment === false ? false : dataset.name === 'mnist' ? { crop: true, flip: false } : true;
-    this.trainLoader = new BatchLoader(dataset, 'train', { batchSize: config.batchSize, shuffle: true, augment, seed: config.seed, dropLast: true });
-    this.testLoader = new BatchLoader(dataset, 'test', { batchSize: Math.max(config.batchSize, 100), shuffle: false, augment: false, seed: config.seed });
+    this.trainLoader = createLoader(dataset, 'train', { batchSize: config.batchSize, shuffle: true, augment, seed: config.seed, dropLast: true });
+    this.testLoader = createLoader(dataset, 'test', { batchSize: Math.max(config.batchSize, 100), shuffle: false, augment: false, seed: config.seed });
     this.compiled = config.compile === false ? null : compileStep((x: Tensor, labels: Int32Array) => this.stepBody(x, labels), { name: 'Trainer.step' });
   }
 
@@ -145,11 +145,12 @@ export class Trainer {
       const seconds = elapsed();
       onProgress?.({ epoch, epochs: this.config.epochs, step: p.index + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: this.optimizer.lr, elapsed: seconds });
     };
-    let next = step < steps ? this.trainLoader.batch(epoch, step) : null;
+    // Streamed datasets return promises (decoding threads prefetch ahead); in-memory ones return batches.
+    let next: Promise<Batch> | null = step < steps ? Promise.resolve(this.trainLoader.batch(epoch, step)) : null;
     try {
       for (; step < steps && next; step++) {
         if (shouldStop?.()) break;
-        const batch = next;
+        const batch = await next;
         const lr = (this.optimizer.lr = learningRate(this.config, this.globalStep, total));
         const [loss, logits] = this.encodeStep(batch);
         const reads = Promise.all([loss.toArray(), logits.toArray(), this.optimizer.nonFiniteFlags.toArray()]);
@@ -158,7 +159,8 @@ export class Trainer {
         logits.dispose();
         this.globalStep++;
         // The GPU is busy with this step: prepare the next batch and account for the previous step meanwhile.
-        next = step + 1 < steps ? this.trainLoader.batch(epoch, step + 1) : null;
+        next = step + 1 < steps ? Promise.resolve(this.trainLoader.batch(epoch, step + 1)) : null;
+        next?.catch(() => undefined); // awaited on the next iteration
         const previous = pending;
         pending = { batch, reads, index: step, lr };
         if (previous) await settle(previous);
@@ -209,7 +211,7 @@ export class Trainer {
 }
 
 /** Evaluates a model on a loader's batches (eval mode, no graph). */
-export async function evaluateModel(model: Module, dataset: Dataset, loader: BatchLoader, maxImages = Infinity): Promise<{ loss: number; accuracy: number }> {
+export async function evaluateModel(model: Module, dataset: Dataset, loader: BatchSource, maxImages = Infinity): Promise<{ loss: number; accuracy: number }> {
   const wasTraining = model.training;
   model.eval();
   let lossSum = 0;
@@ -217,7 +219,7 @@ export async function evaluateModel(model: Module, dataset: Dataset, loader: Bat
   let seen = 0;
   try {
     for (let i = 0; i < loader.numBatches() && seen < maxImages; i++) {
-      const batch = loader.batch(0, i);
+      const batch = await loader.batch(0, i);
       const [loss, logits] = noGrad(() =>
         tidy(() => {
           const x = tensor(batch.images, [batch.count, dataset.channels, dataset.height, dataset.width]);

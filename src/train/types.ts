@@ -1,5 +1,3 @@
-import type { RunFingerprint } from './fingerprint.js';
-
 /** Everything a training run needs; the CLI flags map one to one. */
 export interface TrainConfig {
   model: string;
@@ -8,8 +6,12 @@ export interface TrainConfig {
   /** How S/SL models feed the input to the n-wide layer: zero-pad channels (default) or a learned conv. */
   stem?: 'pad' | 'conv';
   dataset: string;
-  /** Folder or archive for CIFAR / Tiny ImageNet. */
+  /** Folder or archive for CIFAR / Tiny ImageNet / imagefolder. */
   dataPath?: string;
+  /** imagefolder: the side S of the S × S training and evaluation crops (default 224). */
+  imageSize?: number;
+  /** imagefolder without train/ and val/ folders: the fraction of each class held out for evaluation. */
+  valFraction?: number;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -95,3 +97,6 @@ export interface EpochMetrics {
   seconds: number;
   time: string;
 }
+
+/** TrainConfig without the settings that do not change the result (folder, resume, logging, hardware check, data path, compiled or eager steps). */
+export type RunFingerprint = Omit<TrainConfig, 'out' | 'resume' | 'overwrite' | 'quiet' | 'requireHardware' | 'dataPath' | 'compile'>;

@@ -80,3 +80,80 @@ export function parseSafetensors(bytes) {
   if (end !== dataBytes) throw new Error(`safetensors: tensors end at ${end}, data holds ${dataBytes} bytes`);
   return { metadata, tensors: header };
 }
+
+/** Every tensor of a safetensors file as { shape, data: Float32Array }, in file order, plus the metadata. */
+export function readSafetensors(bytes) {
+  const { metadata, tensors } = parseSafetensors(bytes);
+  const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));
+  const base = bytes.byteOffset + 8 + n;
+  const out = [];
+  for (const [name, t] of Object.entries(tensors)) {
+    const copy = new Uint8Array(bytes.buffer.slice(base + t.data_offsets[0], base + t.data_offsets[1]));
+    out.push({ name, shape: t.shape, data: new Float32Array(copy.buffer) });
+  }
+  return { metadata, tensors: out };
+}
+
+/** A safetensors file (F32 only), written from the format's description: 8-byte header length, JSON header, data. */
+export function writeSafetensors(tensors, metadata) {
+  const header = { __metadata__: metadata };
+  let offset = 0;
+  for (const t of tensors) {
+    header[t.name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + 4 * t.data.length] };
+    offset += 4 * t.data.length;
+  }
+  let json = JSON.stringify(header);
+  json += ' '.repeat((8 - (json.length % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let at = 8 + head.length;
+  for (const t of tensors) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
+
+/**
+ * The CLI's checkpoint.safetensors (src/train/checkpoint.ts) made from a model file: the model tensors, one
+ * optimizer.momentum.<parameter> tensor per parameter (BatchNorm running statistics are not parameters), and the
+ * run state in the metadata. Returns the bytes and how many momentum tensors it holds.
+ */
+export function cliCheckpoint(modelBytes) {
+  const { metadata, tensors } = readSafetensors(modelBytes);
+  const params = tensors.filter((t) => !/running_(mean|var)$|num_batches_tracked$/.test(t.name));
+  const momentum = params.map((t) => ({ name: `optimizer.momentum.${t.name}`, shape: t.shape, data: t.data.map((v, i) => 0.01 * Math.sin(i + 1)) }));
+  const epoch = Number(metadata.epoch);
+  const run = { config: {}, metrics: Array.from({ length: epoch }, (_, i) => ({ epoch: i + 1 })), optimizerSteps: Number(metadata.globalStep) };
+  const { epochStep: _page, ...cli } = metadata;
+  return { bytes: writeSafetensors([...tensors, ...momentum], { ...cli, run: JSON.stringify(run) }), momentum: momentum.length };
+}
+
+/** A tiny tiny-imagenet-200 folder on disk: `classes` wnids, `perClass` 64×64 JPEG training images each, 2 val images per class. */
+export async function fakeTinyImagenet(dir, classes = 4, perClass = 4) {
+  const { mkdir, writeFile } = await import('node:fs/promises');
+  const jpeg = (await import('jpeg-js')).default;
+  const root = `${dir}/tiny-imagenet-200`;
+  const image = (c, k) => {
+    const data = Buffer.alloc(64 * 64 * 4);
+    for (let i = 0; i < 64 * 64; i++) data.set([(c * 60 + k * 7) % 256, ((i % 64) * 4) % 256, (Math.floor(i / 64) * 4 + c * 30) % 256, 255], i * 4);
+    return jpeg.encode({ data, width: 64, height: 64 }, 90).data;
+  };
+  const wnids = Array.from({ length: classes }, (_, c) => `n0000000${c}`);
+  await mkdir(`${root}/val/images`, { recursive: true });
+  await writeFile(`${root}/wnids.txt`, `${wnids.join('\n')}\n`);
+  const ann = [];
+  for (const [c, w] of wnids.entries()) {
+    await mkdir(`${root}/train/${w}/images`, { recursive: true });
+    for (let k = 0; k < perClass; k++) await writeFile(`${root}/train/${w}/images/${w}_${k}.JPEG`, image(c, k));
+    for (let v = 0; v < 2; v++) {
+      const name = `val_${c * 2 + v}.JPEG`;
+      await writeFile(`${root}/val/images/${name}`, image(c, 10 + v));
+      ann.push(`${name}\t${w}\t0\t0\t63\t63`);
+    }
+  }
+  await writeFile(`${root}/val/val_annotations.txt`, `${ann.join('\n')}\n`);
+  return root;
+}

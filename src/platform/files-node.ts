@@ -1,4 +1,6 @@
-// Node-only file helpers: atomic writes (a crash never leaves a half-written checkpoint) and reads with clear errors.
+// The Node platform layer: every file write that must survive a crash goes through writeFileAtomic (the one atomic
+// writer: temp file, fsync, rename, directory fsync), reads give errors naming the path and purpose, and makeDirs
+// replaces mkdir -p. Imports nothing from src/, so any Node-only file of any layer may use it.
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
