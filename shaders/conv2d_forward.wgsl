@@ -222,6 +222,25 @@ fn fstore4(o: u32, row: u32, ow4: u32, n: u32, m: mat4x4f, split: u32, b: vec4f)
   fstore(o + 3u, row, ow4, n, m[3] + vec4f(b.w), split);
 }
 
+// The epilogue of main_fast and main_rows: R rows × 4 columns × 8 channels (a*: channels o0..o0+3, b*: o0+4..o0+7)
+// stored with the bias of their channels, one vec4 per row and channel group.
+fn fstore_block(o0: u32, oh: u32, ow4: u32, n: u32, split: u32, a0: mat4x4f, b0: mat4x4f, a1: mat4x4f, b1: mat4x4f, a2: mat4x4f, b2: mat4x4f, a3: mat4x4f, b3: mat4x4f) {
+  let ba = fbias4(o0);
+  let bb = fbias4(o0 + 4u);
+  fstore4(o0, oh, ow4, n, a0, split, ba);
+  fstore4(o0 + 4u, oh, ow4, n, b0, split, bb);
+  if (R > 1u) {
+    fstore4(o0, oh + 1u, ow4, n, a1, split, ba);
+    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split, bb);
+  }
+  if (R > 2u) {
+    fstore4(o0, oh + 2u, ow4, n, a2, split, ba);
+    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split, bb);
+    fstore4(o0, oh + 3u, ow4, n, a3, split, ba);
+    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split, bb);
+  }
+}
+
 // The kw = 0, 1, 2 taps of 4 output columns: padded row vec4s i, i+1, i+2 hold columns ow-4 .. ow+7.
 struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
 fn taps(i: u32) -> Taps {
@@ -292,21 +311,7 @@ fn main_fast(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     xi += xstep;
     wi += wstep;
   }
-  let o0 = ob * 8u;
-  let ba = fbias4(o0);
-  let bb = fbias4(o0 + 4u);
-  fstore4(o0, oh, ow4, n, a0, split, ba);
-  fstore4(o0 + 4u, oh, ow4, n, b0, split, bb);
-  if (R > 1u) {
-    fstore4(o0, oh + 1u, ow4, n, a1, split, ba);
-    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split, bb);
-  }
-  if (R > 2u) {
-    fstore4(o0, oh + 2u, ow4, n, a2, split, ba);
-    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split, bb);
-    fstore4(o0, oh + 3u, ow4, n, a3, split, ba);
-    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split, bb);
-  }
+  fstore_block(ob * 8u, oh, ow4, n, split, a0, b0, a1, b1, a2, b2, a3, b3);
 }
 
 // ---- main_fast with the kernel rows in a loop (lavapipe): the same block (R rows × 4 columns × 8 channels) and
@@ -363,21 +368,7 @@ fn main_rows(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
     xi += xstep;
     wi += wstep;
   }
-  let o0 = ob * 8u;
-  let ba = fbias4(o0);
-  let bb = fbias4(o0 + 4u);
-  fstore4(o0, oh, ow4, n, a0, split, ba);
-  fstore4(o0 + 4u, oh, ow4, n, b0, split, bb);
-  if (R > 1u) {
-    fstore4(o0, oh + 1u, ow4, n, a1, split, ba);
-    fstore4(o0 + 4u, oh + 1u, ow4, n, b1, split, bb);
-  }
-  if (R > 2u) {
-    fstore4(o0, oh + 2u, ow4, n, a2, split, ba);
-    fstore4(o0 + 4u, oh + 2u, ow4, n, b2, split, bb);
-    fstore4(o0, oh + 3u, ow4, n, a3, split, ba);
-    fstore4(o0 + 4u, oh + 3u, ow4, n, b3, split, bb);
-  }
+  fstore_block(ob * 8u, oh, ow4, n, split, a0, b0, a1, b1, a2, b2, a3, b3);
 }
 
 // yv (=, or += when accumulate) = Σ over the S partial slices in order (deterministic) + bias; i < psize vec4s.
