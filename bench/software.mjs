@@ -2,7 +2,7 @@
 // with PyTorch on the same CPU with as many threads as there are cores, in one run:
 //   - the adapter's FMA ceiling (bench/fma.mjs), conv 3×3 forward at 16×16×256 and 8×8×512 (batch 32) as GFLOP/s
 //     and as a share of that ceiling;
-//   - the main job's training step (`npm run train`: s-vgg16 n=16, batch 32, 1×32×32, SGD with Nesterov momentum,
+//   - the main job's training step (`npm run train`: sl-vgg16 n=16, batch 32, 1×32×32, SGD with Nesterov momentum,
 //     compiled as the trainer runs it) in ms per step and images/s;
 //   - PyTorch (bench/pytorch_ref.py, python3 with torch) on the CPU: the same step and the same convs.
 // Usage: node bench/software.mjs [--steps 20] [--threads N] [--out DIR]   (writes DIR/software.md and .json)
@@ -64,7 +64,7 @@ async function child() {
     w.dispose();
   }
   // The main job's step, as the trainer runs it: compiled, the batch uploaded each step, the loss read back.
-  const model = createModel('s-vgg16', { width: 16, inChannels: 1, numClasses: 10, inputSize: 32, seed: 0 });
+  const model = createModel('sl-vgg16', { width: 16, inChannels: 1, numClasses: 10, inputSize: 32, seed: 0 });
   model.train();
   const opt = new SGD(model.parameters(), { lr: 0.03, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   const data = new Float32Array(BATCH * 32 * 32).map((_, i) => Math.sin(i * 0.37));
@@ -128,7 +128,7 @@ function pytorch(threads) {
     if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
     return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   };
-  const step = py(['--models', 's-vgg16:16', '--channels', '1', '--batch', String(BATCH), '--steps', String(STEPS)]);
+  const step = py(['--models', 'sl-vgg16:16', '--channels', '1', '--batch', String(BATCH), '--steps', String(STEPS)]);
   if (step.error) return { error: step.error };
   rows.version = step[0].framework;
   rows.stepMs = step[0].ms_per_step;
@@ -197,7 +197,7 @@ function markdown(r, threads) {
       pt?.convMs ? `${f(pt.convMs[i], 1)} (${f(gf(pt.convMs[i]))})` : '–',
     ]);
   });
-  row('main job step (s-vgg16 n=16, batch 32, 1×32×32): ms', [...ok.map((a) => f(a.stepMs)), pt ? f(pt.stepMs) : '–']);
+  row('main job step (sl-vgg16 n=16, batch 32, 1×32×32): ms', [...ok.map((a) => f(a.stepMs)), pt ? f(pt.stepMs) : '–']);
   row('main job step: images/s', [...ok.map((a) => f((BATCH * 1000) / a.stepMs, 0)), pt ? f((BATCH * 1000) / pt.stepMs, 0) : '–']);
   if (pt) row('step time / PyTorch CPU', [...ok.map((a) => `${f(a.stepMs / pt.stepMs, 2)}×`), '1×']);
   row('first two steps (compile included), s', [...ok.map((a) => f(a.stepWarmupMs / 1000)), '–']);
