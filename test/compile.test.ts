@@ -120,36 +120,48 @@ describe('compileStep: replay is bit-identical to eager', () => {
   });
 });
 
+/**
+ * A 10×3 linear classifier trained with `options` for `steps` steps, eagerly or through compileStep; `beforeCompile`
+ * runs once the weight, optimizer and step body exist and before the step is compiled. Returns the losses and the
+ * final weight (and momentum, when there is one).
+ */
+async function linearRun(
+  options: ConstructorParameters<typeof SGD>[1],
+  compiled: boolean,
+  steps: number,
+  beforeCompile?: (w: Tensor, opt: SGD, body: (x: Tensor, labels: Int32Array) => Tensor) => void,
+): Promise<{ losses: number[]; out: Float32Array[] }> {
+  const w = tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)), [10, 3], { requiresGrad: true });
+  const opt = new SGD([w], options);
+  const body = (x: Tensor, labels: Int32Array) => {
+    const loss = crossEntropy(relu(linear(x, w)), labels);
+    void loss.backward();
+    opt.step();
+    opt.zeroGrad();
+    return loss;
+  };
+  beforeCompile?.(w, opt, body);
+  const step = compileStep(body);
+  const losses: number[] = [];
+  for (let i = 0; i < steps; i++) {
+    const x = tensor(Float32Array.from({ length: 12 }, (_, j) => Math.cos(i * 12 + j)), [4, 3]);
+    const labels = Int32Array.from([i % 10, (i + 3) % 10, 7, 1]);
+    losses.push(await (compiled ? step(x, labels) : tidy(() => body(x, labels))).item());
+    x.dispose();
+  }
+  const out = [await w.toArray(), ...(opt.momentumBuffers[0] ? [await opt.momentumBuffers[0].toArray()] : [])];
+  step.dispose();
+  opt.dispose();
+  w.dispose();
+  return { losses, out };
+}
+
 describe('compileStep: SGD variants', () => {
   // Plain SGD (no momentum buffer) and dampening ≠ 0 (the first-step flag lives in SGD's per-step state buffer).
   for (const options of [{ lr: 0.1 }, { lr: 0.05, momentum: 0.8, dampening: 0.3, weightDecay: 1e-3 }]) {
     it(`${JSON.stringify(options)}: 6 steps eager vs compiled`, async () => {
-      const run = async (compiled: boolean) => {
-        const w = tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)), [10, 3], { requiresGrad: true });
-        const opt = new SGD([w], options);
-        const body = (x: Tensor, labels: Int32Array) => {
-          const loss = crossEntropy(relu(linear(x, w)), labels);
-          void loss.backward();
-          opt.step();
-          opt.zeroGrad();
-          return loss;
-        };
-        const step = compileStep(body);
-        const losses: number[] = [];
-        for (let i = 0; i < 6; i++) {
-          const x = tensor(Float32Array.from({ length: 12 }, (_, j) => Math.cos(i * 12 + j)), [4, 3]);
-          const labels = Int32Array.from([i % 10, (i + 3) % 10, 7, 1]);
-          losses.push(await (compiled ? step(x, labels) : tidy(() => body(x, labels))).item());
-          x.dispose();
-        }
-        const out = [await w.toArray(), ...(opt.momentumBuffers[0] ? [await opt.momentumBuffers[0].toArray()] : [])];
-        step.dispose();
-        opt.dispose();
-        w.dispose();
-        return { losses, out };
-      };
-      const eager = await run(false);
-      const compiled = await run(true);
+      const eager = await linearRun(options, false, 6);
+      const compiled = await linearRun(options, true, 6);
       expect(compiled.losses).toEqual(eager.losses);
       expectBitIdentical(compiled.out, eager.out);
     });
@@ -261,16 +273,8 @@ describe('Trainer: compile on and off', () => {
 
 describe('compileStep: the multi-tensor SGD', () => {
   it('gradients made outside the optimizer arena are moved in once; a recording that moved them is not replayed', async () => {
-    const run = async (compiled: boolean) => {
-      const w = tensor(Float32Array.from({ length: 30 }, (_, i) => Math.sin(i)), [10, 3], { requiresGrad: true });
-      const opt = new SGD([w], { lr: 0.1, momentum: 0.9, dampening: 0.1 });
-      const body = (x: Tensor, labels: Int32Array) => {
-        const loss = crossEntropy(relu(linear(x, w)), labels);
-        void loss.backward();
-        opt.step();
-        opt.zeroGrad();
-        return loss;
-      };
+    const options = { lr: 0.1, momentum: 0.9, dampening: 0.1 };
+    const beforeCompile = (w: Tensor, opt: SGD, body: (x: Tensor, labels: Int32Array) => Tensor) => {
       // Eager steps first: the flags and state exist before the step is compiled, so only the moves mark state.
       for (let i = 0; i < 2; i++) tidy(() => body(tensor(Float32Array.from({ length: 12 }, (_, j) => Math.cos(j + i)), [4, 3]), Int32Array.from([1, 2, 3, 4])));
       // A disposed gradient, made again by a backward outside the step: the first compiled call's step() moves it
@@ -279,22 +283,10 @@ describe('compileStep: the multi-tensor SGD', () => {
       w.grad = null;
       tidy(() => void crossEntropy(relu(linear(tensor(new Float32Array(12).fill(0.5), [4, 3]), w)), Int32Array.from([0, 1, 2, 3])).backward());
       opt.zeroGrad();
-      const step = compileStep(body);
-      const losses: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        const x = tensor(Float32Array.from({ length: 12 }, (_, j) => Math.cos(i * 12 + j)), [4, 3]);
-        const labels = Int32Array.from([i % 10, (i + 3) % 10, 7, 1]);
-        losses.push(await (compiled ? step(x, labels) : tidy(() => body(x, labels))).item());
-        x.dispose();
-      }
-      const out = [await w.toArray(), await opt.momentumBuffers[0]!.toArray()];
-      step.dispose();
-      opt.dispose();
-      w.dispose();
-      return { losses, out };
     };
-    const eager = await run(false);
-    const compiled = await run(true);
+    const eager = await linearRun(options, false, 5, beforeCompile);
+    const compiled = await linearRun(options, true, 5, beforeCompile);
+    expect(compiled.out).toHaveLength(2); // weight and momentum
     expect(compiled.losses).toEqual(eager.losses);
     expectBitIdentical(compiled.out, eager.out);
   });
