@@ -60,7 +60,24 @@ function reflect(name: string, source: string): Omit<ShaderInfo, 'module' | 'sou
   return { entries, overrides: new Set(r.overrides.map((o) => o.name)) };
 }
 
-/** Loads, reflects and compiles every kernel in the registry once, reporting WGSL errors with file and line. */
+/**
+ * Where line `line` (1-based) of a generated kernel was written: scripts/wgsl-compose.mjs puts a
+ * `// @source shaders/FILE:N` comment wherever the output stops following one source file line by line, so the line
+ * k lines below the nearest such comment is line N + k − 1 of FILE. undefined for a hand-written kernel.
+ */
+export function sourceLine(source: string, line: number): string | undefined {
+  const lines = source.split('\n');
+  for (let i = Math.min(line, lines.length) - 2; i >= 0; i--) {
+    const m = /^\/\/ @source (\S+):(\d+)/.exec(lines[i]!);
+    if (m) return `${m[1]}:${Number(m[2]) + (line - 2 - i)}`;
+  }
+  return undefined;
+}
+
+/**
+ * Loads, reflects and compiles every kernel in the registry once, reporting WGSL errors with file and line (and, for
+ * a generated kernel, the line of its source in shaders/src or shaders/lib that it came from).
+ */
 export async function loadShaders(device: GPUDevice, readText: (url: URL) => Promise<string>): Promise<Map<string, ShaderInfo>> {
   const out = new Map<string, ShaderInfo>();
   await Promise.all(
@@ -70,7 +87,11 @@ export async function loadShaders(device: GPUDevice, readText: (url: URL) => Pro
       const info = await module.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === 'error');
       if (errors.length) {
-        throw new ShaderCompileError(errors.map((m) => `shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`).join('\n'));
+        const where = (m: GPUCompilationMessage): string => {
+          const from = sourceLine(source, m.lineNum);
+          return `shaders/${name}.wgsl:${m.lineNum}:${m.linePos}${from ? ` (from ${from})` : ''}`;
+        };
+        throw new ShaderCompileError(errors.map((m) => `${where(m)}: ${m.message}`).join('\n'));
       }
       out.set(name, { name, source, module, ...reflect(name, source) });
     }),

@@ -1,0 +1,66 @@
+// torch.optim.SGD for every parameter of an arena in one dispatch (a multi-tensor update, as PyTorch's foreach /
+// fused optimizers), the same arithmetic per value as PyTorch:
+//   d = grad + weight_decay · param
+//   buf = first ? d : momentum · buf + (1 - dampening) · d
+//   d = nesterov ? d + momentum · buf : buf
+//   param -= lr · d
+// param, grad and buf are arenas (src/optim/arena.ts): parameter k occupies floats [start_k, end_k) of each, with
+// start_k a multiple of 64 (the 256-byte view alignment), so every 64-float block belongs to one parameter.
+// table = [owner of each block (n4 / 16 entries), then end_k for each parameter k]: written once per arena.
+// Floats past end_k (the padding up to the next block) are left as they are and never flagged.
+// The values that change from step to step without changing the work live in `state`, written by SGD.step() once
+// per step (so a compiled step's recording never bakes them in): state[0] = lr, state[1 + k] = parameter k's code:
+// 0 = no gradient this step (skipped, as torch skips grad None), 1 = update, 2 = update, first momentum step with
+// dampening ≠ 0 (buf = d). With dampening 0 a new buffer starts at zero, and momentum · 0 + 1 · d is exactly d.
+// use_buf = 0: no momentum (buf is a placeholder and never touched).
+// Non-finite values are flagged in `nonfinite` (sticky, never cleared here): slot 2k for parameter k's gradient,
+// 2k + 1 for its updated weight, so training stops on NaN/Inf whatever earlier kernels did with it.
+struct Params { n4: u32, blocks: u32, momentum: f32, dampening: f32, weight_decay: f32, nesterov: u32, use_buf: u32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read_write> param: array<vec4f>;
+@group(0) @binding(2) var<storage, read> grad: array<vec4f>;
+@group(0) @binding(3) var<storage, read_write> buf: array<vec4f>;
+@group(0) @binding(4) var<storage, read_write> nonfinite: array<f32>;
+@group(0) @binding(5) var<storage, read> state: array<f32>;
+@group(0) @binding(6) var<storage, read> table: array<u32>;
+
+const WG: u32 = 64u;
+// vec4s per invocation: a quarter of a 64-float block, so an invocation never straddles two parameters.
+const RUN: u32 = 4u;
+//#include "lib/ids.wgsl"
+
+// WGSL lets compilers assume finite math, so `x != x` may fold away: test the exponent bits instead.
+fn nonfinite4(x: vec4f) -> vec4<bool> { return (bitcast<vec4u>(x) & vec4u(0x7f800000u)) == vec4u(0x7f800000u); }
+
+@compute @workgroup_size(WG)
+fn step(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let first = flatId(gid, nwg) * RUN;
+  if (first >= p.n4) { return; }
+  let k = table[first / 16u];
+  let code = state[1u + k];
+  if (code == 0.0) { return; }
+  let end = table[p.blocks + k];
+  let lr = state[0];
+  var badGrad = false;
+  var badWeight = false;
+  for (var i = first; i < min(first + RUN, p.n4); i++) {
+    let valid = vec4u(4u * i) + vec4u(0u, 1u, 2u, 3u) < vec4u(end);
+    let w = param[i];
+    let g = grad[i];
+    var d = g + p.weight_decay * w;
+    if (p.use_buf == 1u) {
+      let old = buf[i];
+      var b = d;
+      if (code == 1.0) { b = p.momentum * old + (1.0 - p.dampening) * d; }
+      buf[i] = select(old, b, valid);
+      if (p.nesterov == 1u) { d = d + p.momentum * b; } else { d = b; }
+    }
+    let updated = w - lr * d;
+    param[i] = select(w, updated, valid);
+    badGrad = badGrad || any(nonfinite4(g) & valid);
+    badWeight = badWeight || any(nonfinite4(updated) & valid);
+  }
+  // Every writer stores the same 1.0, so which invocation wins does not matter.
+  if (badGrad) { nonfinite[2u * k] = 1.0; }
+  if (badWeight) { nonfinite[2u * k + 1u] = 1.0; }
+}
