@@ -10,8 +10,11 @@
 //   dw in a fixed order (deterministic).
 //   main_fast_split (+ reduce_partials): the 3×3 / stride 1 / pad 1 case (see the section at the end).
 // bias_grad: db[o] += Σ_{n,oh,ow} dy[n,o,oh,ow], one workgroup per channel and a tree sum in a fixed order.
+// With has_db = 1 the weight-gradient entries also sum the bias gradient on the way (the same dy values pass by):
+// the tiles of in-channel block 0 (and tap 0) keep Σ dy per out channel, written after the weight sums (partial
+// slice [O·C·KH·KW, + O)) and reduced into db with them — one dispatch fewer per conv backward.
 // Also used by blend (KH = KW = 1, m's gradient as dw).
-struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, nchunk: u32, S: u32 };
+struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, nchunk: u32, S: u32, has_db: u32 };
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> x: array<f32>;
@@ -26,8 +29,9 @@ override KH: u32 = 3u;
 override KW: u32 = 3u;
 override SH: u32 = 1u;
 override SW: u32 = 1u;
+override CB: u32 = 4u; // main_fast_split: in channels per invocation (4, 2 or 1)
 
-struct Tile { a0: vec4f, a1: vec4f, a2: vec4f, a3: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f };
+struct Tile { a0: vec4f, a1: vec4f, a2: vec4f, a3: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f, bs: vec4f };
 
 fn ld(i: i32, ok: bool) -> f32 {
   return select(0.0, x[u32(max(i, 0))], ok);
@@ -68,6 +72,7 @@ fn tile(o0: u32, c0: u32, kk: u32, n0: u32, n1: u32) -> Tile {
         t.a1 += d1 * va; t.b1 += d1 * vb;
         t.a2 += d2 * va; t.b2 += d2 * vb;
         t.a3 += d3 * va; t.b3 += d3 * vb;
+        t.bs += vec4f(d0, d1, d2, d3);
       }
     }
   }
@@ -90,6 +95,11 @@ fn row(t: Tile, i: u32) -> array<vec4f, 2> {
   }
 }
 
+// Entries per split slice of partial: the weight's, then (has_db) the bias's.
+fn slice_size() -> u32 {
+  return p.O * p.C * KH * KW + p.has_db * p.O;
+}
+
 // Grid: [ceil(C / 8)·KH·KW, ceil(O / (4·WG)), 1]; workgroup x = (channel block, tap).
 @compute @workgroup_size(WG)
 fn main_direct(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -105,6 +115,11 @@ fn main_direct(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) 
       if (o < p.O && c0 + j < p.C) { dw[(o * p.C + c0 + j) * KK + kk] += pick(r[0], r[1], j); }
     }
   }
+  if (p.has_db != 0u && wid.x == 0u) {
+    for (var i = 0u; i < 4u; i++) {
+      if (o0 + i * WG < p.O) { db[o0 + i * WG] += t.bs[i]; }
+    }
+  }
 }
 
 // Grid: [ceil(C / 8)·KH·KW, ceil(O / (4·WG)), S]; split s covers images [s·nchunk, (s+1)·nchunk).
@@ -115,7 +130,7 @@ fn main_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
   let kk = wid.x % KK;
   let c0 = (wid.x / KK) * 8u;
   let n0 = wid.z * p.nchunk;
-  let base = wid.z * p.O * p.C * KK;
+  let base = wid.z * slice_size();
   let t = tile(o0, c0, kk, n0, min(n0 + p.nchunk, p.N));
   for (var i = 0u; i < 4u; i++) {
     let o = o0 + i * WG;
@@ -123,6 +138,7 @@ fn main_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
     for (var j = 0u; j < 8u; j++) {
       if (o < p.O && c0 + j < p.C) { partial[base + (o * p.C + c0 + j) * KK + kk] = pick(r[0], r[1], j); }
     }
+    if (p.has_db != 0u && wid.x == 0u && o < p.O) { partial[base + p.O * p.C * KK + o] = t.bs[i]; }
   }
 }
 
@@ -131,10 +147,11 @@ fn main_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) w
 fn reduce_partials(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
   let i = gid.x + gid.y * nwg.x * 256u;
   let MN = p.O * p.C * KH * KW;
-  if (i >= MN) { return; }
+  let size = slice_size();
+  if (i >= size) { return; }
   var s = 0.0;
-  for (var z = 0u; z < p.S; z++) { s += partial[z * MN + i]; }
-  dw[i] += s;
+  for (var z = 0u; z < p.S; z++) { s += partial[z * size + i]; }
+  if (i < MN) { dw[i] += s; } else { db[i - MN] += s; }
 }
 
 // dyT[n,r,o] = dy[n,o,r] (r = oh·OW + ow). Grid: [ceil(OH·OW / WG), O, N].
@@ -200,7 +217,7 @@ fn tap9(d: vec4f, u: Taps, v: Taps, z: Taps) -> mat3x3f {
 
 // One in channel's share of a tile: m_i = its 3×3 sums with out channel i of the block.
 struct Col { m0: mat3x3f, m1: mat3x3f, m2: mat3x3f, m3: mat3x3f };
-struct WAcc { c0: Col, c1: Col, c2: Col, c3: Col };
+struct WAcc { c0: Col, c1: Col, c2: Col, c3: Col, bs: mat4x4f }; // bs[i]: Σ dy of out channel i, by column
 // dy rows h0 (d·0) and h0 + 1 (d·1) of the block's 4 out channels, at one vec4 of columns.
 struct DyRows { d00: vec4f, d01: vec4f, d10: vec4f, d11: vec4f, d20: vec4f, d21: vec4f, d30: vec4f, d31: vec4f };
 
@@ -224,7 +241,7 @@ fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
   let W4 = p.W / 4u;
   let HW4 = p.H * W4;
   let o = min(vec4u(ob * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.O - 1u));
-  let c = min(vec4u(cb * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.C - 1u));
+  let c = min(vec4u(cb * CB) + vec4u(0u, 1u, 2u, 3u), vec4u(p.C - 1u));
   var a: WAcc;
   for (var n = n0; n < n1; n++) {
     let dp = (vec4u(n * p.O) + o) * HW4;
@@ -242,10 +259,13 @@ fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
         let i2 = i1 + W4;
         let d = DyRows(dyv[dp.x + i1], dyv[dp.x + i2], dyv[dp.y + i1], dyv[dp.y + i2],
                        dyv[dp.z + i1], dyv[dp.z + i2], dyv[dp.w + i1], dyv[dp.w + i2]);
+        a.bs += mat4x4f(d.d00 + d.d01, d.d10 + d.d11, d.d20 + d.d21, d.d30 + d.d31);
         a.c0 = add_col(a.c0, col(xp.x, r, ok0, ok3, ow4, lok, rok, d));
-        a.c1 = add_col(a.c1, col(xp.y, r, ok0, ok3, ow4, lok, rok, d));
-        a.c2 = add_col(a.c2, col(xp.z, r, ok0, ok3, ow4, lok, rok, d));
-        a.c3 = add_col(a.c3, col(xp.w, r, ok0, ok3, ow4, lok, rok, d));
+        if (CB > 1u) { a.c1 = add_col(a.c1, col(xp.y, r, ok0, ok3, ow4, lok, rok, d)); }
+        if (CB > 2u) {
+          a.c2 = add_col(a.c2, col(xp.z, r, ok0, ok3, ow4, lok, rok, d));
+          a.c3 = add_col(a.c3, col(xp.w, r, ok0, ok3, ow4, lok, rok, d));
+        }
       }
     }
   }
@@ -264,13 +284,22 @@ fn blocks(a: WAcc) -> array<mat3x3f, 16> {
 fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
   let nob = (p.O + 3u) / 4u;
   let l = wid.y * WG + lid.x;
-  if (l >= nob * ((p.C + 3u) / 4u)) { return; }
+  if (l >= nob * ((p.C + CB - 1u) / CB)) { return; }
   let n0 = wid.x * p.nchunk;
-  let m = blocks(wtile(l % nob, l / nob, n0, min(n0 + p.nchunk, p.N)));
-  let base = wid.x * p.O * p.C * 9u;
+  let a = wtile(l % nob, l / nob, n0, min(n0 + p.nchunk, p.N));
+  let m = blocks(a);
+  let base = wid.x * slice_size();
+  if (p.has_db != 0u && l < nob) {
+    let one = vec4f(1.0);
+    let bsum = vec4f(dot(a.bs[0], one), dot(a.bs[1], one), dot(a.bs[2], one), dot(a.bs[3], one));
+    for (var i = 0u; i < 4u; i++) {
+      if (l * 4u + i < p.O) { partial[base + p.O * p.C * 9u + l * 4u + i] = bsum[i]; }
+    }
+  }
   for (var j = 0u; j < 16u; j++) {
     let o = (l % nob) * 4u + j / 4u;
-    let c = (l / nob) * 4u + j % 4u;
+    let c = (l / nob) * CB + j % 4u;
+    if (j % 4u >= CB) { continue; }
     if (o >= p.O || c >= p.C) { continue; }
     for (var k = 0u; k < 9u; k++) { partial[base + (o * p.C + c) * 9u + k] = m[j][k / 3u][k % 3u]; }
   }

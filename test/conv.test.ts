@@ -143,6 +143,44 @@ describe('conv2d vs float64 CPU reference', () => {
     close('dw twice', await w.grad!.toArray(), ref.dw.map((v) => 2 * v));
   });
 
+  // dx's first contribution is written (=, the buffer comes from freshGrad uninitialised: checkVariant above); a
+  // later one must add (+=). db rides along with the weight gradient's pass (no bias_grad dispatch) and must add
+  // too. Every input- and weight-gradient row, starting from non-zero gradient buffers.
+  const ACC_CASES: RefConv[] = [
+    { N: 2, C: 5, H: 8, W: 8, O: 6, KH: 3, KW: 3, stride: 1, pad: 1 },
+    { N: 2, C: 4, H: 7, W: 6, O: 5, KH: 3, KW: 3, stride: 2, pad: 1 },
+  ];
+  const gradRows = [...new Set([...CONV_VARIANTS.inputGrad, ...CONV_VARIANTS.weightGrad].map((r) => r.name))];
+  for (const variant of gradRows) {
+    for (const s of ACC_CASES) {
+      const [OH, OW] = outSize(s);
+      const g = { N: s.N, C: s.C, H: s.H, W: s.W, O: s.O, KH: 3, KW: 3, OH, OW, sh: s.stride, sw: s.stride, ph: s.pad, pw: s.pad };
+      it.skipIf(!appliesTo(variant, 'inputGrad', g) && !appliesTo(variant, 'weightGrad', g))(`variant ${variant} adds dx, dw and db into non-zero buffers: ${name({ ...s, bias: true })}`, async () => {
+        await withVariant(variant, async () => {
+          const xv = seeded(s.N * s.C * s.H * s.W, 51);
+          const wv = seeded(s.O * s.C * 9, 52);
+          const dyv = seeded(s.N * s.O * OH * OW, 53);
+          const x0 = seeded(xv.length, 54);
+          const w0 = seeded(wv.length, 55).map((v) => 3 * v);
+          const b0 = seeded(s.O, 56).map((v) => 5 * v);
+          const x = tensor(xv, [s.N, s.C, s.H, s.W], { requiresGrad: true });
+          const w = tensor(wv, [s.O, s.C, 3, 3], { requiresGrad: true });
+          const b = tensor(seeded(s.O, 57), [s.O], { requiresGrad: true });
+          x.grad = keep(tensor(x0, x.shape));
+          w.grad = keep(tensor(w0, w.shape));
+          b.grad = keep(tensor(b0, b.shape));
+          const y = conv2d(x, w, b, { stride: s.stride, padding: s.pad });
+          const entries = await dispatchedEntries(() => y.backward(tensor(dyv, y.shape)));
+          expect(entries).not.toContain('conv2d_backward_weight.bias_grad');
+          const ref = conv2dBackwardRef(s, xv, wv, dyv);
+          close('dx', await x.grad!.toArray(), ref.dx.map((v, i) => x0[i] + v));
+          close('dw', await w.grad!.toArray(), ref.dw.map((v, i) => w0[i] + v));
+          close('db', await b.grad!.toArray(), ref.db.map((v, i) => b0[i] + v));
+        });
+      });
+    }
+  }
+
   // The 3×3 / stride 1 / pad 1 / W % 4 == 0 / H even weight gradient (fastWeightGrad: partial sums per batch
   // split, then reduce_partials into dw) must ADD to a gradient buffer that already holds values, as every
   // backward rule does (a shared weight's earlier uses, an earlier backward). Starting from zero, as the cases

@@ -34,11 +34,22 @@ export function gradBufferCount(t: Tensor): number {
 
 /** The gradient buffer of t, created zero-filled on first use. Backward kernels add into it. */
 export function gradOf(t: Tensor): Tensor {
-  if (!t.grad) {
-    gradAllocations.set(t, (gradAllocations.get(t) ?? 0) + 1);
-    t.grad = keep(zeros(t.shape));
-    t.grad.name = t.name ? `${t.name}.grad` : '';
-  }
+  return t.grad ?? newGrad(t, zeros(t.shape));
+}
+
+/**
+ * t's gradient buffer if this is its first contribution, created WITHOUT zero-filling: the caller must write every
+ * element (=, not +=), which saves a kernel its read of the old value (and on lavapipe a pass). Null when t already
+ * has a gradient: then add into gradOf(t) as usual.
+ */
+export function freshGrad(t: Tensor): Tensor | null {
+  return t.grad ? null : newGrad(t, empty(t.shape));
+}
+
+function newGrad(t: Tensor, buffer: Tensor): Tensor {
+  gradAllocations.set(t, (gradAllocations.get(t) ?? 0) + 1);
+  t.grad = keep(buffer);
+  t.grad.name = t.name ? `${t.name}.grad` : '';
   return t.grad;
 }
 

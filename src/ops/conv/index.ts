@@ -1,6 +1,6 @@
 // conv2d: the public op, its three passes (each dispatched through the variant table, variants.ts) and its
 // autograd rule, which blend shares.
-import { gradOf, record } from '../../autograd/engine.js';
+import { freshGrad, gradOf, record } from '../../autograd/engine.js';
 import { type Tensor, empty, shapeStr } from '../../tensor/tensor.js';
 import { checkRank, checkTensor, fail, softwareAdapter } from '../util.js';
 import { type Conv2dOptions, type ConvGeom, pair } from './geometry.js';
@@ -16,14 +16,14 @@ export function convForward(op: string, x: Tensor, w: Tensor, bias: Tensor | nul
   choose('forward', g).run(op, { x, w, bias, y, g });
 }
 
-/** dx += conv_transpose(dy, w). */
-export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom): void {
-  choose('inputGrad', g).run(op, { dy, w, dx, g });
+/** dx += conv_transpose(dy, w), or dx = … (every element written) when accumulate is false. */
+export function convBackwardInput(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom, accumulate = true): void {
+  choose('inputGrad', g).run(op, { dy, w, dx, g, accumulate });
 }
 
-/** dw += Σ over positions of dy ⊗ im2col(x): deterministic, no atomics. */
-export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom): void {
-  choose('weightGrad', g).run(op, { dy, x, dw, g });
+/** dw += Σ over positions of dy ⊗ im2col(x), and db += Σ dy in the same pass when db is given: deterministic, no atomics. */
+export function convBackwardWeight(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom, db: Tensor | null = null): void {
+  choose('weightGrad', g).run(op, { dy, x, dw, db, g });
 }
 
 /** db[o] += Σ_{n,h,w} dy[n,o,h,w]. */
@@ -39,9 +39,15 @@ export function biasGrad(op: string, dy: Tensor, db: Tensor, g: ConvGeom): void 
 export function recordConv(op: string, x: Tensor, w: Tensor, bias: Tensor | null, y: Tensor, g: ConvGeom): Tensor {
   const inputs = bias ? [x, w, bias] : [x, w];
   return record(op, inputs, y, [x, w], (dy, [sx, sw]) => {
-    if (x.requiresGrad) convBackwardInput(`${op}.backward`, dy, sw, gradOf(x), g);
-    if (w.requiresGrad) convBackwardWeight(`${op}.backward`, dy, sx, gradOf(w), g);
-    if (bias?.requiresGrad) biasGrad(`${op}.backward`, dy, gradOf(bias), g);
+    if (x.requiresGrad) {
+      // x's first gradient contribution is written, not added: no zero fill, no read of dx.
+      const fresh = freshGrad(x);
+      convBackwardInput(`${op}.backward`, dy, sw, fresh ?? gradOf(x), g, !fresh);
+    }
+    // The bias gradient rides along with the weight gradient's pass over dy when both are wanted.
+    const db = bias?.requiresGrad ? gradOf(bias) : null;
+    if (w.requiresGrad) convBackwardWeight(`${op}.backward`, dy, sx, gradOf(w), g, db);
+    else if (db) biasGrad(`${op}.backward`, dy, db, g);
   });
 }
 

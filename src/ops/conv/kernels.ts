@@ -2,6 +2,7 @@
 // runs, and with which block sizes, is decided by the variant table (variants.ts), never here.
 import type { Tensor } from '../../tensor/tensor.js';
 import { empty, shapeStr } from '../../tensor/tensor.js';
+import { runtime } from '../../device/index.js';
 import { dispatch, fail, groups256 } from '../util.js';
 import { type ConvGeom, WG, channelTile, checkGrid, convFlops, geomParams, grid, shapeConsts } from './geometry.js';
 
@@ -32,8 +33,12 @@ export function forwardGeneral(op: string, x: Tensor, w: Tensor, bias: Tensor | 
   );
 }
 
-/** dx += conv_transpose(dy, w) with the general kernel: one dispatch z per phase class (ih mod sh, iw mod sw). */
-export function inputGeneral(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom, TM = channelTile(g.C)): void {
+/**
+ * dx += conv_transpose(dy, w) with the general kernel: one dispatch z per phase class (ih mod sh, iw mod sw). The
+ * kernel always adds, so `accumulate = false` (dx uninitialised) clears dx first.
+ */
+export function inputGeneral(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: ConvGeom, TM = channelTile(g.C), accumulate = true): void {
+  if (!accumulate) runtime().clear(dx, op);
   const gx = Math.ceil((g.N * Math.ceil(g.H / g.sh) * Math.ceil(g.W / g.sw)) / (4 * WG));
   checkGrid(op, g, gx);
   dispatch(
@@ -178,8 +183,9 @@ function weightLanes(O: number): number {
  * position-major first; small layers split the batch into S parts (until `minWorkgroups` run) whose partial sums
  * are reduced in a fixed order. `alwaysSplit`: main_split + reduce_partials even for S = 1 (main_direct's guarded
  * read-modify-write stores cost lavapipe about 2 s of LLVM time, main_split's plain writes half that).
+ * With db, the bias gradient db += Σ dy is summed in the same pass (no bias_grad dispatch).
  */
-export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom, minWorkgroups = 128, alwaysSplit = false): void {
+export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, g: ConvGeom, minWorkgroups = 128, alwaysSplit = false): void {
   const OHW = g.OH * g.OW;
   const wg = weightLanes(g.O);
   const CKK = g.C * g.KH * g.KW;
@@ -189,20 +195,32 @@ export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: 
   let S = Math.max(1, Math.min(g.N, Math.ceil(minWorkgroups / (tx * ty))));
   const nchunk = Math.ceil(g.N / S);
   S = Math.ceil(g.N / nchunk);
-  const params = { ...geomParams(g), nchunk, S };
+  const params = { ...geomParams(g), nchunk, S, has_db: db ? 1 : 0 };
   const dyT = empty([g.N * OHW * g.O]);
   dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'transpose_dy', constants: { ...shapeConsts(g), WG }, buffers: { dy, dyT }, params, workgroups: [Math.ceil(OHW / WG), g.O, g.N] });
   const constants = { ...shapeConsts(g), WG: wg };
   const flops = convFlops(g);
+  const dbOrNone = db ?? empty([1]); // a placeholder binding, never touched without has_db
   if (S === 1 && !alwaysSplit) {
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw }, params, workgroups: [tx, ty, 1] }, flops);
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw, db: dbOrNone }, params, workgroups: [tx, ty, 1] }, flops);
   } else {
-    const partial = empty([S, g.O, CKK]);
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dyT_in: dyT, x, partial }, params, workgroups: [tx, ty, S] }, flops);
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * CKK) });
-    partial.dispose();
+    reducePartials(op, dw, db, g, S, params, constants, (partial) =>
+      dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dyT_in: dyT, x, partial }, params, workgroups: [tx, ty, S] }, flops),
+    );
   }
+  if (!db) dbOrNone.dispose();
   dyT.dispose();
+}
+
+/** Runs `fill` on a fresh partial buffer of S slices (weight sums, then db's when given) and adds Σ_s into dw, db. */
+function reducePartials(op: string, dw: Tensor, db: Tensor | null, g: ConvGeom, S: number, params: Record<string, number>, constants: Record<string, number>, fill: (partial: Tensor) => void): void {
+  const size = g.O * g.C * g.KH * g.KW + (db ? g.O : 0);
+  const partial = empty([S * size]);
+  fill(partial);
+  const dbOrNone = db ?? empty([1]);
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw, db: dbOrNone }, params, workgroups: groups256(size) });
+  if (!db) dbOrNone.dispose();
+  partial.dispose();
 }
 
 /**
@@ -210,8 +228,8 @@ export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: 
  * channels, each summing whole images; the batch is split over workgroups until `target(lanes)` of them run, and
  * the splits' partial sums are reduced in a fixed order. See main_fast_split in the shader.
  */
-export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: ConvGeom, target: (lanes: number) => number): void {
-  const blocks = Math.ceil(g.O / 4) * Math.ceil(g.C / 4);
+export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, g: ConvGeom, target: (lanes: number) => number, CB = 4): void {
+  const blocks = Math.ceil(g.O / 4) * Math.ceil(g.C / CB);
   let lanes = 4;
   while (lanes < 64 && lanes < blocks) lanes *= 2;
   const gy = Math.ceil(blocks / lanes);
@@ -219,16 +237,15 @@ export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, g: Con
   let S = Math.max(1, Math.min(g.N, Math.ceil(target(lanes) / gy)));
   const nchunk = Math.ceil(g.N / S);
   S = Math.ceil(g.N / nchunk);
-  const params = { ...geomParams(g), nchunk, S };
-  const constants = { ...shapeConsts(g), WG: lanes };
-  const partial = empty([S, g.O, g.C * 9]);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g));
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw }, params, workgroups: groups256(g.O * g.C * 9) });
-  partial.dispose();
+  const params = { ...geomParams(g), nchunk, S, has_db: db ? 1 : 0 };
+  const constants = { ...shapeConsts(g), WG: lanes, CB };
+  reducePartials(op, dw, db, g, S, params, constants, (partial) =>
+    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g)),
+  );
 }
 
 /** db[o] += Σ_{n,h,w} dy[n,o,h,w]: one workgroup of `lanes` invocations per channel. */
 export function biasGrad(op: string, dy: Tensor, db: Tensor, g: ConvGeom, lanes: number): void {
   if (g.O > 65535) fail(op, `${g.O} channels exceed one dispatch`);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: { ...shapeConsts(g), WG: lanes }, buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0 }, workgroups: [g.O, 1, 1] });
+  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: { ...shapeConsts(g), WG: lanes }, buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0, has_db: 0 }, workgroups: [g.O, 1, 1] });
 }

@@ -11,8 +11,8 @@ export type { AdapterKind } from '../util.js';
 export type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
 
 export interface ForwardArgs { x: Tensor; w: Tensor; bias: Tensor | null; y: Tensor; g: ConvGeom }
-export interface InputGradArgs { dy: Tensor; w: Tensor; dx: Tensor; g: ConvGeom }
-export interface WeightGradArgs { dy: Tensor; x: Tensor; dw: Tensor; g: ConvGeom }
+export interface InputGradArgs { dy: Tensor; w: Tensor; dx: Tensor; g: ConvGeom; accumulate: boolean }
+export interface WeightGradArgs { dy: Tensor; x: Tensor; dw: Tensor; db: Tensor | null; g: ConvGeom }
 interface PassArgs { forward: ForwardArgs; inputGrad: InputGradArgs; weightGrad: WeightGradArgs }
 
 export interface ConvVariant<P extends ConvPass = ConvPass> {
@@ -159,7 +159,7 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     applies: () => true,
     rank: { gpu: 100, lavapipe: 100, swiftshader: 100, software: 100 },
     evidence: 'the fallback: any kernel size, stride and padding',
-    run: (op, a) => inputGeneral(op, a.dy, a.w, a.dx, a.g),
+    run: (op, a) => inputGeneral(op, a.dy, a.w, a.dx, a.g, undefined, a.accumulate),
   },
   {
     // lavapipe: LLVM CPU time cold TM = 16 4.6 s, 8 2.5 s, 4 1.2 s.
@@ -169,7 +169,7 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     applies: () => true,
     rank: { lavapipe: 99 },
     evidence: `${DOC}#compile-time`,
-    run: (op, a) => inputGeneral(op, a.dy, a.w, a.dx, a.g, 4),
+    run: (op, a) => inputGeneral(op, a.dy, a.w, a.dx, a.g, 4, a.accumulate),
   },
   // Stride 1, pad 1, 3×3: dx is the pad-1 conv of dy with w transposed and rotated, so the forward kernels serve.
   ...FAST_ROWS.map((r): ConvVariant<'inputGrad'> => ({
@@ -179,7 +179,7 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     applies: (g, ad) => isFast3x3(g) && r.fits(g, g.C, ad),
     rank: r.rank,
     evidence: r.evidence,
-    run: (op, a) => fastConv(op, a.dy, a.w, true, a.g.O, a.g.C, null, a.dx, true, a.g, r.block(a.g)),
+    run: (op, a) => fastConv(op, a.dy, a.w, true, a.g.O, a.g.C, null, a.dx, a.accumulate, a.g, r.block(a.g)),
   })),
   // Stride 1: dx is the conv of dy with w transposed and rotated 180°, padded KH − 1 − ph (which must be ≥ 0).
   ...TILED_ROWS.map((r): ConvVariant<'inputGrad'> => ({
@@ -189,7 +189,7 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     applies: (g) => g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledFits(transposedGeom(g), r.shape(g.O * g.KH * g.KW)),
     rank: r.rank,
     evidence: `${H200}; ${DOC}#lavapipe`,
-    run: (op, a) => tiledConv(op, a.dy, a.w, true, null, a.dx, true, transposedGeom(a.g), r.shape(a.g.O * a.g.KH * a.g.KW)),
+    run: (op, a) => tiledConv(op, a.dy, a.w, true, null, a.dx, a.accumulate, transposedGeom(a.g), r.shape(a.g.O * a.g.KH * a.g.KW)),
   })),
 ];
 
@@ -202,7 +202,7 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     applies: () => true,
     rank: { gpu: 100, lavapipe: 100, swiftshader: 100, software: 100 },
     evidence: 'the fallback: any kernel size, stride and padding',
-    run: (op, a) => weightGeneral(op, a.dy, a.x, a.dw, a.g),
+    run: (op, a) => weightGeneral(op, a.dy, a.x, a.dw, a.db, a.g),
   },
   {
     // lavapipe: main_direct compiles in 1.8–2.5 s of CPU, main_split + reduce_partials in about 1 s.
@@ -212,7 +212,7 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     applies: () => true,
     rank: { lavapipe: 99 },
     evidence: `${DOC}#compile-time`,
-    run: (op, a) => weightGeneral(op, a.dy, a.x, a.dw, a.g, 128, true),
+    run: (op, a) => weightGeneral(op, a.dy, a.x, a.dw, a.db, a.g, 128, true),
   },
   {
     // A few workgroups per CPU core: each walks whole images.
@@ -223,7 +223,7 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     // Not ranked on lavapipe: 12.9 s of LLVM CPU time cold (the general kernels: 1.0 s).
     rank: { swiftshader: 1, software: 1 },
     evidence: `${DOC}#weight-gradient`,
-    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.g, () => 32),
+    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 32),
   },
   {
     // H100: one image per workgroup is 3–4× faster than 32 workgroups at 32×32×64 to 16×16×256 but 2.8× slower
@@ -234,8 +234,20 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     applies: fastWeight,
     rank: { gpu: 1 },
     evidence: 'docs/bench/h100-variants.md',
-    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.g, (lanes) => Math.ceil(65536 / lanes)),
+    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, (lanes) => Math.ceil(65536 / lanes)),
   },
+  ...[2, 1].map((CB): ConvVariant<'weightGrad'> => ({
+    // lavapipe: 4 out × CB in channels per invocation (fast-32wg: 4 × 4) so that LLVM compiles it within the 2 s
+    // limit — CB = 1: 1.2 s wall (2.2 s of CPU), CB = 2: 3.8 s of CPU, CB = 4: 12.9 s — at 1.3–2× the general
+    // kernel's speed (32×32×16, 16×16×16).
+    name: `fast-32wg-cb${CB}`,
+    pass: 'weightGrad',
+    kernel: `conv2d_backward_weight:main_fast_split CB=${CB} + reduce_partials`,
+    applies: fastWeight,
+    rank: CB === 1 ? { lavapipe: 1 } : {},
+    evidence: `${DOC}#weight-gradient`,
+    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 32, CB),
+  })),
   {
     name: 'fast-1split',
     pass: 'weightGrad',
@@ -243,7 +255,7 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     applies: fastWeight,
     rank: {},
     evidence: 'test coverage only (one split: no partial sums to add)',
-    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.g, () => 1),
+    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 1),
   },
   {
     name: 'fast-per-image',
@@ -252,7 +264,7 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     applies: fastWeight,
     rank: {},
     evidence: 'docs/bench/h100-variants.md',
-    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.g, () => 1 << 20),
+    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 1 << 20),
   },
 ];
 
