@@ -7,7 +7,9 @@
 //   //#block NAME(A, B, …)          … lines …  //#end   defines a block: lines in which {{A}}, {{B}} stand for
 //                                   its arguments (emits nothing by itself)
 //   //#expand NAME(x, y, …)         emits block NAME with {{A}} = x, {{B}} = y, …; arguments are split at commas
-//                                   outside parentheses and brackets, and trimmed (an empty argument is allowed)
+//                                   outside parentheses and brackets, and trimmed (an empty argument is allowed);
+//                                   inside a block, `//#expand {{HOOK}}(…)` expands the block whose name was passed as
+//                                   argument HOOK (a hook: the part of a shared body that each expansion writes)
 //
 // Every other line is copied as it is. The output starts with a GENERATED line and carries `// @source FILE:LINE`
 // comments wherever the next line does not follow on from the previous one in the same file, so a compiler error
@@ -69,6 +71,30 @@ export function compose(name, read = (rel) => readFileSync(join(SHADERS_DIR, rel
     expectLine = line + 1;
   };
 
+  // Emits block NAME of `//#expand NAME(args)` (rest = "NAME(args)"). A block's own `//#expand` lines, after its
+  // arguments are put in, expand the block they name: a block passed as an argument is a hook.
+  const expand = (rest, where, depth) => {
+    const m = CALL.exec(rest);
+    if (!m) throw new ComposeError(`${where}: expected //#expand NAME(ARG, …)`);
+    const block = blocks.get(m[1]);
+    if (!block) throw new ComposeError(`${where}: no block ${m[1]} (define it above, or include the piece that does)`);
+    if (depth > 8) throw new ComposeError(`${where}: block ${m[1]} expands itself (blocks nest at most 8 deep)`);
+    const args = block.params.length === 0 && m[2].trim() === '' ? [] : splitArgs(m[2], where);
+    if (args.length !== block.params.length) {
+      throw new ComposeError(`${where}: block ${m[1]}(${block.params.join(', ')}) takes ${block.params.length} arguments, got ${args.length}`);
+    }
+    const values = new Map(block.params.map((p, k) => [p, args[k]]));
+    block.body.forEach((line, k) => {
+      const text = line.replace(/\{\{(\w+)\}\}/g, (all, p) => {
+        if (!values.has(p)) throw new ComposeError(`shaders/${block.file}:${block.line + k}: {{${p}}} is not a parameter of block ${m[1]}`);
+        return values.get(p);
+      });
+      const d = DIRECTIVE.exec(text);
+      if (d) expand(d[2], `shaders/${block.file}:${block.line + k}`, depth + 1);
+      else emit(text, block.file, block.line + k, k === 0 ? ` (${m[1]}, expanded at ${where})` : '');
+    });
+  };
+
   const walk = (rel, stack) => {
     let text;
     try {
@@ -103,29 +129,14 @@ export function compose(name, read = (rel) => readFileSync(join(SHADERS_DIR, rel
         for (; j < lines.length; j++) {
           const e = DIRECTIVE.exec(lines[j]);
           if (e && e[1] === 'end') break;
-          if (e) throw new ComposeError(`shaders/${rel}:${j + 1}: //#${e[1]} inside block ${m[1]} (blocks do not nest)`);
+          if (e && e[1] !== 'expand') throw new ComposeError(`shaders/${rel}:${j + 1}: //#${e[1]} inside block ${m[1]} (blocks do not nest; only //#expand may stand in one)`);
           body.push(lines[j]);
         }
         if (j === lines.length) throw new ComposeError(`${where}: block ${m[1]} has no //#end`);
         blocks.set(m[1], { params, body, file: rel, line: i + 2, where });
         i = j;
       } else if (verb === 'expand') {
-        const m = CALL.exec(rest);
-        if (!m) throw new ComposeError(`${where}: expected //#expand NAME(ARG, …)`);
-        const block = blocks.get(m[1]);
-        if (!block) throw new ComposeError(`${where}: no block ${m[1]} (define it above, or include the piece that does)`);
-        const args = block.params.length === 0 && m[2].trim() === '' ? [] : splitArgs(m[2], where);
-        if (args.length !== block.params.length) {
-          throw new ComposeError(`${where}: block ${m[1]}(${block.params.join(', ')}) takes ${block.params.length} arguments, got ${args.length}`);
-        }
-        const values = new Map(block.params.map((p, k) => [p, args[k]]));
-        block.body.forEach((line, k) => {
-          const text = line.replace(/\{\{(\w+)\}\}/g, (all, p) => {
-            if (!values.has(p)) throw new ComposeError(`shaders/${block.file}:${block.line + k}: {{${p}}} is not a parameter of block ${m[1]}`);
-            return values.get(p);
-          });
-          emit(text, block.file, block.line + k, k === 0 ? ` (${m[1]}, expanded at ${where})` : '');
-        });
+        expand(rest, where, 0);
       } else if (verb === 'end') {
         throw new ComposeError(`${where}: //#end without //#block`);
       } else {

@@ -1,5 +1,5 @@
 import { describe, expect, it, beforeAll, vi } from 'vitest';
-import { memoryStats, randn, tidy, gradBufferCount, tensor, type Tensor } from '../src/index.js';
+import { memoryStats, randn, tidy, gradBufferCount, tensor, crossEntropy, SGD, type Tensor } from '../src/index.js';
 import { BatchNorm2d, Blend, Conv2d, StateDictError } from '../src/nn/index.js';
 import {
   MODEL_NAMES,
@@ -14,14 +14,20 @@ import {
   SharedVGG16,
   SharedResNet,
   SharedBottleneck,
+  ResNet,
+  autoArch,
+  IMAGENET_MIN_INPUT,
   type Model,
   type ModelOptions,
 } from '../src/models/index.js';
+import { CheckpointError, loadModelCheckpoint, modelCheckpoint, parseInfo, type CheckpointInfo } from '../src/train/checkpoint.js';
+import { readSafetensorsHeader } from '../src/io/safetensors.js';
+import { linearRef } from './reference/linear_loss.js';
+import { batchNormRef, dot, globalAvgPoolRef, maxPoolRef, type Shape4 } from './reference/norm_pool.js';
 import { gpu } from './setup.js';
 import { close } from './close.js';
-import { maxErr, seeded } from './reference/conv.js';
+import { blendRef, conv2dRef, maxErr, seeded } from './reference/conv.js';
 import { referenceForward } from './reference/models.js';
-import { dot, type Shape4 } from './reference/norm_pool.js';
 
 // Every max-pool (VGG's 2×2 pools, the ResNets' 1×1 stride-2 subsample) and the global average pool of the
 // models go through these wrappers (vi.mock swaps the module for every importer in this file), so a test can
@@ -432,7 +438,7 @@ describe('createModel validation', () => {
     await withModel('sl-resnet34', { width: 8, numClasses: 5, inChannels: 1, initialize: false }, (m) => {
       expect(m.name).toBe('sl-resnet34');
       expect(m.baseline).toBe('resnet34');
-      expect(m.config).toEqual({ name: 'sl-resnet34', width: 8, numClasses: 5, inputSize: 32, inChannels: 1, stem: 'pad', seed: 0, blendInit: 'identity' });
+      expect(m.config).toEqual({ name: 'sl-resnet34', width: 8, numClasses: 5, inputSize: 32, inChannels: 1, stem: 'pad', arch: 'cifar', seed: 0, blendInit: 'identity' });
     });
   });
 });
@@ -581,5 +587,313 @@ describe('every model against an independent float64 reference (test/reference/m
     const s18 = referenceForward({ name: 's-resnet18', width: 8, inChannels: 3, numClasses: 10 }, null, null, [1, 3, 32, 32]).trace;
     expect(s18.filter((l) => l.startsWith('conv')).length).toBe(17);
     expect(s18.filter((l) => l.startsWith('maxpool k1 s2')).length).toBe(3);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// The ImageNet form (arch 'imagenet'): torchvision's resnet18/34/50 stem, and the S / SL variants with that stem.
+
+/**
+ * Float64 forward of the ImageNet-form ResNets, written from torchvision's definition (not from the models' code):
+ * conv1 7×7 stride 2 padding 3 (no bias) → bn1 + ReLU → max-pool 3×3 stride 2 padding 1 → layer1–4 → global
+ * average pool → fc. Baselines: BasicBlock / Bottleneck (v1.5, stride on the 3×3), projection 1×1 conv + BN where
+ * the shape changes. S / SL: the unshared stem (n channels) then the shared conv at both convs of every basic block
+ * (no stem use), or the shared bottleneck at the 16 positions; parameter-free shortcuts (x, or x[:, :, ::2, ::2]).
+ * Training-mode BN. The trace has the format of tracedForward's (maxpool lines give kernel and stride only).
+ */
+function imagenetReference(name: string, width: number | undefined, numClasses: number, state: ReadonlyMap<string, ArrayLike<number>>, xv: ArrayLike<number>, shape: Shape4, fuseBlend = true) {
+  type A = { x: Float64Array; s: Shape4 };
+  const trace: string[] = [];
+  const dims = (s: readonly number[]) => s.join('x');
+  const w = (k: string) => {
+    const v = state.get(k);
+    if (!v) throw new Error(`imagenetReference: no '${k}'`);
+    return v;
+  };
+  const conv = (a: A, weight: string, O: number, K: number, stride: number, pad: number, blend: string | null = null): A => {
+    const [N, C, H, W] = a.s;
+    const s: Shape4 = [N, O, Math.floor((H + 2 * pad - K) / stride) + 1, Math.floor((W + 2 * pad - K) / stride) + 1];
+    if (blend && !fuseBlend) trace.push(`blend ${dims(a.s)}`);
+    trace.push(`conv ${C}x${H}x${W} s${stride}${blend && fuseBlend ? ' +blend' : ''} -> ${dims(s)}`);
+    const xin = blend ? blendRef(N, C, H, W, C, a.x, w(blend), null) : a.x;
+    return { x: conv2dRef({ N, C, H, W, O, KH: K, KW: K, stride, pad }, xin, w(weight), null), s };
+  };
+  const bn = (a: A, p: string, relu: boolean): A => {
+    trace.push(`bn${relu ? '+relu' : ''} ${dims(a.s)}`);
+    const o = { weight: w(`${p}.weight`), bias: w(`${p}.bias`), runningMean: w(`${p}.running_mean`), runningVar: w(`${p}.running_var`), training: true, relu };
+    return { x: batchNormRef(a.x, a.s, o).y, s: a.s };
+  };
+  const pool = (a: A, k: number, stride: number, padding: number): A => {
+    const s: Shape4 = [a.s[0], a.s[1], Math.floor((a.s[2] + 2 * padding - k) / stride) + 1, Math.floor((a.s[3] + 2 * padding - k) / stride) + 1];
+    trace.push(`maxpool k${k} s${stride} ${dims(a.s)} -> ${dims(s)}`);
+    return { x: maxPoolRef(a.x, a.s, { kernelSize: k, stride, padding }).y, s };
+  };
+  const addRelu = (a: A, b: A): A => {
+    expect(dims(a.s)).toBe(dims(b.s));
+    return { x: a.x.map((v, i) => Math.max(v + b.x[i], 0)), s: a.s };
+  };
+  const m = /^(sl?-)?resnet(18|34|50)$/.exec(name)!;
+  const shared = m[1] !== undefined;
+  const linked = m[1] === 'sl-';
+  const bottleneck = m[2] === '50';
+  const stages = m[2] === '18' ? [2, 2, 2, 2] : [3, 4, 6, 3];
+  const n = width ?? 0;
+  let x: A = { x: Float64Array.from(xv), s: shape };
+  x = pool(bn(conv(x, 'conv1.weight', shared ? n : 64, 7, 2, 3), 'bn1', true), 3, 2, 1);
+  let inPlanes = 64;
+  stages.forEach((blocks, st) => {
+    for (let b = 0; b < blocks; b++) {
+      const p = `layer${st + 1}.${b}`;
+      const stride = st > 0 && b === 0 ? 2 : 1;
+      let h: A;
+      if (shared && bottleneck) {
+        h = bn(conv(x, 'shared.conv1.weight', n / 4, 1, 1, 0, linked ? `${p}.blend.weight` : null), `${p}.bn1`, true);
+        h = bn(conv(h, 'shared.conv2.weight', n / 4, 3, stride, 1), `${p}.bn2`, true);
+        h = bn(conv(h, 'shared.conv3.weight', n, 1, 1, 0), `${p}.bn3`, false);
+        x = addRelu(h, stride === 2 ? pool(x, 1, 2, 0) : x);
+      } else if (shared) {
+        h = bn(conv(x, 'shared.weight', n, 3, stride, 1, linked ? `${p}.blend1.weight` : null), `${p}.bn1`, true);
+        h = bn(conv(h, 'shared.weight', n, 3, 1, 1, linked ? `${p}.blend2.weight` : null), `${p}.bn2`, false);
+        x = addRelu(h, stride === 2 ? pool(x, 1, 2, 0) : x);
+      } else {
+        const planes = 64 << st;
+        const out = planes * (bottleneck ? 4 : 1);
+        if (bottleneck) {
+          h = bn(conv(x, `${p}.conv1.weight`, planes, 1, 1, 0), `${p}.bn1`, true);
+          h = bn(conv(h, `${p}.conv2.weight`, planes, 3, stride, 1), `${p}.bn2`, true);
+          h = bn(conv(h, `${p}.conv3.weight`, out, 1, 1, 0), `${p}.bn3`, false);
+        } else {
+          h = bn(conv(x, `${p}.conv1.weight`, planes, 3, stride, 1), `${p}.bn1`, true);
+          h = bn(conv(h, `${p}.conv2.weight`, planes, 3, 1, 1), `${p}.bn2`, false);
+        }
+        const shortcut = stride !== 1 || inPlanes !== out ? bn(conv(x, `${p}.downsample.0.weight`, out, 1, stride, 0), `${p}.downsample.1`, false) : x;
+        x = addRelu(h, shortcut);
+        inPlanes = out;
+      }
+    }
+  });
+  trace.push(`gap ${dims(x.s)}`);
+  const [N, C] = x.s;
+  const logits = linearRef(globalAvgPoolRef(x.x, x.s), Float64Array.from(w('fc.weight')), Float64Array.from(w('fc.bias')), N, C, numClasses);
+  return { logits, trace };
+}
+
+describe("arch 'imagenet': torchvision's ResNets (7×7 stride-2 stem + 3×3 stride-2 max-pool)", () => {
+  const imagenet = (name: string, options: ModelOptions = {}) => count(name, { arch: 'imagenet', ...options });
+
+  it("baselines match torchvision's resnet18/34/50 exactly for 1000 classes", async () => {
+    expect(await imagenet('resnet18', { numClasses: 1000 })).toBe(11_689_512);
+    expect(await imagenet('resnet34', { numClasses: 1000 })).toBe(21_797_672);
+    expect(await imagenet('resnet50', { numClasses: 1000 })).toBe(25_557_032);
+    // Against the CIFAR form: conv1 is 7×7×3×64 instead of 3×3×3×64 (+7,680); the head is the same size.
+    expect(await imagenet('resnet18')).toBe(11_173_962 + 49 * 3 * 64 - 9 * 3 * 64);
+    expect(await imagenet('resnet50', { inChannels: 1 })).toBe(23_520_842 + 49 * 64 - 9 * 3 * 64);
+  });
+
+  it('torchvision names and shapes; parameter tensors as torchvision counts them (62 / 110 / 161)', async () => {
+    await withModel('resnet18', { arch: 'imagenet', numClasses: 1000, initialize: false }, (m) => {
+      const names = new Map(m.stateDict().map(([n, t]) => [n, t.shape]));
+      expect(names.get('conv1.weight')).toEqual([64, 3, 7, 7]);
+      expect(names.has('conv1.bias')).toBe(false);
+      expect(names.get('bn1.weight')).toEqual([64]);
+      expect(names.get('bn1.running_mean')).toEqual([64]);
+      expect(names.get('layer1.0.conv1.weight')).toEqual([64, 64, 3, 3]);
+      expect(names.has('layer1.0.downsample.0.weight')).toBe(false);
+      expect(names.get('layer4.0.downsample.0.weight')).toEqual([512, 256, 1, 1]);
+      expect(names.get('layer4.1.conv2.weight')).toEqual([512, 512, 3, 3]);
+      expect(names.get('fc.weight')).toEqual([1000, 512]);
+      expect(names.get('fc.bias')).toEqual([1000]);
+      // The max-pool has no parameters and no name; nothing else is added.
+      expect([...names.keys()].filter((k) => !/^(conv1|bn1|layer[1-4]\.\d+\.|fc)/.test(k))).toEqual([]);
+      expect(m.namedParameters().length).toBe(62);
+      const conv1 = (m as ResNet).conv1;
+      expect([conv1.stride, conv1.padding, conv1.kernelSize]).toEqual([2, 3, 7]);
+    });
+    expect(await withModel('resnet34', { arch: 'imagenet', initialize: false }, (m) => m.namedParameters().length)).toBe(110);
+    await withModel('resnet50', { arch: 'imagenet', initialize: false }, (m) => {
+      const names = new Map(m.stateDict().map(([n, t]) => [n, t.shape]));
+      expect(m.namedParameters().length).toBe(161);
+      expect(names.get('conv1.weight')).toEqual([64, 3, 7, 7]);
+      // v1.5: the stride sits on the 3×3 conv (conv2) of the first bottleneck of layers 2–4.
+      expect(names.get('layer2.0.conv2.weight')).toEqual([128, 128, 3, 3]);
+      expect(names.get('layer1.0.downsample.0.weight')).toEqual([256, 64, 1, 1]);
+      expect(names.get('fc.weight')).toEqual([10, 2048]);
+    });
+  });
+
+  // Hand-derived: the unshared stem (7×7 inChannels→n, no bias, + BN), then the CIFAR form's body without the shared
+  // conv's stem use (16 / 32 uses for 18 / 34; the bottleneck's 16 positions for 50).
+  const stem = (n: number, c = 3) => 49 * c * n + 2 * n;
+  const bneck = (n: number) => (n * n) / 4 + 9 * (n / 4) ** 2 + (n * n) / 4;
+  const imagenetExpected: Record<string, (n: number) => number> = {
+    's-resnet18': (n) => stem(n) + 9 * n * n + 16 * 2 * n + head(n),
+    'sl-resnet18': (n) => stem(n) + 9 * n * n + 16 * 2 * n + 16 * n * n + head(n),
+    's-resnet34': (n) => stem(n) + 9 * n * n + 32 * 2 * n + head(n),
+    'sl-resnet34': (n) => stem(n) + 9 * n * n + 32 * 2 * n + 32 * n * n + head(n),
+    's-resnet50': (n) => stem(n) + bneck(n) + 16 * 2 * (n / 4 + n / 4 + n) + head(n),
+    'sl-resnet50': (n) => stem(n) + bneck(n) + 16 * 2 * (n / 4 + n / 4 + n) + 16 * n * n + head(n),
+  };
+  for (const name of Object.keys(imagenetExpected)) {
+    it(`${name} (imagenet) matches the hand-derived count at n = 32 and 64`, async () => {
+      for (const n of [32, 64]) expect(await imagenet(name, { width: n })).toBe(imagenetExpected[name](n));
+    });
+  }
+
+  it('S / SL: the stem conv1 + bn1 is not shared (breakdown "other" / "bn"); stem and the zero-padding rule do not apply', async () => {
+    await withModel('sl-resnet18', { width: 8, arch: 'imagenet', initialize: false }, (m) => {
+      const names = new Map(m.stateDict().map(([n, t]) => [n, t.shape]));
+      expect(names.get('conv1.weight')).toEqual([8, 3, 7, 7]);
+      expect(names.get('bn1.weight')).toEqual([8]);
+      expect(names.get('shared.weight')).toEqual([8, 8, 3, 3]);
+      expect(names.has('blend1.weight')).toBe(false);
+      expect(names.get('layer1.0.blend1.weight')).toEqual([8, 8]);
+      expect([...names.keys()].filter((k) => k.startsWith('stem.'))).toEqual([]);
+      const b = parameterBreakdown(m);
+      expect(b).toEqual({ total: imagenetExpected['sl-resnet18'](8), sharedConv: 9 * 64, blends: 16 * 64, bn: 2 * 8 + 16 * 16, classifier: 90, other: 49 * 3 * 8 });
+      // C against the ImageNet-form baseline with the same classes and channels.
+      expect(compressionFactor(m) * b.total).toBeCloseTo(11_173_962 + 49 * 3 * 64 - 9 * 3 * 64, 4);
+    });
+    // stem: 'conv' adds nothing; a width below inChannels is fine (the 7×7 conv maps 3 → 2 channels).
+    expect(await imagenet('s-resnet18', { width: 8, stem: 'conv' })).toBe(imagenetExpected['s-resnet18'](8));
+    expect(await imagenet('s-resnet18', { width: 2 })).toBe(imagenetExpected['s-resnet18'](2));
+  });
+
+  it("arch 'auto' (the default) takes the ImageNet form from 128 px on; VGG keeps its only (CIFAR) form", async () => {
+    expect(IMAGENET_MIN_INPUT).toBe(128);
+    expect([28, 32, 64, 127, 128, 224].map(autoArch)).toEqual(['cifar', 'cifar', 'cifar', 'cifar', 'imagenet', 'imagenet']);
+    for (const [inputSize, arch] of [[32, 'cifar'], [64, 'cifar'], [127, 'cifar'], [128, 'imagenet'], [224, 'imagenet']] as const) {
+      await withModel('s-resnet18', { width: 8, inputSize, initialize: false }, (m) => expect(m.config.arch).toBe(arch));
+      await withModel('resnet50', { inputSize, arch: 'auto', initialize: false }, (m) => expect(m.config.arch).toBe(arch));
+    }
+    // Explicit choices win over the input size.
+    await withModel('resnet18', { inputSize: 224, arch: 'cifar', initialize: false }, (m) => expect((m as ResNet).conv1.kernelSize).toBe(3));
+    await withModel('resnet18', { inputSize: 32, arch: 'imagenet', initialize: false }, (m) => expect((m as ResNet).conv1.kernelSize).toBe(7));
+    await withModel('vgg16', { inputSize: 224, initialize: false }, (m) => expect(m.config.arch).toBe('cifar'));
+    await withModel('s-vgg16', { width: 8, inputSize: 224, arch: 'cifar', initialize: false }, (m) => expect(m.config.arch).toBe('cifar'));
+    expect(() => createModel('vgg16', { arch: 'imagenet' })).toThrow(/createModel\('vgg16'\): VGG-16 has only the CIFAR form; arch 'imagenet' applies to the ResNets/);
+    expect(() => createModel('resnet18', { arch: 'imagenet224' as 'imagenet' })).toThrow(/createModel\('resnet18'\): arch must be 'cifar', 'imagenet' or 'auto', got 'imagenet224'/);
+  });
+
+  it('modelTable({ arch }) counts the ResNets in that form (VGG rows unchanged) and their C against it', () => {
+    const rows = modelTable(1000, { widths: [32], arch: 'imagenet' });
+    const total = (name: string) => rows.find((r) => r.name === name)!.total;
+    expect([total('resnet18'), total('resnet34'), total('resnet50')]).toEqual([11_689_512, 21_797_672, 25_557_032]);
+    expect(total('vgg16')).toBe(14_728_266 + 990 * 512 + 990);
+    const sl50 = rows.find((r) => r.name === 'sl-resnet50')!;
+    expect(sl50.total).toBe(imagenetExpected['sl-resnet50'](32) + 990 * 32 + 990);
+    expect(sl50.compression).toBeCloseTo(25_557_032 / sl50.total, 8);
+  });
+
+  // Small inputs keep lavapipe quick: 48×48 → stem 24 → pool 12 → stages 12, 6, 3, 2 (BN still sees 8 values per channel).
+  // The bottleneck baseline's body is the CIFAR form's (checked above); its ImageNet stem is resnet18's.
+  const cases: [string, ModelOptions, Shape4][] = [
+    ['resnet18', {}, [2, 3, 48, 48]],
+    ['s-resnet18', { width: 8 }, [2, 3, 48, 48]],
+    ['sl-resnet34', { width: 4, inChannels: 1 }, [2, 1, 48, 48]],
+    ['sl-resnet18', { width: 4, fuseBlend: false }, [2, 3, 48, 48]],
+    ['s-resnet50', { width: 8 }, [2, 3, 48, 48]],
+    ['sl-resnet50', { width: 8 }, [2, 3, 48, 48]],
+  ];
+  for (const [name, options, shape] of cases) {
+    it(`${name} ${JSON.stringify(options)} on [${shape}]: per-application shapes and logits against a float64 reference`, async () => {
+      const numClasses = options.numClasses ?? 10;
+      await withModel(name, { ...options, arch: 'imagenet', inputSize: shape[2], seed: 5 }, async (m) => {
+        const xv = seeded(shape[0] * shape[1] * shape[2] * shape[3], 21);
+        const x = tensor(xv, shape);
+        const { y, trace } = tracedForward(m, x);
+        const ref = imagenetReference(name, options.width, numClasses, await stateOf(m), xv, shape, options.fuseBlend ?? true);
+        expect(trace).toEqual(ref.trace);
+        expect(trace.slice(0, 3)).toEqual([
+          `conv ${shape[1]}x48x48 s2 -> 2x${options.width ?? 64}x24x24`,
+          `bn+relu 2x${options.width ?? 64}x24x24`,
+          `maxpool k3 s2 2x${options.width ?? 64}x24x24 -> 2x${options.width ?? 64}x12x12`,
+        ]);
+        close(`${name} logits`, await y.toArray(), ref.logits);
+        x.dispose();
+        y.dispose();
+      });
+    });
+  }
+
+  it('backward through the 7×7 stride-2 stem and the overlapping max-pool: conv1.weight and shared.weight gradients = central differences of the float64 reference', async () => {
+    const shape: Shape4 = [2, 3, 48, 48];
+    await withModel('sl-resnet18', { width: 4, arch: 'imagenet', inputSize: 48, seed: 3 }, async (m) => {
+      const xv = seeded(2 * 3 * 48 * 48, 8);
+      const dy = seeded(20, 9);
+      const state = await stateOf(m);
+      const out = tidy(() => m.forward(tensor(xv, shape)));
+      await out.backward(tensor(dy, [2, 10]));
+      out.dispose();
+      for (const [param, idx] of [
+        ['conv1.weight', [0, 17, 48, 49 * 3 + 24, 4 * 147 - 1]],
+        ['shared.weight', [0, 13, 40, 100, 143]],
+      ] as const) {
+        const p = m.namedParameters().find(([k]) => k === param)![1];
+        expect(gradBufferCount(p)).toBe(1);
+        const g = await p.grad!.toArray();
+        const scale = Math.max(...g.map(Math.abs));
+        expect(scale).toBeGreaterThan(0);
+        const w0 = Float64Array.from(state.get(param)!);
+        const loss = (w: Float64Array) => dot(imagenetReference('sl-resnet18', 4, 10, new Map<string, ArrayLike<number>>(state).set(param, w), xv, shape).logits, dy);
+        const h = 1e-5;
+        for (const i of idx) {
+          const up = Float64Array.from(w0);
+          up[i] += h;
+          const down = Float64Array.from(w0);
+          down[i] -= h;
+          const fd = (loss(up) - loss(down)) / (2 * h);
+          expect(Math.abs(g[i] - fd), `${param}[${i}]: GPU ${g[i]}, central difference ${fd}`).toBeLessThanOrEqual(2e-4 * scale);
+        }
+      }
+    });
+  });
+
+  it('resnet18 (imagenet, 10 classes) trains one SGD step on [2, 3, 32, 32]: finite loss, finite non-zero gradients, weights move', async () => {
+    await withModel('resnet18', { arch: 'imagenet', inputSize: 32, seed: 1 }, async (m) => {
+      const r = m as ResNet;
+      const before = await r.conv1.weight.toArray();
+      const opt = new SGD(m.parameters(), { lr: 0.05, momentum: 0.9 });
+      const x = randn([2, 3, 32, 32], { seed: 2 });
+      const loss = tidy(() => {
+        const l = crossEntropy(m.forward(x), [3, 7]);
+        void l.backward();
+        return l;
+      });
+      const value = await loss.item();
+      expect(Number.isFinite(value)).toBe(true);
+      expect(value).toBeGreaterThan(0);
+      const g = await r.conv1.weight.grad!.toArray();
+      expect(g.every(Number.isFinite)).toBe(true);
+      expect(Math.max(...g.map(Math.abs))).toBeGreaterThan(0);
+      const fcGrad = await r.fc.weight.grad!.toArray();
+      expect(fcGrad.every(Number.isFinite)).toBe(true);
+      opt.step();
+      const after = await r.conv1.weight.toArray();
+      expect(after.every(Number.isFinite)).toBe(true);
+      expect(Array.from(after)).not.toEqual(Array.from(before));
+      opt.zeroGrad();
+      loss.dispose();
+      x.dispose();
+    });
+  });
+
+  it('checkpoints record the arch; old checkpoints (no arch) read as cifar; a checkpoint of the other form is refused by name', async () => {
+    const info = (m: Model): CheckpointInfo => ({ model: m.name, width: m.config.width, numClasses: 10, inChannels: 3, inputSize: 32, stem: 'pad', dataset: 'x', epoch: 1, globalStep: 1 });
+    const bytes = await withModel('s-resnet18', { width: 4, arch: 'imagenet' }, (m) => modelCheckpoint(m, info(m)));
+    const meta = readSafetensorsHeader(bytes, 'ckpt').metadata;
+    expect(meta.arch).toBe('imagenet');
+    expect(parseInfo(meta, 'ckpt').arch).toBe('imagenet');
+    const { arch: _arch, ...old } = meta;
+    expect(parseInfo(old, 'old').arch).toBe('cifar');
+    expect(() => parseInfo({ ...meta, arch: 'vit' }, 'bad.safetensors')).toThrow(/bad\.safetensors: metadata arch 'vit' is not 'cifar' or 'imagenet'/);
+    // The same model rebuilt from the recorded arch loads; the CIFAR form is refused with a message naming both.
+    await withModel('s-resnet18', { width: 4, arch: parseInfo(meta, 'ckpt').arch }, (m) => expect(loadModelCheckpoint(m, bytes, 'ckpt').arch).toBe('imagenet'));
+    await withModel('s-resnet18', { width: 4 }, (m) => {
+      expect(() => loadModelCheckpoint(m, bytes, 'ckpt.safetensors')).toThrow(CheckpointError);
+      expect(() => loadModelCheckpoint(m, bytes, 'ckpt.safetensors')).toThrow(/ckpt\.safetensors: the checkpoint holds the imagenet form of s-resnet18 \(arch 'imagenet'\), the model here is the cifar form: build it with arch 'imagenet' \(--arch imagenet\)/);
+    });
+    // A CIFAR model records 'cifar'.
+    const cifar = await withModel('resnet18', {}, (m) => modelCheckpoint(m, info(m)));
+    expect(readSafetensorsHeader(cifar, 'c').metadata.arch).toBe('cifar');
   });
 });

@@ -150,4 +150,85 @@ describe('training', { timeout: 900_000 }, () => {
     expect(replaced.config.seed).toBe(2);
     expect(readFileSync(join(run, 'model.safetensors')).equals(good)).toBe(false);
   });
+  it('the run loop: pause/resume mid-epoch and restore-from-checkpoint give the uninterrupted run bit for bit; the event stream has per-step values', async () => {
+    await gpu();
+    const { RunLoop, RunControl } = await import('../src/train/loop.js');
+    const { modelFromCheckpoint } = await import('../src/train/restore.js');
+    const { learningRate } = await import('../src/train/schedule.js');
+    const { loadMnist } = await import('../src/data/index.js');
+    type Ckpt = import('../src/train/loop.js').TrainingCheckpoint;
+    type Ev = import('../src/train/loop.js').RunEvent;
+    const dataset = await loadMnist();
+    const cfg = { model: 's-vgg16', width: 4, dataset: 'mnist', epochs: 2, batchSize: 8, lr: 0.05, momentum: 0.9, weightDecay: 5e-4, nesterov: false, schedule: 'cosine', seed: 1, maxStepsPerEpoch: 4, maxEvalImages: 40 } as const;
+    const tensorsOf = (c: Ckpt) => decodeSafetensors(c.checkpoint, 'checkpoint').tensors;
+    const rowsOf = (c: Ckpt) => c.state.metrics.map(({ time: _t, seconds: _s, imagesPerSecond: _i, ...row }) => row);
+    const expectSame = (got: Ckpt, want: Ckpt, label: string) => {
+      const a = tensorsOf(got);
+      const b = tensorsOf(want);
+      expect(a.map((t) => t.name), label).toEqual(b.map((t) => t.name));
+      a.forEach((t, i) => expect(t.data.findIndex((v, k) => !Object.is(v, b[i].data[k])), `${label}: ${t.name}`).toBe(-1));
+      expect(rowsOf(got), label).toEqual(rowsOf(want));
+      expect(got.info.globalStep).toBe(want.info.globalStep);
+    };
+    const train = async (over: { control?: InstanceType<typeof RunControl>; restored?: ReturnType<typeof modelFromCheckpoint>; onEvent?: (e: Ev) => void; compile?: boolean } = {}) => {
+      const saved: Ckpt[] = [];
+      const events: Ev[] = [];
+      const { compile, ...rest } = over;
+      const loop = new RunLoop({ config: { ...cfg, compile }, dataset, store: { save: async (c) => void saved.push(c) }, ...rest, onEvent: (e) => (events.push(e), over.onEvent?.(e)) });
+      const reason = await loop.run();
+      loop.dispose();
+      return { saved, events, reason };
+    };
+
+    const ref = await train();
+    expect(ref.reason).toBe('completed');
+    expect(ref.saved.map((c) => [c.info.epoch, c.info.globalStep, c.state.metrics.length])).toEqual([[1, 4, 1], [2, 8, 2]]);
+    // Every checkpoint holds the optimizer state.
+    expect(tensorsOf(ref.saved[0]).filter((t) => t.name.startsWith('optimizer.momentum.')).length).toBeGreaterThan(0);
+    const steps = ref.events.filter((e): e is Extract<Ev, { type: 'step' }> => e.type === 'step');
+    expect(steps.map((e) => e.globalStep)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    for (const e of steps) {
+      expect(Number.isFinite(e.loss) && e.accuracy >= 0 && e.accuracy <= 1).toBe(true);
+      expect(e.lr).toBeCloseTo(learningRate(cfg, e.globalStep - 1, 8), 12);
+      expect(e.imagesPerSecond === null).toBe(e.step === 1); // the first step of an epoch records and compiles: no throughput
+    }
+    const epochs = ref.events.filter((e): e is Extract<Ev, { type: 'epoch' }> => e.type === 'epoch');
+    expect(epochs.map((e) => e.metrics)).toEqual(ref.saved[1].state.metrics);
+    // The epoch's trainLoss is the mean of its steps' losses (equal batches).
+    const mean = steps.slice(0, 4).reduce((s, e) => s + e.loss, 0) / 4;
+    expect(epochs[0].metrics.trainLoss).toBeCloseTo(mean, 5);
+    expect(ref.events.filter((e) => e.type === 'checkpoint')).toHaveLength(2);
+
+    // Paused after the second step settles (the third is already submitted), resumed: the same run.
+    const control = new RunControl();
+    const paused = await train({
+      control,
+      onEvent: (e) => {
+        if (e.type === 'step' && e.globalStep === 2) control.pause();
+        if (e.type === 'paused') setTimeout(() => control.resume(), 20);
+      },
+    });
+    const pause = paused.events.find((e) => e.type === 'paused');
+    expect(pause).toMatchObject({ epoch: 0, epochStep: 3, globalStep: 3 });
+    expect(paused.events.filter((e) => e.type === 'step').map((e) => (e as { globalStep: number }).globalStep)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expectSame(paused.saved[1], ref.saved[1], 'paused and resumed');
+
+    // Restored from the epoch-1 checkpoint (weights, momentum, step count, metrics rows): the same run.
+    const restored = modelFromCheckpoint(ref.saved[0].checkpoint, 'epoch-1 checkpoint');
+    expect(restored.state?.metrics).toHaveLength(1);
+    const resumed = await train({ restored });
+    expect(resumed.events[0]).toMatchObject({ type: 'start', fresh: false, epoch: 1, globalStep: 4 });
+    expect((resumed.events[0] as { momentumTensors: number }).momentumTensors).toBeGreaterThan(0);
+    expectSame(resumed.saved[0], ref.saved[1], 'restored from the epoch-1 checkpoint');
+
+    // compile: false (the eager step) trains the same run bit for bit.
+    expectSame((await train({ compile: false })).saved[1], ref.saved[1], 'eager steps');
+
+    // stop() ends the loop between two steps, 'stopped', with nothing committed for the unfinished epoch.
+    const stopper = new RunControl();
+    const stopped = await train({ control: stopper, onEvent: (e) => e.type === 'step' && e.globalStep === 1 && stopper.stop() });
+    expect(stopped.reason).toBe('stopped');
+    expect(stopped.saved).toHaveLength(0);
+    expect(stopped.events.at(-1)).toMatchObject({ type: 'end', reason: 'stopped', epoch: 0 });
+  });
 });

@@ -91,6 +91,21 @@ function fitToSmoothed(u: uPlot, min: number, max: number): uPlot.Range.MinMax {
   return peak > 0 ? [Math.min(0, min), Math.min(1.05 * max, 1.5 * peak)] : [Math.min(0, min), max > min ? max : min + 1];
 }
 
+/** An earlier run drawn beside the live one: its epoch test metrics at its own x values. */
+export interface Overlay {
+  label: string;
+  color: string;
+  x: Record<XMode, number[]>;
+  testLoss: number[];
+  testAccuracy: number[];
+}
+
+/** Which overlay column each chart shows (the others show none). */
+const OVERLAY_COLUMN: Record<string, { column: 'testLoss' | 'testAccuracy'; percent: boolean } | undefined> = {
+  'chart-loss': { column: 'testLoss', percent: false },
+  'chart-acc': { column: 'testAccuracy', percent: true },
+};
+
 export interface ChartSummary {
   id: string;
   points: number;
@@ -113,6 +128,7 @@ export class Charts {
   private logY = true;
   private zoomed = false;
   private timer: number | null = null;
+  private overlays: Overlay[] = [];
 
   constructor(private readonly host: (id: string) => HTMLElement) {
     for (const spec of CHARTS) this.create(spec);
@@ -132,6 +148,12 @@ export class Charts {
 
   setLogY(on: boolean): void {
     this.logY = on;
+    this.rebuild();
+  }
+
+  /** Earlier runs to draw beside this one (their test loss and accuracy per epoch, dashed). */
+  setOverlays(overlays: Overlay[]): void {
+    this.overlays = overlays;
     this.rebuild();
   }
 
@@ -203,16 +225,36 @@ export class Charts {
   }
 
   private data(spec: ChartSpec): uPlot.AlignedData {
+    const own = this.x[this.mode];
+    const extra = OVERLAY_COLUMN[spec.id] ? this.overlays : [];
+    // uPlot wants one x array: with overlays, the union of every run's x values, each series null where it has none.
+    const xs = extra.length ? [...new Set([...own, ...extra.flatMap((o) => o.x[this.mode])])].sort((a, b) => a - b) : own;
+    const at = new Map(xs.map((v, i) => [v, i] as const));
+    const place = (values: readonly (number | null)[], from: readonly number[]): (number | null)[] => {
+      if (!extra.length) return values as (number | null)[];
+      const out: (number | null)[] = new Array(xs.length).fill(null);
+      values.forEach((v, i) => {
+        const k = at.get(from[i]);
+        if (k !== undefined && v !== null) out[k] = v;
+      });
+      return out;
+    };
+    const logged = this.logY && spec.logable;
+    const show = (raw: (number | null)[], percent?: boolean) => {
+      const scaled = percent ? raw.map((v) => (v === null ? null : 100 * v)) : raw;
+      // Log scales cannot show 0 or negative values: they become gaps rather than distorting the axis.
+      return logged ? scaled.map((v) => (v !== null && v > 0 ? v : null)) : scaled;
+    };
     const out: (number | null)[][] = [];
     for (const s of spec.series) {
-      const raw = s.percent ? this.cols[s.column].map((v) => (v === null ? null : 100 * v)) : this.cols[s.column];
-      // Log scales cannot show 0 or negative values: they become gaps rather than distorting the axis.
-      const shown = this.logY && spec.logable ? raw.map((v) => (v !== null && v > 0 ? v : null)) : raw;
+      const shown = show(place(this.cols[s.column], own), s.percent);
       if (s.kind !== 'step') out.push(shown);
       else if (s.rate) out.push(shown, ema(shown.map((v) => (v === null || v <= 0 ? null : 1 / v)), this.smoothing).map((v) => (v === null ? null : 1 / v)));
       else out.push(shown, ema(shown, this.smoothing));
     }
-    return [this.x[this.mode], ...out] as uPlot.AlignedData;
+    const col = OVERLAY_COLUMN[spec.id];
+    if (col) for (const o of extra) out.push(show(place(o[col.column], o.x[this.mode]), col.percent));
+    return [xs, ...out] as uPlot.AlignedData;
   }
 
   draw(): void {
@@ -247,6 +289,8 @@ export class Charts {
         series.push({ label: s.label, stroke: s.color, width: 1.5, spanGaps: true, value: fmt, points: { show: s.kind === 'epoch', size: 7 } });
       }
     }
+    const col = OVERLAY_COLUMN[spec.id];
+    if (col) for (const o of this.overlays) series.push({ label: `${o.label}: ${col.column}`, stroke: o.color, width: 1.5, dash: [5, 4], spanGaps: true, value: fmt, points: { show: true, size: 6 } });
     const opts: uPlot.Options = {
       ...this.size(spec.id),
       title: spec.title,

@@ -1,5 +1,6 @@
 // The demo page: settings, controls, live charts and blend pictures. All GPU work happens in worker.ts.
-import { Charts, type XMode } from './charts.js';
+import { Charts, type Overlay, type XMode } from './charts.js';
+import { exportFiles, importRun, runName, RunStore, type RunRecord } from './runs.js';
 import { BlendView, type BlendViewMode } from './blends.js';
 import { $, download, fatal, input, message, select, showProfile } from './ui.js';
 import { estimateText } from './estimate.js';
@@ -249,6 +250,10 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       clearTiles();
       charts.clear();
       if (m.fresh) blends.restart();
+      startRecord(m);
+      break;
+    case 'final':
+      void finishRecord(m);
       break;
     case 'rewind':
       charts.rewind(m.globalStep);
@@ -297,6 +302,12 @@ worker.onmessage = (e: MessageEvent<Event>) => {
       $('test-acc').textContent = pct(m.testAccuracy);
       $('status').textContent = `epoch ${m.epoch}: train loss ${fmt(m.trainLoss)}, acc ${pct(m.trainAccuracy)} | test loss ${fmt(m.testLoss)}, acc ${pct(m.testAccuracy)} | ${m.imagesPerSecond.toFixed(1)} img/s, ${m.seconds.toFixed(1)} s`;
       charts.epoch(m);
+      if (current) {
+        current.metrics.push({ epoch: m.epoch, trainLoss: m.trainLoss, trainAccuracy: m.trainAccuracy, testLoss: m.testLoss, testAccuracy: m.testAccuracy, lr: m.lr, imagesPerSecond: m.imagesPerSecond, seconds: m.seconds, time: m.time });
+        current.steps.push(m.globalStep);
+        current.wallSeconds = history.at(-1)?.wallSeconds ?? null;
+        void saveRecord(current);
+      }
       break;
     case 'blends':
       blends.show(m.layers, m.step);
@@ -329,6 +340,185 @@ worker.onmessage = (e: MessageEvent<Event>) => {
   }
   setButtons();
 };
+// ---- runs kept in IndexedDB ------------------------------------------------------------------------------
+/** The Runs section, before the GPU profile (built here: the page's HTML stays the settings, charts and blends). */
+function runsSection(): void {
+  const section = document.createElement('section');
+  section.className = 'runs-section';
+  section.innerHTML = `
+    <h2>Runs <span class="hint">kept in this browser across reloads</span></h2>
+    <div class="buttons">
+      <button id="import-button" aria-describedby="runs-info">Import a run folder…</button>
+      <input id="import-folder" type="file" webkitdirectory multiple hidden aria-label="Run folder to import (onelayer train --out, or an export)" />
+    </div>
+    <div class="table-scroll" tabindex="0" role="region" aria-label="Runs compared (scrolls sideways on narrow screens)">
+      <table id="runs-table" class="profile">
+        <thead><tr><th>overlay</th><th>run</th><th>model</th><th>n</th><th>parameters</th><th>C</th><th>test acc</th><th>best</th><th>epochs</th><th>wall time</th><th>status</th><th>files</th></tr></thead>
+        <tbody></tbody>
+      </table>
+    </div>
+    <p id="runs-info" class="hint">Every run on this page is kept here (settings, metrics.jsonl, last checkpoint with optimizer state). Tick overlay to draw a run's test loss and accuracy on the charts; Export writes metrics.jsonl, config.json and the checkpoint; Import reads a folder of <code>onelayer train --out</code> (or an export).</p>`;
+  const profileSection = document.querySelector('.profile-section');
+  if (profileSection) profileSection.before(section);
+  else document.querySelector('.content')?.append(section);
+}
+runsSection();
+const OVERLAY_COLORS = ['#ff7f0e', '#9467bd', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
+let store: RunStore | null = null;
+try {
+  store = new RunStore();
+} catch (e) {
+  message('warn', `Runs cannot be kept in this browser (IndexedDB: ${(e as Error).message}).`);
+}
+let records: RunRecord[] = [];
+/** The run in progress (its record is written at every epoch and at its end). */
+let current: RunRecord | null = null;
+const overlaid = new Set<string>();
+
+function startRecord(m: Extract<Event, { type: 'run' }>): void {
+  const s = m.summary;
+  current = { id: `run-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`, source: 'page', status: 'running', started: m.started, model: s.name, width: s.width, dataset: s.dataset, parameters: s.parameters, compression: s.compression, config: m.config, metrics: [], steps: [], wallSeconds: 0, checkpoint: null };
+  void saveRecord(current);
+}
+
+async function finishRecord(m: Extract<Event, { type: 'final' }>): Promise<void> {
+  const r = current;
+  if (!r) return;
+  current = null;
+  r.status = m.status;
+  r.wallSeconds = m.wallSeconds;
+  r.checkpoint = m.bytes;
+  await saveRecord(r);
+}
+
+async function saveRecord(r: RunRecord): Promise<void> {
+  if (!store) return;
+  try {
+    await store.put(r);
+    await refreshRuns();
+  } catch (e) {
+    message('warn', `Could not keep the run in this browser: ${(e as Error).message}`);
+  }
+}
+
+async function refreshRuns(): Promise<void> {
+  if (!store) return;
+  records = await store.list();
+  renderRuns();
+}
+
+function cell(text: string): HTMLTableCellElement {
+  const td = document.createElement('td');
+  td.textContent = text;
+  td.title = text;
+  return td;
+}
+
+function renderRuns(): void {
+  const body = $('runs-table').querySelector('tbody')!;
+  body.innerHTML = '';
+  for (const r of records) {
+    const tr = document.createElement('tr');
+    tr.dataset.id = r.id;
+    if (r.id === current?.id) tr.className = 'current';
+    const name = runName(r);
+    const last = r.metrics.at(-1);
+    const box = document.createElement('input');
+    box.type = 'checkbox';
+    box.checked = overlaid.has(r.id);
+    box.disabled = r.metrics.length === 0;
+    box.setAttribute('aria-label', `Overlay ${name} on the charts`);
+    box.onchange = () => {
+      if (box.checked) overlaid.add(r.id);
+      else overlaid.delete(r.id);
+      showOverlays();
+    };
+    const first = document.createElement('td');
+    first.append(box);
+    const files = document.createElement('td');
+    const exp = document.createElement('button');
+    exp.textContent = 'Export';
+    exp.setAttribute('aria-label', `Export ${name}: metrics.jsonl, config.json and the checkpoint`);
+    exp.onclick = () => exportRun(r);
+    const del = document.createElement('button');
+    del.textContent = 'Delete';
+    del.setAttribute('aria-label', `Delete ${name} from this browser`);
+    del.disabled = r.id === current?.id;
+    del.onclick = () => void deleteRun(r);
+    files.append(exp, ' ', del);
+    const best = r.metrics.length ? Math.max(...r.metrics.map((x) => x.testAccuracy)) : NaN;
+    const c = r.compression;
+    tr.append(
+      first,
+      cell(name),
+      cell(r.model),
+      cell(r.width === null ? '–' : String(r.width)),
+      cell(r.parameters === null ? '–' : r.parameters.toLocaleString('en-US')),
+      cell(c === null ? '–' : c >= 100 ? `${c.toFixed(0)}×` : `${c.toFixed(2)}×`),
+      cell(last ? pct(last.testAccuracy) : '–'),
+      cell(pct(best)),
+      cell(String(r.metrics.length)),
+      cell(r.wallSeconds === null ? '–' : `${r.wallSeconds.toFixed(1)} s`),
+      cell(r.status),
+      files,
+    );
+    body.append(tr);
+  }
+}
+
+function showOverlays(): void {
+  const list: Overlay[] = [];
+  records.filter((r) => overlaid.has(r.id)).forEach((r, i) => {
+    let wall = 0;
+    list.push({
+      label: runName(r),
+      color: OVERLAY_COLORS[i % OVERLAY_COLORS.length],
+      x: { step: r.steps, epoch: r.metrics.map((x) => x.epoch), wall: r.metrics.map((x) => (wall += x.seconds)) },
+      testLoss: r.metrics.map((x) => x.testLoss),
+      testAccuracy: r.metrics.map((x) => x.testAccuracy),
+    });
+  });
+  charts.setOverlays(list);
+}
+
+function exportRun(r: RunRecord): void {
+  for (const f of exportFiles(r)) download(f.name, f.bytes as Uint8Array<ArrayBuffer>);
+  if (!r.checkpoint) message('info', `${runName(r)} has no checkpoint (it ended before one was written): exported metrics.jsonl and config.json.`);
+}
+
+async function deleteRun(r: RunRecord): Promise<void> {
+  if (!store) return;
+  await store.delete(r.id);
+  overlaid.delete(r.id);
+  await refreshRuns();
+  showOverlays();
+}
+
+$('import-button').onclick = () => input('import-folder').click();
+input('import-folder').onchange = async () => {
+  const files = [...(input('import-folder').files ?? [])];
+  input('import-folder').value = '';
+  if (!files.length) return;
+  try {
+    const r = await importRun(files);
+    await saveRecord(r);
+    message('info', `Imported ${runName(r)}: ${r.metrics.length} epochs${r.checkpoint ? ', with its checkpoint' : ''}.`);
+  } catch (e) {
+    message('error', (e as Error).message);
+  }
+};
+/** At load no run is in progress: a record still 'running' belongs to a page that was closed or reloaded mid-run. */
+async function loadRuns(): Promise<void> {
+  if (!store) return;
+  for (const r of await store.list()) {
+    if (r.status !== 'running') continue;
+    r.status = 'interrupted';
+    await store.put(r);
+  }
+  await refreshRuns();
+}
+void loadRuns().catch((e: Error) => message('warn', `Could not read the runs kept in this browser: ${e.message}`));
+
 // Leaving mid-run would lose the run (it lives in the worker's memory): the browser asks first.
 window.addEventListener('beforeunload', (e) => {
   if (state === 'training' || state === 'pausing' || state === 'paused' || state === 'recovering') e.preventDefault();
@@ -342,6 +532,7 @@ worker.onerror = (e) => message('error', `The training worker failed to start: $
   charts: () => charts.summary(),
   blendText: (i: number, row: number, col: number) => blends.cellText(i, row, col),
   loseDevice: () => send({ type: 'lose-device' }),
+  runs: () => records.map((r) => ({ id: r.id, name: runName(r), status: r.status, source: r.source, epochs: r.metrics.length, checkpoint: r.checkpoint?.length ?? 0 })),
 };
 
 setButtons();

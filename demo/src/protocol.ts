@@ -100,6 +100,7 @@ export interface EpochEvent {
   testAccuracy: number;
   imagesPerSecond: number;
   seconds: number;
+  time: string;
 }
 
 export interface BlendLayer {
@@ -119,7 +120,9 @@ export type Event =
   | { type: 'dataset'; name: string; train: number; test: number; classes: number; channels: number; size: number }
   | { type: 'model'; summary: ModelSummary }
   /** Start: a new run (fresh: new weights) or the continuation of a loaded or paused model, at this global step. */
-  | { type: 'run'; fresh: boolean; globalStep: number }
+  | { type: 'run'; fresh: boolean; globalStep: number; summary: ModelSummary; config: Record<string, unknown>; started: string }
+  /** A run ended (completed, stopped or failed): its last committed training checkpoint (model + momentum + run state). */
+  | { type: 'final'; status: 'completed' | 'stopped' | 'failed'; bytes: Uint8Array | null; wallSeconds: number }
   /** After a device loss: the model went back to this global step; later chart points are gone. */
   | { type: 'rewind'; globalStep: number }
   | { type: 'notice'; message: string }

@@ -4,14 +4,18 @@
 import { createModel, compressionFactor, type Model } from '../../src/models/index.js';
 import { Blend } from '../../src/nn/layers.js';
 import { Trainer } from '../../src/train/trainer.js';
+import type { LoopConfig } from '../../src/train/loop.js';
 import type { Runtime } from '../../src/gpu/runtime.js';
 import type { Dataset } from '../../src/data/types.js';
-import { DATASET_SHAPES } from './datasets.js';
+import { DATASET_NAMES, DATASET_SHAPES } from './datasets.js';
 import type { DatasetKind, Event, TrainSettings } from './protocol.js';
 
-/** The Trainer for the page's settings (0 in Steps / epoch or Test images means all). */
-export function trainerFor(m: Model, s: TrainSettings, ds: Dataset): Trainer {
-  return new Trainer(m, ds, {
+/** The run settings of the page's choices, as the CLI's flags would give them (0 in Steps / epoch or Test images means all). */
+export function loopConfig(s: TrainSettings): LoopConfig {
+  return {
+    model: s.model,
+    width: s.width,
+    dataset: DATASET_NAMES[s.dataset],
     epochs: s.epochs,
     batchSize: s.batchSize,
     lr: s.lr,
@@ -23,7 +27,12 @@ export function trainerFor(m: Model, s: TrainSettings, ds: Dataset): Trainer {
     warmupSteps: 0,
     maxStepsPerEpoch: s.maxStepsPerEpoch > 0 ? s.maxStepsPerEpoch : undefined,
     maxEvalImages: s.maxEvalImages > 0 ? s.maxEvalImages : undefined,
-  });
+  };
+}
+
+/** The Trainer for the page's settings. */
+export function trainerFor(m: Model, s: TrainSettings, ds: Dataset): Trainer {
+  return new Trainer(m, ds, loopConfig(s));
 }
 
 /** Throws unless the model fits the dataset (classes, channels, image size), naming both. */

@@ -1,99 +1,59 @@
-// The training worker: runs the SAME src/ code as Node (init, createModel, Trainer, checkpoints, data parsers),
-// so the page stays responsive. It keeps the last epoch's checkpoint in memory to survive a lost GPU device.
-import { init, shutdown, WebGPUUnavailableError, type DeviceContext } from '../../src/device/index.js';
-import { createModel, compressionFactor, MODEL_NAMES, type Model } from '../../src/models/index.js';
+// The training worker: a message adapter around the library's run loop (src/train/loop.ts), the SAME loop the CLI
+// drives, so the page stays responsive. Requests become RunLoop / RunControl calls, loop events become messages.
+// The loop checkpoints into memory (before the first step and after every epoch): what device-loss recovery restores.
+import { WebGPUUnavailableError } from '../../src/device/index.js';
+import { compressionFactor, MODEL_NAMES, type Model } from '../../src/models/index.js';
 import { Blend } from '../../src/nn/layers.js';
-import { Trainer, NonFiniteLossError, evaluateModel } from '../../src/train/trainer.js';
-import { modelCheckpoint, optimizerCheckpoint, loadOptimizerCheckpoint, type CheckpointInfo } from '../../src/train/checkpoint.js';
+import { evaluateModel } from '../../src/train/trainer.js';
+import { MemoryCheckpointStore, RunControl, RunLoop, type RunEvent } from '../../src/train/loop.js';
+import { modelFromCheckpoint, type RestoredModel } from '../../src/train/restore.js';
 import { BatchLoader } from '../../src/data/loader.js';
 import { DatasetError, type Dataset } from '../../src/data/types.js';
 import { DATASET_NAMES, loadDataset } from './datasets.js';
-import { describeLoaded, modelFromCheckpoint, pageModelCheckpoint, position, restoreMomentum, type LoadedCheckpoint, type PageCheckpointInfo } from './worker-checkpoint.js';
+import { describeLoaded, pageModelCheckpoint, position, type PageCheckpointInfo } from './worker-checkpoint.js';
+import { WorkerDevice } from './worker-device.js';
 import { StepProfiler } from './worker-profile.js';
-import { StepMeter } from './step-meter.js';
-import { checkCompatible, describeModel, probeStep, trainerFor } from './worker-probe.js';
+import { checkCompatible, describeModel, loopConfig, probeStep } from './worker-probe.js';
 import type { ErrorKind, Event, ModelSummary, Request, RunState, TrainSettings } from './protocol.js';
 
 const scope = self as unknown as { postMessage(m: Event, transfer?: Transferable[]): void; onmessage: ((e: MessageEvent<Request>) => void) | null };
 const post = (m: Event, transfer: Transferable[] = []) => scope.postMessage(m, transfer);
 
-let ctx: DeviceContext | null = null;
 let dataset: Dataset | null = null;
-let model: Model | null = null;
-let trainer: Trainer | null = null;
 let settings: TrainSettings | null = null;
-/** A checkpoint loaded by the user that the next Start continues from. */
-let loaded: LoadedCheckpoint | null = null;
-let loadedInfo: CheckpointInfo | null = null;
-/** The last epoch's state, kept in memory: what device-loss recovery restores. */
-let last: { model: Uint8Array; optimizer: Uint8Array; info: CheckpointInfo } | null = null;
+/** The run (model, optimizer, position) of the last Start, kept after it ends for Download, Evaluate and blends. */
+let loop: RunLoop | null = null;
+let control: RunControl | null = null;
+/** A checkpoint loaded by the user that the next Start continues from, and its file (what a device loss reloads). */
+let loaded: RestoredModel | null = null;
+let loadedFile: { bytes: Uint8Array; name: string } | null = null;
+/** The loop's checkpoints: the latest is what device-loss recovery restores. */
+const memory = new MemoryCheckpointStore();
 let state: RunState = 'idle';
 let running = false;
-let pauseRequested = false;
-let stopRequested = false;
-let wake: (() => void) | null = null;
-let deviceLost: string | null = null;
-let ownShutdown = false;
+/** Optimizer steps this session (never goes back). */
 let totalSteps = 0;
 let blendBusy = false;
-/** The test accuracy of THIS model's last evaluation (reset for new weights: it goes into checkpoint metadata). */
-let lastTestAccuracy: number | undefined;
-/**
- * trainer.globalStep when the epoch in progress began (null between epochs). Steps into the epoch are counted from
- * it, not from progress events: those lag one step behind the submitted work (the trainer pipelines steps), while
- * a checkpoint's weights and globalStep include every submitted step.
- */
-let epochBase: number | null = null;
-const epochStep = () => (trainer && epochBase !== null ? trainer.globalStep - epochBase : 0);
 /** performance.now() at Start: the charts' wall-time axis. */
 let runStarted = 0;
 const profile = new StepProfiler((m) => post(m));
+const gpu = new WorkerDevice(post, () => {
+  // Idle: nothing will notice the loss by failing, so recover now. Paused: end the loop, which then recovers.
+  if (!running) void recover();
+  else if (control?.pauseRequested) control.stop();
+});
+const fail = (kind: ErrorKind, e: unknown) => gpu.fail(kind, e);
 
 const log = (message: string) => post({ type: 'log', message });
+const model = (): Model | null => loop?.model ?? loaded?.model ?? null;
 
 function setState(s: RunState, message?: string): void {
   state = s;
   post({ type: 'state', state: s, message });
 }
 
-/** A failed readback or an op on a destroyed device: possibly a symptom of a device loss, not news of its own. */
-const gpuError = (e: unknown) => e instanceof DOMException || (e instanceof Error && /GPU|mapAsync|device/i.test(e.message));
-
-/**
- * Reports an error, except one caused by a lost device: the device-loss notice already says what happened, so the
- * raw "Failed to execute 'mapAsync'…" of a readback in flight (a download, a step) must not sit beside it. A GPU
- * error can arrive before device.lost resolves, so such errors wait briefly for it.
- */
-function fail(kind: ErrorKind, e: unknown): void {
-  const message = e instanceof Error ? e.message : String(e);
-  const c = ctx;
-  if (kind === 'webgpu' || kind === 'device-lost' || !gpuError(e)) return post({ type: 'error', kind, message });
-  if (deviceLost !== null || state === 'recovering' || !c) return;
-  void Promise.race([c.device.lost.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 2000))]).then((lost) => {
-    if (!lost) post({ type: 'error', kind, message });
-  });
-}
-
-function watchDevice(c: DeviceContext): void {
-  void c.device.lost.then((info) => {
-    if (ownShutdown || ctx !== c) return;
-    deviceLost = `${info.reason}${info.message ? `: ${info.message}` : ''}`;
-    // Idle: nothing will notice the loss by failing, so recover now. Paused: wake the loop, whose next op fails.
-    if (!running) void recover();
-    else if (wake) wake();
-  });
-}
-
-async function device(): Promise<DeviceContext> {
-  if (!ctx) {
-    ctx = await init();
-    watchDevice(ctx);
-  }
-  return ctx;
-}
-
 function summary(): ModelSummary {
-  const m = model!;
+  const m = model()!;
   return {
     name: m.name,
     width: m.config.width,
@@ -101,32 +61,21 @@ function summary(): ModelSummary {
     compression: compressionFactor(m),
     blendLayers: blendModules().length,
     dataset: dataset?.name ?? '',
-    epoch: trainer?.epoch ?? loadedInfo?.epoch ?? 0,
-    globalStep: trainer?.globalStep ?? loadedInfo?.globalStep ?? 0,
+    epoch: loop?.trainer.epoch ?? loaded?.info.epoch ?? 0,
+    globalStep: loop?.trainer.globalStep ?? loaded?.info.globalStep ?? 0,
   };
 }
 
+/** What a download says about the model: where its run stands, in the epoch too. */
 function checkpointInfo(): PageCheckpointInfo {
-  const m = model!;
-  return {
-    model: m.name,
-    width: m.config.width,
-    numClasses: m.config.numClasses,
-    inChannels: m.config.inChannels,
-    inputSize: m.config.inputSize,
-    stem: m.config.stem,
-    dataset: dataset?.name ?? loadedInfo?.dataset ?? '',
-    epoch: trainer?.epoch ?? loadedInfo?.epoch ?? 0,
-    globalStep: trainer?.globalStep ?? loadedInfo?.globalStep ?? 0,
-    testAccuracy: lastTestAccuracy,
-    epochStep: trainer ? epochStep() : (loaded?.epochStep ?? 0),
-  };
+  if (loop) return { ...loop.info(), epochStep: loop.epochStep };
+  if (loaded) return { ...loaded.info, epochStep: loaded.epochStep };
+  throw new Error('No model yet: start training or load a checkpoint first.');
 }
 
 /** The SL blends in order of appearance (registration order is the order of use). */
 function blendModules(): [string, Blend][] {
-  if (!model) return [];
-  return model.namedModules().filter((e): e is [string, Blend] => e[1] instanceof Blend);
+  return model()?.namedModules().filter((e): e is [string, Blend] => e[1] instanceof Blend) ?? [];
 }
 
 async function sendBlends(): Promise<void> {
@@ -143,146 +92,139 @@ async function sendBlends(): Promise<void> {
   }
 }
 
-async function snapshot(): Promise<void> {
-  const info = checkpointInfo();
-  last = { model: await modelCheckpoint(model!, info), optimizer: trainer ? await optimizerCheckpoint(model!, trainer.optimizer, info) : new Uint8Array(0), info };
+/** Loop events as page messages. */
+function onEvent(e: RunEvent): void {
+  switch (e.type) {
+    case 'phase':
+      // The profiler times training steps only: evaluation and checkpoints between epochs are not steps.
+      if (e.phase === 'train') profile.epochStart();
+      else profile.epochEnd();
+      return;
+    case 'step':
+      totalSteps++;
+      post({ type: 'progress', epoch: e.epoch, epochs: e.epochs, step: e.step, steps: e.steps, totalSteps, globalStep: e.globalStep, loss: e.loss, epochLoss: e.epochLoss, accuracy: e.accuracy, acc: e.epochAccuracy, imagesPerSecond: e.epochImagesPerSecond, stepImagesPerSecond: e.imagesPerSecond, wallSeconds: (performance.now() - runStarted) / 1000, lr: e.lr });
+      if (totalSteps % Math.max(1, settings!.blendEvery) === 0) void sendBlends().catch(() => undefined);
+      if (profile.step()) void profile.finish(model()?.name ?? 'onelayer');
+      return;
+    case 'epoch':
+      return post({ type: 'epoch', globalStep: e.globalStep, ...e.metrics });
+    case 'checkpoint':
+      return void sendBlends().catch(() => undefined);
+    case 'paused':
+      profile.epochEnd();
+      return setState('paused', `Paused at ${position(e, e.epochStep)}. Resume continues with the next step of this epoch.`);
+    case 'resumed':
+      return setState('training', 'Training…');
+    case 'end':
+      return profile.epochEnd();
+  }
+}
+
+function newLoop(s: TrainSettings, ds: Dataset, restored: RestoredModel | null, checkpointAtStart: boolean): RunLoop {
+  control = new RunControl();
+  try {
+    return new RunLoop({ config: loopConfig(s), dataset: ds, restored, store: memory, control, onEvent, checkpointAtStart });
+  } catch (e) {
+    restored?.model.dispose();
+    throw e;
+  }
+}
+
+/** The dataset the settings name: the embedded MNIST digits are loaded on demand, the others must be chosen first. */
+async function datasetFor(kind: TrainSettings['dataset'] | undefined): Promise<Dataset> {
+  if (dataset && (!kind || dataset.name === DATASET_NAMES[kind])) return dataset;
+  if (kind && kind !== 'mnist') throw new DatasetError(`${kind}: choose the dataset files first (the file picker next to the dataset).`);
+  dataset = await loadDataset('mnist', [], log);
+  postDataset();
+  return dataset;
 }
 
 async function start(s: TrainSettings): Promise<void> {
   if (running) throw new Error('Training is already running: pause or stop it first.');
-  await device();
-  if (!dataset || dataset.name !== DATASET_NAMES[s.dataset]) {
-    if (s.dataset !== 'mnist') throw new DatasetError(`${s.dataset}: choose the dataset files first (the file picker next to the dataset).`);
-    dataset = await loadDataset('mnist', [], log);
-    postDataset();
-  }
-  settings = s;
-  const ds = dataset;
+  await gpu.get();
+  const ds = await datasetFor(s.dataset);
   // A loaded checkpoint is continued unless the user has since picked another architecture or width.
-  if (loadedInfo && model && (model.name !== s.model || (model.config.width !== null && model.config.width !== s.width))) loadedInfo = loaded = null;
-  const fresh = !(loadedInfo && model);
-  if (!fresh) {
-    checkCompatible(model!.config, `The loaded checkpoint (${model!.name})`, ds);
-  } else {
-    model?.dispose();
-    model = null;
-    model = createModel(s.model, { width: s.width, numClasses: ds.numClasses, inChannels: ds.channels, inputSize: ds.height, seed: s.seed });
-    // New weights: nothing measured on the previous model may reach this run's tiles or checkpoint metadata.
-    lastTestAccuracy = undefined;
+  if (loaded && (loaded.model.name !== s.model || (loaded.model.config.width !== null && loaded.model.config.width !== s.width))) {
+    loaded.model.dispose();
+    loaded = loadedFile = null;
   }
-  trainer?.optimizer.dispose?.();
-  trainer = trainerFor(model!, s, ds);
-  epochBase = null;
-  if (loadedInfo) {
-    trainer.epoch = loadedInfo.epoch;
-    trainer.globalStep = loadedInfo.globalStep;
-    if (loaded?.hasMomentum) {
-      const n = restoreMomentum(model!, trainer.optimizer, loaded);
-      post({ type: 'notice', message: `Restored the optimizer momentum of ${n} parameter tensors from ${loaded.name}.` });
-    } else if (loaded) {
-      post({ type: 'notice', message: `${loaded.name} holds no optimizer state: training continues with the momentum at zero.` });
-    }
-    if (trainer.epoch >= s.epochs) post({ type: 'notice', message: `The checkpoint has ${trainer.epoch} epochs already; raise Epochs to train on.` });
+  if (loaded) checkCompatible(loaded.model.config, `The loaded checkpoint (${loaded.model.name})`, ds);
+  settings = s;
+  const restored = loaded;
+  loop?.dispose();
+  loop = null;
+  loaded = loadedFile = null;
+  loop = newLoop(s, ds, restored, true);
+  if (restored) {
+    if (loop.momentumTensors > 0) post({ type: 'notice', message: `Restored the optimizer momentum of ${loop.momentumTensors} parameter tensors from ${restored.source}.` });
+    else post({ type: 'notice', message: `${restored.source} holds no optimizer state: training continues with the momentum at zero.` });
+    if (restored.info.epoch >= s.epochs) post({ type: 'notice', message: `The checkpoint has ${restored.info.epoch} epochs already; raise Epochs to train on.` });
   }
-  loadedInfo = loaded = null;
   totalSteps = 0;
   runStarted = performance.now();
-  pauseRequested = false;
-  stopRequested = false;
-  post({ type: 'run', fresh, globalStep: trainer.globalStep });
+  post({ type: 'run', fresh: !restored, globalStep: loop.trainer.globalStep, summary: summary(), config: { ...loop.fingerprint }, started: new Date().toISOString() });
   post({ type: 'model', summary: summary() });
-  await snapshot();
-  await sendBlends();
-  void loop();
+  void drive(loop);
 }
 
-async function loop(): Promise<void> {
-  const t = trainer!;
-  const s = settings!;
+/** Runs the loop to its end, then reports how it ended (or recovers from a lost device). */
+async function drive(l: RunLoop): Promise<void> {
   running = true;
-  setState('training', t.globalStep === 0 ? 'Training… the first step also compiles the GPU pipelines (slow on a software adapter).' : 'Training…');
-  const meter = new StepMeter();
+  setState('training', l.trainer.globalStep === 0 ? 'Training… the first step also compiles the GPU pipelines (slow on a software adapter).' : 'Training…');
   try {
-    while (t.epoch < s.epochs && !stopRequested) {
-      if (pauseRequested) {
-        setState('paused', `Paused at ${position(checkpointInfo(), epochStep())}. Resume continues with the next step of this epoch.`);
-        await new Promise<void>((r) => (wake = r));
-        wake = null;
-        if (stopRequested) break;
-        setState('training', 'Training…');
-      }
-      meter.call(t.epoch);
-      epochBase ??= t.globalStep;
-      let globalStep = t.globalStep;
-      profile.epochStart();
-      const result = await t.trainEpoch(
-        (p) => {
-          totalSteps++;
-          globalStep++;
-          const m = meter.step(p.step, p.loss, p.acc, s.batchSize);
-          post({ type: 'progress', epoch: p.epoch, epochs: p.epochs, step: p.step, steps: p.steps, totalSteps, globalStep, loss: m.loss, epochLoss: p.loss, accuracy: m.accuracy, acc: p.acc, imagesPerSecond: p.imagesPerSecond, stepImagesPerSecond: m.ips, wallSeconds: (performance.now() - runStarted) / 1000, lr: p.lr });
-          if (totalSteps % Math.max(1, s.blendEvery) === 0) void sendBlends().catch(() => undefined);
-          if (profile.step()) void profile.finish(model?.name ?? 'onelayer');
-        },
-        () => pauseRequested || stopRequested,
-      );
-      profile.epochEnd();
-      if (!result.completed) continue; // interrupted by pause or stop; trainEpoch continues this epoch on resume
-      epochBase = null;
-      const test = await t.evaluate();
-      lastTestAccuracy = test.accuracy;
-      post({ type: 'epoch', epoch: t.epoch, globalStep: t.globalStep, lr: t.optimizer.lr, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds });
-      await snapshot();
-      await sendBlends();
-    }
+    const reason = await l.run();
     running = false;
-    if (profile.pending) void profile.finish(model?.name ?? 'onelayer');
-    setState(stopRequested ? 'stopped' : 'done', stopRequested ? `Stopped at ${position(checkpointInfo(), epochStep())}.` : 'Training finished.');
+    if (gpu.lost) {
+      // Lost while paused: the loop was stopped so that the device can be replaced.
+      profile.drop();
+      return recover();
+    }
+    if (profile.pending) void profile.finish(l.model.name);
+    final(reason === 'stopped' ? 'stopped' : 'completed');
+    setState(reason === 'stopped' ? 'stopped' : 'done', reason === 'stopped' ? `Stopped at ${position(l.info(), l.epochStep)}.` : 'Training finished.');
   } catch (e) {
-    // A lost device fails the step's readback (mapAsync) BEFORE device.lost resolves: wait for the loss briefly,
-    // so the raw readback error is not shown beside the recovery message. `running` stays true meanwhile, so
-    // watchDevice leaves the recovery to this handler.
-    const c = ctx;
-    if (!deviceLost && c) await Promise.race([c.device.lost, new Promise((r) => setTimeout(r, 2000))]);
+    // A lost device fails the step's readback (mapAsync) BEFORE device.lost resolves: wait for the loss briefly, so
+    // the raw readback error is not shown beside the recovery message. `running` stays true meanwhile, so the loss
+    // handler leaves the recovery to this one.
+    await gpu.settle();
     running = false;
     profile.drop();
-    if (deviceLost) {
-      await recover();
-      return;
-    }
-    fail(e instanceof NonFiniteLossError ? 'training' : e instanceof DatasetError ? 'dataset' : 'training', e);
+    if (gpu.lost) return recover();
+    fail(e instanceof DatasetError ? 'dataset' : 'training', e);
+    final('failed');
     setState('stopped', 'Training stopped by the error above.');
   }
 }
 
-/** After a lost device: a new device, the model and optimizer from the in-memory checkpoint, then paused. */
+/** The end of a run for the page's run history: its last committed checkpoint (a copy: recovery keeps the original). */
+function final(status: 'completed' | 'stopped' | 'failed'): void {
+  const bytes = memory.last ? memory.last.checkpoint.slice() : null;
+  post({ type: 'final', status, bytes, wallSeconds: (performance.now() - runStarted) / 1000 }, bytes ? [bytes.buffer] : []);
+}
+
+/** After a lost device: a new device, the model and optimizer from the checkpoint in memory, then paused. */
 async function recover(): Promise<void> {
-  const reason = deviceLost ?? 'unknown reason';
+  const last = memory.last;
+  const file = last ? { bytes: last.checkpoint, name: 'checkpoint in memory' } : loadedFile;
+  gpu.recovering = true;
   setState('recovering', 'Replacing the GPU device…');
-  post({ type: 'error', kind: 'device-lost', message: `The GPU device was lost (${reason}). Restoring the last checkpoint${last ? ` (epoch ${last.info.epoch})` : ''} on a new device…` });
-  ownShutdown = true;
-  shutdown();
-  ownShutdown = false;
-  ctx = null;
-  model = null;
-  trainer = null;
-  deviceLost = null;
+  post({ type: 'error', kind: 'device-lost', message: `The GPU device was lost (${gpu.lost ?? 'unknown reason'}). Restoring the last checkpoint${last ? ` (epoch ${last.info.epoch})` : ''} on a new device…` });
+  // Every tensor lived on the lost device: nothing is left to free.
+  gpu.drop();
+  loop = control = loaded = null;
   try {
-    await device();
-    if (!last || !settings || !dataset) {
-      setState('idle', 'The device was replaced; no checkpoint was held, so start again.');
-      return;
+    await gpu.get();
+    if (!file || (last && (!settings || !dataset))) return setState('idle', 'The device was replaced; no checkpoint was held, so start again.');
+    const restored = modelFromCheckpoint(file.bytes, file.name);
+    if (!last) {
+      // Only a loaded (not yet started) checkpoint was held: load it again.
+      loaded = restored;
+      post({ type: 'loaded', name: file.name, summary: summary() });
+      await sendBlends();
+      return setState('stopped', `The device was replaced. ${describeLoaded(restored)}`);
     }
-    const restored = modelFromCheckpoint(last.model, 'checkpoint in memory');
+    loop = newLoop(settings!, dataset!, restored, false);
     const info = restored.info;
-    model = restored.model;
-    trainer = trainerFor(model, settings, dataset);
-    if (last.optimizer.length) loadOptimizerCheckpoint(model, trainer.optimizer, last.optimizer, 'optimizer state in memory');
-    trainer.epoch = info.epoch;
-    trainer.globalStep = info.globalStep;
-    epochBase = null;
-    pauseRequested = false;
-    stopRequested = false;
     post({ type: 'rewind', globalStep: info.globalStep });
     post({ type: 'model', summary: summary() });
     await sendBlends();
@@ -290,6 +232,8 @@ async function recover(): Promise<void> {
   } catch (e) {
     fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'device-lost', e);
     setState('idle', 'The GPU device could not be replaced.');
+  } finally {
+    gpu.recovering = false;
   }
 }
 
@@ -300,16 +244,14 @@ function postDataset(): void {
 
 async function load(name: string, bytes: Uint8Array): Promise<void> {
   if (running) throw new Error('Stop or pause training before loading a checkpoint.');
-  await device();
+  await gpu.get();
   const next = modelFromCheckpoint(bytes, name);
-  model?.dispose();
-  trainer?.optimizer.dispose?.();
-  trainer = null;
-  model = next.model;
+  loop?.dispose();
+  loop = null;
+  loaded?.model.dispose();
   loaded = next;
-  loadedInfo = next.info;
-  lastTestAccuracy = next.info.testAccuracy;
-  last = { model: next.hasMomentum ? await modelCheckpoint(next.model, next.info) : bytes, optimizer: new Uint8Array(0), info: next.info };
+  loadedFile = { bytes, name };
+  memory.last = null;
   post({ type: 'loaded', name, summary: summary() });
   await sendBlends();
   setState('stopped', describeLoaded(next));
@@ -317,127 +259,111 @@ async function load(name: string, bytes: Uint8Array): Promise<void> {
 
 async function evaluate(maxImages: number): Promise<void> {
   if (state === 'training' || state === 'pausing') throw new Error('Pause or stop training before evaluating.');
-  if (!model) throw new Error('No model yet: start training or load a checkpoint first.');
-  await device();
-  if (!dataset) {
-    if (settings?.dataset && settings.dataset !== 'mnist') throw new DatasetError('Choose the dataset files first.');
-    dataset = await loadDataset('mnist', [], log);
-    postDataset();
-  }
-  checkCompatible(model.config, `The model (${model.name})`, dataset);
-  const loader = new BatchLoader(dataset, 'test', { batchSize: 100, shuffle: false, augment: false, seed: 0 });
+  const m = model();
+  if (!m) throw new Error('No model yet: start training or load a checkpoint first.');
+  await gpu.get();
+  const ds = await datasetFor(dataset ? undefined : settings?.dataset);
+  checkCompatible(m.config, `The model (${m.name})`, ds);
+  const loader = new BatchLoader(ds, 'test', { batchSize: 100, shuffle: false, augment: false, seed: 0 });
   const limit = maxImages > 0 ? maxImages : Infinity;
-  const r = await evaluateModel(model, dataset, loader, limit);
-  post({ type: 'eval', loss: r.loss, accuracy: r.accuracy, images: Math.min(dataset.test.count, limit) });
+  const r = await evaluateModel(m, ds, loader, limit);
+  post({ type: 'eval', loss: r.loss, accuracy: r.accuracy, images: Math.min(ds.test.count, limit) });
 }
+
+async function download(): Promise<void> {
+  const current = model();
+  if (!current) throw new Error('No model yet: start training or load a checkpoint first.');
+  const info = checkpointInfo();
+  const bytes = await pageModelCheckpoint(current, info);
+  const name = `${info.model}${info.width ? `-n${info.width}` : ''}-${info.dataset || 'model'}-epoch${info.epoch}-step${info.globalStep}.safetensors`;
+  post({ type: 'checkpoint', name, bytes }, [bytes.buffer]);
+}
+
+async function estimate(s: TrainSettings): Promise<void> {
+  if (running) throw new Error('Pause or stop training before estimating: the probe would compete with it for the GPU.');
+  const c = await gpu.get();
+  if (!dataset || dataset.name !== DATASET_NAMES[s.dataset]) throw new DatasetError(`${s.dataset}: choose the dataset files first.`);
+  setState(state, 'Estimating: a few steps of a throw-away model (the first compiles the pipelines)…');
+  post(await probeStep(c.runtime, dataset, s));
+  setState(state, 'Estimate ready (under Start).');
+}
+
+/** Runs a request's work; a failure becomes one error message of the kind `kind` picks, then `after` runs. */
+async function attempt(work: () => unknown, kind: (e: unknown) => ErrorKind, after?: () => void): Promise<void> {
+  try {
+    await work();
+  } catch (e) {
+    fail(kind(e), e);
+    after?.();
+  }
+}
+const kindOf = (fallback: ErrorKind) => (e: unknown): ErrorKind => (e instanceof WebGPUUnavailableError ? 'webgpu' : e instanceof DatasetError ? 'dataset' : fallback);
 
 async function handle(m: Request): Promise<void> {
   switch (m.type) {
-    case 'init': {
-      try {
-        const c = await device();
+    case 'init':
+      return attempt(async () => {
+        const c = await gpu.get();
         const i = c.info;
         post({ type: 'ready', adapter: [i.vendor, i.architecture, i.device, i.description].filter((x) => x).join(' ') || 'unknown adapter', software: i.software, source: c.platform.source });
-      } catch (e) {
-        fail('webgpu', e);
-      }
-      return;
-    }
+      }, () => 'webgpu');
     case 'dataset':
-      try {
-        if (running) throw new Error('Stop training before changing the dataset.');
-        setState('preparing', `Reading ${m.kind}…`);
-        dataset = await loadDataset(m.kind, m.files, log, m.maxPerClass);
-        postDataset();
-        setState(model ? 'stopped' : 'idle', `${dataset.name} is ready.`);
-      } catch (e) {
-        fail('dataset', e);
-        setState(model ? 'stopped' : 'idle', `${m.kind} was not loaded (see the message above).`);
-      }
-      return;
+      return attempt(
+        async () => {
+          if (running) throw new Error('Stop training before changing the dataset.');
+          setState('preparing', `Reading ${m.kind}…`);
+          dataset = await loadDataset(m.kind, m.files, log, m.maxPerClass);
+          postDataset();
+          setState(model() ? 'stopped' : 'idle', `${dataset.name} is ready.`);
+        },
+        () => 'dataset',
+        () => setState(model() ? 'stopped' : 'idle', `${m.kind} was not loaded (see the message above).`),
+      );
     case 'start':
-      try {
-        setState('preparing', 'Preparing…');
-        await start(m.settings);
-      } catch (e) {
-        fail(e instanceof WebGPUUnavailableError ? 'webgpu' : e instanceof DatasetError ? 'dataset' : 'usage', e);
-        setState(model ? 'stopped' : 'idle', 'Not started (see the message above).');
-      }
-      return;
+      setState('preparing', 'Preparing…');
+      return attempt(() => start(m.settings), kindOf('usage'), () => setState(model() ? 'stopped' : 'idle', 'Not started (see the message above).'));
     case 'pause':
-      if (running && !pauseRequested) {
-        pauseRequested = true;
+      if (running && control && !control.pauseRequested) {
+        control.pause();
         setState('pausing');
       }
       return;
     case 'resume':
-      pauseRequested = false;
-      if (wake) wake();
-      else if (!running && trainer && state === 'paused') void loop();
+      if (running) {
+        control?.resume();
+        if (state === 'pausing') setState('training', 'Training…'); // resumed before the loop reached its pause
+      } else if (loop && state === 'paused') void drive(loop); // restored after a device loss: the loop starts now
       return;
     case 'stop':
-      stopRequested = true;
-      if (wake) wake();
-      else if (!running && state === 'paused') setState('stopped', 'Stopped.');
+      control?.stop();
+      if (!running && state === 'paused') {
+        final('stopped'); // restored after a device loss and never resumed
+        setState('stopped', 'Stopped.');
+      }
       return;
     case 'load':
-      try {
-        await load(m.name, m.bytes);
-      } catch (e) {
-        fail(running ? 'usage' : 'checkpoint', e);
-      }
-      return;
+      return attempt(() => load(m.name, m.bytes), () => (running ? 'usage' : 'checkpoint'));
     case 'download':
-      try {
-        if (!model) throw new Error('No model yet: start training or load a checkpoint first.');
-        const info = checkpointInfo();
-        const bytes = await pageModelCheckpoint(model, info);
-        const name = `${info.model}${info.width ? `-n${info.width}` : ''}-${info.dataset || 'model'}-epoch${info.epoch}-step${info.globalStep}.safetensors`;
-        post({ type: 'checkpoint', name, bytes }, [bytes.buffer]);
-      } catch (e) {
-        fail('checkpoint', e);
-      }
-      return;
+      return attempt(download, () => 'checkpoint');
     case 'eval':
-      try {
-        await evaluate(m.maxImages);
-      } catch (e) {
-        fail(e instanceof DatasetError ? 'dataset' : 'usage', e);
-      }
-      return;
+      return attempt(() => evaluate(m.maxImages), kindOf('usage'));
     case 'describe':
-      try {
-        await device();
+      return attempt(async () => {
+        await gpu.get();
         post(describeModel(m.model, m.width, m.dataset));
-      } catch (e) {
-        fail(e instanceof WebGPUUnavailableError ? 'webgpu' : 'usage', e);
-      }
-      return;
+      }, kindOf('usage'));
     case 'estimate':
-      try {
-        if (running) throw new Error('Pause or stop training before estimating: the probe would compete with it for the GPU.');
-        const c = await device();
-        if (!dataset || dataset.name !== DATASET_NAMES[m.settings.dataset]) throw new DatasetError(`${m.settings.dataset}: choose the dataset files first.`);
-        setState(state, 'Estimating: a few steps of a throw-away model (the first compiles the pipelines)…');
-        post(await probeStep(c.runtime, dataset, m.settings));
-        setState(state, 'Estimate ready (under Start).');
-      } catch (e) {
-        fail(e instanceof DatasetError ? 'dataset' : 'usage', e);
-        setState(state, 'No estimate (see the message above).');
-      }
-      return;
+      return attempt(() => estimate(m.settings), kindOf('usage'), () => setState(state, 'No estimate (see the message above).'));
     case 'profile':
-      try {
-        if (!running || !ctx) throw new Error('Start (or resume) training first: the profile times the next training steps.');
-        profile.request(ctx.runtime, m.steps);
+      return attempt(() => {
+        const c = gpu.current;
+        if (!running || !c) throw new Error('Start (or resume) training first: the profile times the next training steps.');
+        profile.request(c.runtime, m.steps);
         log(`Profiling the next ${m.steps} training step${m.steps > 1 ? 's' : ''}…`);
-      } catch (e) {
-        fail('profiler', e);
-      }
-      return;
+      }, () => 'profiler');
     case 'lose-device':
       // A real loss: the device is destroyed under the trainer, exactly as a driver reset would leave it.
-      ctx?.device.destroy();
+      gpu.current?.device.destroy();
       return;
   }
 }

@@ -4,11 +4,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { init } from '../device/index.js';
 import { decodeSafetensors, type NamedTensorData } from '../io/safetensors.js';
-import { createModel, compressionFactor } from '../models/index.js';
+import { compressionFactor } from '../models/index.js';
 import { loadDataset } from '../data/node.js';
 import { createLoader } from '../data/loader.js';
 import { evaluateModel } from '../train/trainer.js';
-import { assertFinite, parseInfo } from '../train/checkpoint.js';
+import { modelFromCheckpoint } from '../train/restore.js';
 import { makeDirs, readFileBytes, writeFileAtomic } from '../platform/files-node.js';
 import { toCsv } from './csv.js';
 import { blendLayers } from './blend.js';
@@ -47,20 +47,13 @@ export interface PruneOutcome {
 export async function pruneCurve(options: PruneOptions): Promise<PruneOutcome> {
   const log = options.log ?? ((s: string) => process.stderr.write(`${s}\n`));
   if (options.fractions.length === 0) throw new Error('prune: --fractions is empty');
-  const { tensors, metadata } = decodeSafetensors(await readFileBytes(options.checkpoint, 'checkpoint'), options.checkpoint);
-  const info = parseInfo(metadata, options.checkpoint);
-  assertFinite(tensors, options.checkpoint, 'model');
+  const bytes = await readFileBytes(options.checkpoint, 'checkpoint');
   await init();
-  const dataset = await loadDataset(options.dataset ?? info.dataset, { path: options.dataPath });
-  const model = createModel(info.model, {
-    width: info.width ?? undefined,
-    numClasses: info.numClasses,
-    inChannels: info.inChannels,
-    inputSize: info.inputSize,
-    stem: info.stem === 'conv' ? 'conv' : 'pad',
-    initialize: false,
-  });
+  // The model comes from the one model-from-checkpoint function; the raw tensors are the pruner's starting point.
+  const { model, info } = modelFromCheckpoint(bytes, options.checkpoint);
+  const { tensors } = decodeSafetensors(bytes, options.checkpoint);
   try {
+    const dataset = await loadDataset(options.dataset ?? info.dataset, { path: options.dataPath });
     const order = model.namedParameters().map(([n]) => n);
     const blends = blendLayers(tensors, order);
     if (blends.length === 0) throw new Error(`prune: ${options.checkpoint} (${info.model}) has no blend layers; pruning needs an SL model`);

@@ -3,12 +3,11 @@
 // launcher, or a fast fake in tests. Default: src/train/run-node.ts.
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Progress, RunSummary, TrainConfig } from '../train/types.js';
+import type { RunSummary, TrainConfig } from '../train/types.js';
+import type { RunHooks } from '../train/run-node.js';
 
-export interface TrainHooks {
-  onProgress?(p: Progress): void;
-  signal?: AbortSignal;
-}
+/** runTraining's hooks: progress, the run loop's event stream (src/train/loop.ts), an abort signal. */
+export type TrainHooks = RunHooks;
 
 export type RunTrainingFn = (config: TrainConfig, hooks?: TrainHooks) => Promise<RunSummary>;
 

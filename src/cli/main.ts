@@ -8,13 +8,13 @@ const HELP = `onelayer — shared-weight CNN training on WebGPU
 usage: onelayer <command> [options]
 
   info                                   the WebGPU adapter: vendor, architecture, software/hardware, limits, features
-  models   [--classes 10]                parameter table of every model and its compression factor C
+  models   [--classes 10] [--arch A]     parameter table of every model and its compression factor C
   train    --model M [--width N] [--dataset mnist|fashion-mnist|cifar10|cifar100|tiny-imagenet|imagefolder|imagenet] [--data PATH]
            [--epochs E] [--batch-size B] [--lr LR] [--momentum 0.9] [--weight-decay 5e-4] [--nesterov]
-           [--schedule cosine|step|constant] [--warmup STEPS] [--stem pad|conv] [--no-augment] [--seed S]
+           [--schedule cosine|step|constant] [--warmup STEPS] [--stem pad|conv] [--arch cifar|imagenet|auto] [--no-augment] [--seed S]
            --out RUN_DIR [--resume | --overwrite] [--require-hardware] [--max-steps-per-epoch K] [--quiet] [--no-compile]
   eval     --checkpoint FILE [--dataset D] [--data PATH] [--batch-size B]
-  profile  --model M [--width N] [--steps 5] [--batch-size 32] [--trace trace.json] [--no-compile]
+  profile  --model M [--width N] [--steps 5] [--batch-size 32] [--trace trace.json] [--arch A] [--no-compile]
   sweep    --models a,b,c --widths 32,64 --dataset D --epochs E --out DIR [--overwrite] [--queue redis://HOST:PORT [--redis-timeout MS]]
   worker   --queue redis://HOST:PORT [--queue-name N] [--out-dir DIR] [--redis-timeout MS]
   blends   --checkpoint FILE --out DIR

@@ -38,6 +38,7 @@ const TRAINING: OptionTable = {
   gamma: s('G', 'step schedule: decay factor (default 0.1)'),
   warmup: s('STEPS', 'linear warm-up steps (default 0)'),
   stem: s('pad|conv', 'S/SL models: zero-pad the input channels (default) or a learned 3×3 conv'),
+  arch: s('cifar|imagenet|auto', "ResNets: 3×3 stem (cifar) or torchvision's 7×7 stride-2 stem + max-pool (imagenet); auto (default): imagenet for inputs ≥ 128 px"),
   augment: b('random crop (+ flip except on MNIST); --no-augment turns it off', true),
   seed: s('S', 'seed of init and data order (default 0)'),
   'require-hardware': b('fail fast on a software (CPU) adapter'),
@@ -64,9 +65,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: { json: b('print JSON'), software: b('skip hardware adapters (use SwiftShader)') },
   },
   models: {
-    usage: 'onelayer models [--classes 10] [--json]',
+    usage: 'onelayer models [--classes 10] [--arch cifar|imagenet] [--json]',
     summary: "parameter table of every model and its compression factor C",
-    options: { classes: s('K', 'number of classes (default 10)'), json: b('print JSON') },
+    options: {
+      classes: s('K', 'number of classes (default 10)'),
+      arch: s('cifar|imagenet', "the ResNets' form (default cifar); --classes 1000 --arch imagenet gives torchvision's counts"),
+      json: b('print JSON'),
+    },
   },
   train: {
     usage: 'onelayer train --model M [--width N] --out RUN_DIR [options]',
@@ -104,6 +109,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       trace: s('FILE', 'write a Chrome trace (chrome://tracing, Perfetto)'),
       top: s('K', 'kernels listed (default 15)'),
       compile: TRAINING.compile,
+      arch: TRAINING.arch,
     },
   },
   sweep: {

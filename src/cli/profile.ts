@@ -1,16 +1,11 @@
 import { writeFile } from 'node:fs/promises';
 import { init } from '../device/index.js';
-import { createModel } from '../models/index.js';
 import { loadDataset } from '../data/node.js';
-import { createLoader } from '../data/loader.js';
-import { SGD } from '../optim/sgd.js';
-import { crossEntropy } from '../ops/loss.js';
-import { tensor, type Tensor } from '../tensor/tensor.js';
-import { tidy } from '../tensor/scope.js';
-import { compileStep } from '../tensor/compile.js';
+import { RunLoop } from '../train/loop.js';
 import { adapterKind } from '../ops/conv/index.js';
 import { Profiler, summarize, formatSummary, chromeTrace, compileSummary, formatCompiles } from '../gpu/profiler.js';
 import { bool, num, optNum, optStr, str, type Args } from './args.js';
+import { archFromArgs } from './models.js';
 
 /**
  * Times a few training steps: host recording time per step, eager and compiled (compileStep), next to the GPU time
@@ -24,31 +19,18 @@ export async function profileCommand(args: Args): Promise<number> {
   const batchSize = num(args, 'batch-size', 32);
   const dataset = await loadDataset(str(args, 'dataset', 'mnist'), { path: optStr(args, 'data') });
   const modelName = str(args, 'model');
-  const model = createModel(modelName, { width: optNum(args, 'width'), numClasses: dataset.numClasses, inChannels: dataset.channels, inputSize: dataset.height });
+  // The run loop's restore-or-create builds the model, optimizer and loader; the steps timed are the Trainer's own
+  // training step (the compiled replay and the eager path), not a copy of it.
+  const loop = new RunLoop({
+    config: { model: modelName, width: optNum(args, 'width'), arch: archFromArgs(args), dataset: dataset.name, epochs: 1, batchSize, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: false, schedule: 'constant', seed: 0, augment: false },
+    dataset,
+  });
+  const { model, trainer } = loop;
   model.train();
-  const optimizer = new SGD(model.parameters(), { lr: 0.01, momentum: 0.9, weightDecay: 5e-4 });
-  const loader = createLoader(dataset, 'train', { batchSize, shuffle: true, augment: false, seed: 0, dropLast: true });
-  const body = (x: Tensor, labels: Int32Array) => {
-    const loss = crossEntropy(model.forward(x), labels);
-    void loss.backward();
-    optimizer.step();
-    optimizer.zeroGrad();
-    return loss;
-  };
-  const compiled = compileStep(body, { name: 'profile' });
+  const loader = trainer.trainLoader;
   let index = 0;
   /** One step; returns its host time (recording or replay, ms) after waiting for the GPU. */
-  const step = async (useCompiled: boolean): Promise<number> => {
-    const batch = await loader.batch(0, index++ % loader.numBatches());
-    const x = tensor(batch.images, [batch.count, dataset.channels, dataset.height, dataset.width]);
-    const t0 = performance.now();
-    const loss = tidy(() => (useCompiled ? compiled(x, batch.labels) : body(x, batch.labels)));
-    const host = performance.now() - t0;
-    x.dispose();
-    await loss.item();
-    if (!useCompiled) loss.dispose();
-    return host;
-  };
+  const step = async (useCompiled: boolean): Promise<number> => trainer.timedStep(await loader.batch(0, index++ % loader.numBatches()), useCompiled);
   // Warm-up: pipelines compile on first use, and the first steps create gradients and momentum (and record).
   // The first step is profiled: each pipeline's first dispatch against its later ones gives its compile time.
   const coldProfiler = new Profiler(rt).start();
@@ -90,8 +72,6 @@ export async function profileCommand(args: Args): Promise<number> {
   const tracePath = optStr(args, 'trace') ?? `profile-${modelName}.trace.json`;
   await writeFile(tracePath, JSON.stringify(chromeTrace(timings, `${modelName} on ${ctx.info.description || ctx.info.vendor}`)));
   out.write(`\nChrome trace (chrome://tracing or ui.perfetto.dev): ${tracePath}\n`);
-  compiled.dispose();
-  optimizer.dispose();
-  model.dispose();
+  loop.dispose();
   return 0;
 }

@@ -3,14 +3,15 @@ import { readFileBytes } from '../platform/files-node.js';
 import { runTraining, adapterName } from '../train/run-node.js';
 import { evaluateModel } from '../train/trainer.js';
 import { readSafetensorsHeader } from '../io/safetensors.js';
-import { CheckpointError, loadModelCheckpoint, modelFileFromCheckpoint, parseInfo, type CheckpointInfo } from '../train/checkpoint.js';
+import { CheckpointError, parseInfo, type CheckpointInfo } from '../train/checkpoint.js';
+import { modelFromCheckpoint } from '../train/restore.js';
 import { init } from '../device/index.js';
 import { loadDataset } from '../data/node.js';
 import { createLoader } from '../data/loader.js';
 import type { Dataset } from '../data/types.js';
-import { createModel } from '../models/index.js';
 import { bool, num, optNum, optStr, str, UsageError, type Args } from './args.js';
 import type { TrainConfig } from '../train/types.js';
+import { archFromArgs } from './models.js';
 
 /** A number flag that must be an integer (or any real) within [min, max]: a usage error naming the flag otherwise. */
 function ranged(args: Args, key: string, value: number | undefined, min: number, integer: boolean, max = Infinity): void {
@@ -31,6 +32,7 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     model,
     width: optNum(args, 'width'),
     stem,
+    arch: archFromArgs(args),
     dataset: str(args, 'dataset', 'mnist'),
     dataPath: optStr(args, 'data'),
     imageSize: optNum(args, 'image-size'),
@@ -120,19 +122,13 @@ async function evaluateCheckpoint(file: string, bytes: Uint8Array, info: Checkpo
     const i = info.classNames.findIndex((n, k) => n !== dataset.classNames?.[k]);
     throw new CheckpointError(`onelayer: ${file} was trained on other classes: its class ${i} is '${info.classNames[i]}', ${datasetName} has '${dataset.classNames[i]}' there`);
   }
-  const model = createModel(info.model, { width: info.width ?? undefined, numClasses: info.numClasses, inChannels: info.inChannels, inputSize: info.inputSize, stem: info.stem === 'conv' ? 'conv' : 'pad' });
-  loadModelCheckpoint(model, checkpointModelBytes(bytes, file), file);
+  // A training checkpoint also holds momentum and run state: the model takes its model part.
+  const { model } = modelFromCheckpoint(bytes, file);
   const loader = createLoader(dataset, 'test', { batchSize, shuffle: false, augment: false });
-  const result = await evaluateModel(model, dataset, loader);
+  const result = await evaluateModel(model, dataset, loader).finally(() => model.dispose());
   if (!Number.isFinite(result.loss)) throw new CheckpointError(`onelayer: ${file}: the test loss is ${result.loss} although every weight is finite (the model overflows on ${datasetName})`);
   const classNames = info.classNames ?? dataset.classNames;
   const report = { checkpoint: file, model: info.model, width: info.width, dataset: datasetName, epoch: info.epoch, testAccuracy: result.accuracy, testLoss: result.loss, images: dataset.test.count, adapter, ...(classNames ? { classNames } : {}) };
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   return 0;
-}
-
-/** A training checkpoint also holds momentum and run state: eval reads only its model part. */
-function checkpointModelBytes(bytes: Uint8Array, file: string): Uint8Array {
-  const { metadata } = readSafetensorsHeader(bytes, file);
-  return metadata.run === undefined ? bytes : modelFileFromCheckpoint(bytes, file);
 }

@@ -1,7 +1,7 @@
 import type { Tensor } from '../tensor/tensor.js';
 import type { Module } from '../nn/module.js';
 import { BatchNorm2d, Blend } from '../nn/layers.js';
-import { BASELINE_NAMES, type Model, type ModelName, type ModelOptions } from './model.js';
+import { BASELINE_NAMES, type Model, type ModelName, type ModelOptions, type ResNetArch } from './model.js';
 import { createModel } from './registry.js';
 
 export interface ParameterBreakdown {
@@ -59,20 +59,26 @@ function countBuilt(name: string, options: ModelOptions): number {
 
 const baselineCounts = new Map<string, number>();
 
-/** Parameters of a baseline built with the given class count and input channels (memoised). */
-export function baselineParameters(baseline: string, numClasses: number, inChannels: number): number {
-  const key = `${baseline}/${numClasses}/${inChannels}`;
+/** A ResNet's arch, 'cifar' for VGG (its only form). */
+function archOf(name: string, arch: ResNetArch): ResNetArch {
+  return name.endsWith('vgg16') ? 'cifar' : arch;
+}
+
+/** Parameters of a baseline built with the given class count, input channels and ResNet form (memoised). */
+export function baselineParameters(baseline: string, numClasses: number, inChannels: number, arch: ResNetArch = 'cifar'): number {
+  const a = archOf(baseline, arch);
+  const key = `${baseline}/${numClasses}/${inChannels}/${a}`;
   let n = baselineCounts.get(key);
   if (n === undefined) {
-    n = countBuilt(baseline, { numClasses, inChannels });
+    n = countBuilt(baseline, { numClasses, inChannels, arch: a });
     baselineCounts.set(key, n);
   }
   return n;
 }
 
-/** params(baseline with the same numClasses and inChannels) / params(model): 1 for a baseline. */
+/** params(baseline with the same numClasses, inChannels and arch) / params(model): 1 for a baseline. */
 export function compressionFactor(model: Model): number {
-  return baselineParameters(model.baseline, model.config.numClasses, model.config.inChannels) / model.numParameters();
+  return baselineParameters(model.baseline, model.config.numClasses, model.config.inChannels, model.config.arch) / model.numParameters();
 }
 
 export interface ModelTableRow extends ParameterBreakdown {
@@ -87,14 +93,16 @@ export const TABLE_WIDTHS: readonly number[] = [32, 64, 128, 256, 512];
 
 /**
  * One row per model: each baseline, then its S and SL variants at widths 32…512. Every row is counted on a
- * built model (allocated, not initialised, then freed), so it needs an initialised device.
+ * built model (allocated, not initialised, then freed), so it needs an initialised device. `arch` (default
+ * 'cifar') is the ResNets' form; the VGG rows are always the CIFAR VGG-16.
  */
-export function modelTable(numClasses = 10, options: { inChannels?: number; widths?: readonly number[] } = {}): ModelTableRow[] {
+export function modelTable(numClasses = 10, options: { inChannels?: number; widths?: readonly number[]; arch?: ResNetArch } = {}): ModelTableRow[] {
   const inChannels = options.inChannels ?? 3;
   const widths = options.widths ?? TABLE_WIDTHS;
+  const arch = options.arch ?? 'cifar';
   const rows: ModelTableRow[] = [];
   const add = (name: ModelName, width?: number) => {
-    const m = createModel(name, { width, numClasses, inChannels, initialize: false });
+    const m = createModel(name, { width, numClasses, inChannels, arch: archOf(name, arch), initialize: false });
     try {
       const b = parameterBreakdown(m);
       rows.push({ name, width: width ?? null, baseline: m.baseline, ...b, compression: compressionFactor(m) });

@@ -24,6 +24,26 @@ export type ModelName = (typeof MODEL_NAMES)[number];
 export type BaselineName = 'vgg16' | 'resnet18' | 'resnet34' | 'resnet50';
 export const BASELINE_NAMES: readonly BaselineName[] = ['vgg16', 'resnet18', 'resnet34', 'resnet50'];
 
+/**
+ * The ResNets' two forms. 'cifar': a 3×3 stride-1 stem conv and no max-pool (the input side reaches stage 1
+ * whole). 'imagenet': torchvision's resnet18/34/50 — a 7×7 stride-2 pad-3 stem conv (no bias) + BN + ReLU and a
+ * 3×3 stride-2 pad-1 max-pool (the side is 1/4 at stage 1). VGG-16 has only the CIFAR form.
+ */
+export type ResNetArch = 'cifar' | 'imagenet';
+export const RESNET_ARCHS: readonly ResNetArch[] = ['cifar', 'imagenet'];
+/** `arch: 'auto'` (the default) takes the ImageNet form from this input side on. */
+export const IMAGENET_MIN_INPUT = 128;
+
+/**
+ * The form an 'auto' (or absent) arch takes: 'imagenet' for inputs of IMAGENET_MIN_INPUT (128) px and more, else
+ * 'cifar'. So MNIST and CIFAR (32 px) and Tiny ImageNet (64 px) keep the CIFAR stem — the ImageNet stem's 4×
+ * downsampling would leave them 1×1 or 2×2 in stage 4 — and ImageNet-sized inputs (imagefolder / imagenet crops,
+ * 224 by default) get torchvision's form. VGG models are always 'cifar'.
+ */
+export function autoArch(inputSize: number): ResNetArch {
+  return inputSize >= IMAGENET_MIN_INPUT ? 'imagenet' : 'cifar';
+}
+
 export interface ModelOptions {
   /** Width n of the shared layer; required for S / SL models, ignored by the baselines. */
   width?: number;
@@ -36,9 +56,16 @@ export interface ModelOptions {
   /**
    * How S / SL models bring the input to n channels. 'pad' (default): zero-pad the channels (no parameters).
    * 'conv': a learned 3×3 inChannels→n conv (no bias: BN follows) + BN + ReLU, named `stem.*`, that replaces
-   * the padding; the rest of the network is unchanged. Baselines ignore it (their first conv is the stem).
+   * the padding; the rest of the network is unchanged. Baselines ignore it (their first conv is the stem), and so
+   * do ImageNet-form S / SL ResNets (their learned 7×7 conv is the stem).
    */
   stem?: 'pad' | 'conv';
+  /**
+   * ResNets (and their S / SL variants): 'cifar' (3×3 stem, no max-pool), 'imagenet' (torchvision's 7×7 stride-2
+   * stem + 3×3 stride-2 max-pool), or 'auto' (default): 'imagenet' when inputSize ≥ 128, else 'cifar' (autoArch).
+   * VGG models have only the CIFAR form: 'auto' gives 'cifar', 'imagenet' is an error.
+   */
+  arch?: ResNetArch | 'auto';
   /** Seed of the initialisation; default 0. */
   seed?: number;
   /** Init of SL blends: 'identity' (default, I + small noise) or 'kaiming' (U(±1/√n)). */
@@ -57,6 +84,8 @@ export interface ModelConfig {
   inputSize: number;
   inChannels: number;
   stem: 'pad' | 'conv';
+  /** The resolved form ('auto' decided from inputSize); always 'cifar' for VGG models. */
+  arch: ResNetArch;
   seed: number;
   blendInit: 'identity' | 'kaiming';
 }

@@ -1,4 +1,4 @@
-import { BASELINE_NAMES, type BaselineName, MODEL_NAMES, type Model, type ModelConfig, type ModelName, type ModelOptions } from './model.js';
+import { autoArch, BASELINE_NAMES, type BaselineName, MODEL_NAMES, RESNET_ARCHS, type ResNetArch, type Model, type ModelConfig, type ModelName, type ModelOptions } from './model.js';
 import { SharedVGG16, VGG16 } from './vgg.js';
 import { ResNet, type ResNetDepth } from './resnet.js';
 import { SharedResNet } from './shared-resnet.js';
@@ -32,6 +32,8 @@ export function resolveConfig(name: string, options: ModelOptions = {}): ModelCo
   const stem = options.stem ?? 'pad';
   const seed = options.seed ?? 0;
   const blendInit = options.blendInit ?? 'identity';
+  const requested = options.arch ?? 'auto';
+  if (requested !== 'auto' && !RESNET_ARCHS.includes(requested)) throw new Error(`onelayer: createModel('${name}'): arch must be 'cifar', 'imagenet' or 'auto', got '${String(requested)}'`);
   if (options.width !== undefined) checkInt(name, 'width', options.width, 1);
   checkInt(name, 'numClasses', numClasses, 1);
   checkInt(name, 'inputSize', inputSize, 1);
@@ -39,18 +41,23 @@ export function resolveConfig(name: string, options: ModelOptions = {}): ModelCo
   checkInt(name, 'seed', seed, 0);
   if (stem !== 'pad' && stem !== 'conv') throw new Error(`onelayer: createModel('${name}'): stem must be 'pad' or 'conv', got '${String(stem)}'`);
   if (blendInit !== 'identity' && blendInit !== 'kaiming') throw new Error(`onelayer: createModel('${name}'): blendInit must be 'identity' or 'kaiming', got '${String(blendInit)}'`);
+  const vgg = name.endsWith('vgg16');
+  if (vgg && requested === 'imagenet') throw new Error(`onelayer: createModel('${name}'): VGG-16 has only the CIFAR form; arch 'imagenet' applies to the ResNets (use 'auto' or 'cifar')`);
+  // 'auto': the ImageNet form from 128 px on (autoArch); VGG is always 'cifar'.
+  const arch: ResNetArch = vgg ? 'cifar' : requested === 'auto' ? autoArch(inputSize) : requested;
   let width: number | null = null;
   if (kind !== 'baseline') {
     if (options.width === undefined) throw new Error(`onelayer: createModel('${name}'): a width is required for shared-weight models. ${usage()}`);
     width = options.width;
-    if (stem === 'pad' && width < inChannels) {
+    // The ImageNet form's 7×7 stem conv maps inChannels to n: no padding, any width.
+    if (arch === 'cifar' && stem === 'pad' && width < inChannels) {
       throw new Error(`onelayer: createModel('${name}'): width ${width} is smaller than inChannels ${inChannels}; zero-padding cannot shrink the input (use a width ≥ ${inChannels} or stem: 'conv')`);
     }
     if (name.endsWith('resnet50') && width % 4 !== 0) {
       throw new Error(`onelayer: createModel('${name}'): width must be a multiple of 4 (the bottleneck's inner width is n/4), got ${width}`);
     }
   }
-  return { name, width, numClasses, inputSize, inChannels, stem, seed, blendInit };
+  return { name, width, numClasses, inputSize, inChannels, stem, arch, seed, blendInit };
 }
 
 /**

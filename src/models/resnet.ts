@@ -2,6 +2,7 @@ import type { Tensor } from '../tensor/tensor.js';
 import { Module } from '../nn/module.js';
 import { BatchNorm2d, Conv2d, type InitOptions, Linear, Sequential } from '../nn/layers.js';
 import { addRelu } from '../ops/elementwise.js';
+import { maxPool2d } from '../ops/pool.js';
 import { Model, type ModelConfig, poolAndClassify } from './model.js';
 
 export type ResNetDepth = 18 | 34 | 50;
@@ -73,14 +74,28 @@ export class Bottleneck extends Module {
   }
 }
 
+/** The ImageNet stem's conv (torchvision `conv1`): 7×7, stride 2, padding 3, no bias (BN follows). */
+export function imagenetStemConv(inChannels: number, out: number, init: InitOptions): Conv2d {
+  return new Conv2d(inChannels, out, 7, { stride: 2, padding: 3, bias: false, ...init });
+}
+
+/** The ImageNet stem's max-pool (torchvision `maxpool`, no parameters): 3×3, stride 2, padding 1. */
+export function imagenetStemPool(x: Tensor): Tensor {
+  return maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 });
+}
+
 function projection(inPlanes: number, out: number, stride: number, init: InitOptions): Sequential {
   return new Sequential(new Conv2d(inPlanes, out, 1, { stride, bias: false, ...init }), new BatchNorm2d(out, init));
 }
 
 /**
- * CIFAR-style ResNet (torchvision names): `conv1` 3×3 inChannels→64 (stride 1, no bias) + `bn1` + ReLU,
- * `layer1`–`layer4` at widths 64-128-256-512 (stride 2 in the first block of layers 2–4), global average pool,
- * `fc`. Parameters for 10 classes: ResNet-18 11,173,962; ResNet-34 21,282,122; ResNet-50 23,520,842.
+ * ResNet-18/34/50 with torchvision's names: `conv1` + `bn1` + ReLU, `layer1`–`layer4` at widths 64-128-256-512
+ * (stride 2 in the first block of layers 2–4), global average pool, `fc`.
+ * - arch 'cifar': `conv1` is 3×3 inChannels→64, stride 1, no bias; no max-pool. Parameters for 10 classes:
+ *   ResNet-18 11,173,962; ResNet-34 21,282,122; ResNet-50 23,520,842.
+ * - arch 'imagenet' (torchvision's resnet18/34/50 exactly): `conv1` is 7×7 stride 2 padding 3, no bias, and a
+ *   3×3 stride-2 padding-1 max-pool follows `bn1` + ReLU. Parameters for 1000 classes: ResNet-18 11,689,512;
+ *   ResNet-34 21,797,672; ResNet-50 25,557,032.
  */
 export class ResNet extends Model {
   readonly conv1: Conv2d;
@@ -92,7 +107,10 @@ export class ResNet extends Model {
   constructor(config: ModelConfig, depth: ResNetDepth, initialize = true) {
     super(config, `resnet${depth}`, initialize);
     const Block = depth === 50 ? Bottleneck : BasicBlock;
-    this.conv1 = this.registerModule('conv1', new Conv2d(config.inChannels, 64, 3, { padding: 1, bias: false, ...this.init }));
+    this.conv1 = this.registerModule(
+      'conv1',
+      config.arch === 'imagenet' ? imagenetStemConv(config.inChannels, 64, this.init) : new Conv2d(config.inChannels, 64, 3, { padding: 1, bias: false, ...this.init }),
+    );
     this.bn1 = this.registerModule('bn1', new BatchNorm2d(64, this.init));
     let inPlanes = 64;
     RESNET_STAGES[depth].forEach((blocks, s) => {
@@ -113,6 +131,7 @@ export class ResNet extends Model {
 
   forward(x: Tensor): Tensor {
     let h = this.bn1.forwardRelu(this.conv1.forward(x));
+    if (this.config.arch === 'imagenet') h = imagenetStemPool(h);
     for (const layer of this.layers) h = layer.forward(h);
     return poolAndClassify(h, this.fc);
   }

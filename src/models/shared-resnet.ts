@@ -3,15 +3,17 @@ import { Module } from '../nn/module.js';
 import { BatchNorm2d, Blend, type BlendOptions, Conv2d, type InitOptions, Linear, Sequential } from '../nn/layers.js';
 import { addRelu } from '../ops/elementwise.js';
 import { InputStem, Model, type ModelConfig, poolAndClassify, subsample2d } from './model.js';
-import { RESNET_STAGES, blockStride, type ResNetDepth } from './resnet.js';
+import { RESNET_STAGES, blockStride, imagenetStemConv, imagenetStemPool, type ResNetDepth } from './resnet.js';
 
 /**
  * S / SL ResNets of width n. Widths never change, so shortcuts carry no parameters: identity, or a stride-2
  * subsample where the resolution halves (first block of stages 2–4). Every use of the shared entity has its own
  * BatchNorms; SL adds an n×n blend (no bias) before every use, folded into the conv's weight when `fuseBlend` (default).
  *
- * Names: `shared.*` (the one shared entity), `blend1`/`bn1` (stem use, basic-block models), `layerS.B.blendK`,
- * `layerS.B.bnK`, `fc`; `stem.*` with stem: 'conv'.
+ * Names, arch 'cifar': `shared.*` (the one shared entity), `blend1`/`bn1` (stem use, basic-block models),
+ * `layerS.B.blendK`, `layerS.B.bnK`, `fc`; `stem.*` with stem: 'conv'.
+ * Names, arch 'imagenet': `conv1` (the unshared 7×7 stride-2 stem conv inChannels→n, no bias) and `bn1` (its BN),
+ * as in torchvision's ResNet, then `shared.*`, `layerS.B.*`, `fc` as above; no stem use of the shared conv.
  */
 
 function blendOf(n: number, config: ModelConfig, init: InitOptions): BlendOptions {
@@ -112,16 +114,27 @@ export class SharedBottleneckUse extends Module {
 }
 
 /**
- * s-resnet18/34 (`shared` = one n→n 3×3 conv without bias, used by the stem and by both convs of every block:
- * 17 / 33 uses) and s-resnet50 (`shared` = one bottleneck used at all 16 block positions; no stem conv).
+ * s-resnet18/34 (`shared` = one n→n 3×3 conv without bias) and s-resnet50 (`shared` = one bottleneck), in two forms:
+ * - arch 'cifar': the input is brought to n channels (zero-padding, or a learned 3×3 conv with stem: 'conv'); the
+ *   shared conv is used at the stem position (`blend1`, `bn1`) and by both convs of every block: 17 / 33 uses;
+ *   the shared bottleneck is used at all 16 block positions (no stem use).
+ * - arch 'imagenet': torchvision's stem, NOT shared — `conv1` 7×7 stride 2 padding 3 inChannels→n (no bias) +
+ *   `bn1` + ReLU + a 3×3 stride-2 padding-1 max-pool — replaces the baseline's `conv1` the way the shared layers
+ *   replace its other convs; then the same body: the shared conv at both convs of every block (16 / 32 uses, no
+ *   stem use), or the shared bottleneck at the 16 block positions. The `stem` option does not apply.
  */
 export class SharedResNet extends Model {
   readonly shared: Conv2d | SharedBottleneck;
+  /** arch 'imagenet': the unshared 7×7 stem conv; null for 'cifar'. */
+  readonly conv1: Conv2d | null = null;
+  /** arch 'cifar', S/SL-ResNet-18/34: the blend of the shared conv's stem use (SL only). */
   readonly blend1: Blend | null = null;
+  /** arch 'cifar', S/SL-ResNet-18/34: the BN of the shared conv's stem use; arch 'imagenet': the stem conv's BN. */
   readonly bn1: BatchNorm2d | null = null;
   readonly layers: Sequential[] = [];
   readonly fc: Linear;
-  private readonly stem: InputStem;
+  /** arch 'cifar': how the input is brought to n channels; null for 'imagenet'. */
+  private readonly stem: InputStem | null;
   /** SL only: fold each blend into the shared conv's weight (one conv per use). Read by every use; can be switched any time. */
   fuseBlend: boolean;
 
@@ -129,10 +142,15 @@ export class SharedResNet extends Model {
     super(config, `resnet${depth}`, initialize);
     this.fuseBlend = fuseBlend;
     const n = config.width!;
-    this.stem = new InputStem(this, config, n, this.init);
+    const imagenet = config.arch === 'imagenet';
+    if (imagenet) {
+      this.conv1 = this.registerModule('conv1', imagenetStemConv(config.inChannels, n, this.init));
+      this.bn1 = this.registerModule('bn1', new BatchNorm2d(n, this.init));
+    }
+    this.stem = imagenet ? null : new InputStem(this, config, n, this.init);
     const bottleneck = depth === 50;
     this.shared = this.registerModule('shared', bottleneck ? new SharedBottleneck(n, this.init) : new Conv2d(n, n, 3, { padding: 1, bias: false, ...this.init }));
-    if (!bottleneck) {
+    if (!bottleneck && !imagenet) {
       this.blend1 = linked ? this.registerModule('blend1', new Blend(n, blendOf(n, config, this.init))) : null;
       this.bn1 = this.registerModule('bn1', new BatchNorm2d(n, this.init));
     }
@@ -157,7 +175,8 @@ export class SharedResNet extends Model {
 
   forward(x: Tensor): Tensor {
     let h: Tensor;
-    if (this.bn1 && this.shared instanceof Conv2d) {
+    if (!this.stem) h = imagenetStemPool(this.bn1!.forwardRelu(this.conv1!.forward(x)));
+    else if (this.bn1 && this.shared instanceof Conv2d) {
       const blend = this.blend1;
       // The stem and the first use together (the conv can skip a zero-padded input's zero channels).
       if (!blend || (!blend.bias && this.fuseBlend)) h = this.stem.firstUse(x, this.shared, this.shared.stride, blend ? blend.weight : null);

@@ -8,7 +8,7 @@ import type { Module } from '../nn/module.js';
 import type { SGD } from '../optim/sgd.js';
 import { tensor, type Tensor } from '../tensor/tensor.js';
 import { runtime } from '../device/index.js';
-import { MODEL_NAMES } from '../models/model.js';
+import { MODEL_NAMES, RESNET_ARCHS, type ResNetArch } from '../models/model.js';
 import type { RunFingerprint } from './fingerprint.js';
 import type { EpochMetrics } from './types.js';
 
@@ -20,6 +20,11 @@ export interface CheckpointInfo {
   inChannels: number;
   inputSize: number;
   stem: string;
+  /**
+   * The ResNets' form the model was built with ('cifar' for VGG). Filled in from the model when a checkpoint is
+   * written without it; a checkpoint written before the field existed reads as 'cifar' (the only form then).
+   */
+  arch?: ResNetArch;
   dataset: string;
   epoch: number;
   globalStep: number;
@@ -45,7 +50,8 @@ export interface RunState {
   optimizerSteps: number;
 }
 
-const MOMENTUM_PREFIX = 'optimizer.momentum.';
+/** Names of SGD momentum tensors in a training checkpoint: `optimizer.momentum.<parameter name>`. */
+export const MOMENTUM_PREFIX = 'optimizer.momentum.';
 
 async function readAll(named: [string, Tensor][]): Promise<NamedTensorData[]> {
   runtime().flush();
@@ -97,6 +103,8 @@ export function parseInfo(meta: Record<string, string>, source: string): Checkpo
   if (shared && width === null) fail(`metadata model '${meta.model}' is a shared model but the checkpoint gives no width`);
   const stem = meta.stem ?? 'pad';
   if (stem !== 'pad' && stem !== 'conv') fail(`metadata stem '${stem}' is not 'pad' or 'conv'`);
+  const arch = (meta.arch ?? 'cifar') as ResNetArch;
+  if (!RESNET_ARCHS.includes(arch)) fail(`metadata arch '${arch}' is not 'cifar' or 'imagenet'`);
   let testAccuracy: number | undefined;
   if (meta.testAccuracy !== undefined) {
     testAccuracy = Number(meta.testAccuracy);
@@ -127,6 +135,7 @@ export function parseInfo(meta: Record<string, string>, source: string): Checkpo
     inChannels: int('inChannels', 3, 1, 4_096),
     inputSize: int('inputSize', 32, 1, 65_536),
     stem,
+    arch,
     dataset: meta.dataset ?? '',
     epoch: int('epoch', 0, 0, 1e9),
     globalStep: int('globalStep', 0, 0, Number.MAX_SAFE_INTEGER),
@@ -136,11 +145,29 @@ export function parseInfo(meta: Record<string, string>, source: string): Checkpo
   };
 }
 
+/** A model built by createModel knows its arch: the checkpoint records it when the caller's info does not. */
+function archOf(model: Module): ResNetArch | undefined {
+  return (model as { config?: { arch?: ResNetArch } }).config?.arch;
+}
+
+function withArch(model: Module, info: CheckpointInfo): CheckpointInfo {
+  const arch = info.arch ?? archOf(model);
+  return arch === undefined ? info : { ...info, arch };
+}
+
+/** A checkpoint of the other ResNet form would fail on its stem's shapes: say what differs instead. */
+function checkArch(model: Module, info: CheckpointInfo, source: string): void {
+  const arch = archOf(model);
+  if (arch !== undefined && info.arch !== undefined && arch !== info.arch) {
+    throw new CheckpointError(`onelayer: ${source}: the checkpoint holds the ${info.arch} form of ${info.model} (arch '${info.arch}'), the model here is the ${arch} form: build it with arch '${info.arch}' (--arch ${info.arch})`);
+  }
+}
+
 /** The model's state (parameters + BN running statistics) as a safetensors file PyTorch can open. */
 export async function modelCheckpoint(model: Module, info: CheckpointInfo): Promise<Uint8Array> {
   const tensors = await readAll(model.stateDict());
   assertFinite(tensors, 'onelayer: model checkpoint', 'model');
-  return encodeSafetensors(tensors, toMetadata(info));
+  return encodeSafetensors(tensors, toMetadata(withArch(model, info)));
 }
 
 function momentumTensors(model: Module, optimizer: SGD, prefix: string): [string, Tensor][] {
@@ -157,7 +184,7 @@ function momentumTensors(model: Module, optimizer: SGD, prefix: string): [string
 export async function optimizerCheckpoint(model: Module, optimizer: SGD, info: CheckpointInfo): Promise<Uint8Array> {
   const tensors = await readAll(momentumTensors(model, optimizer, 'momentum.'));
   assertFinite(tensors, 'onelayer: optimizer checkpoint', 'momentum');
-  return encodeSafetensors(tensors, toMetadata(info));
+  return encodeSafetensors(tensors, toMetadata(withArch(model, info)));
 }
 
 /** Loads a model checkpoint (validated in full first, finite values included: the model is untouched on any problem). */
@@ -165,11 +192,13 @@ export function loadModelCheckpoint(model: Module, bytes: Uint8Array, source: st
   const { tensors, metadata } = decodeSafetensors(bytes, source);
   const info = parseInfo(metadata, source);
   assertFinite(tensors, source, 'model');
+  checkArch(model, info, source);
   loadState(model, tensors, source);
   return info;
 }
 
-function loadState(model: Module, tensors: NamedTensorData[], source: string): void {
+/** Loads state-dict tensors into a model; a mismatch is a CheckpointError naming the file. */
+export function loadState(model: Module, tensors: NamedTensorData[], source: string): void {
   try {
     model.loadStateDict(tensors);
   } catch (e) {
@@ -178,7 +207,7 @@ function loadState(model: Module, tensors: NamedTensorData[], source: string): v
 }
 
 /** Throws unless every `prefix*` tensor names a parameter of the model and has its size (nothing is written). */
-function checkMomentum(model: Module, byName: Map<string, NamedTensorData>, prefix: string, source: string): void {
+export function checkMomentum(model: Module, byName: Map<string, NamedTensorData>, prefix: string, source: string): void {
   const sizes = new Map(model.namedParameters().map(([n, p]) => [`${prefix}${n}`, p.size] as const));
   for (const [name, t] of byName) {
     if (!name.startsWith(prefix)) continue;
@@ -189,7 +218,7 @@ function checkMomentum(model: Module, byName: Map<string, NamedTensorData>, pref
 }
 
 /** Sets the optimizer's momentum buffers from checked `prefix*` tensors. */
-function applyMomentum(model: Module, optimizer: SGD, byName: Map<string, NamedTensorData>, prefix: string): void {
+export function applyMomentum(model: Module, optimizer: SGD, byName: Map<string, NamedTensorData>, prefix: string): void {
   const index = new Map(optimizer.params.map((p, i) => [p, i] as const));
   for (const [name, p] of model.namedParameters()) {
     const t = byName.get(`${prefix}${name}`);
@@ -217,10 +246,11 @@ export function loadOptimizerCheckpoint(model: Module, optimizer: SGD, bytes: Ui
 export async function trainingCheckpointFiles(model: Module, optimizer: SGD, info: CheckpointInfo, state: RunState): Promise<{ checkpoint: Uint8Array; model: Uint8Array }> {
   const tensors = await readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
   assertFinite(tensors, `onelayer: training stopped after epoch ${info.epoch}: the checkpoint`, 'training');
-  const meta = toMetadata(info);
+  const full = withArch(model, info);
+  const meta = toMetadata(full);
   meta.run = JSON.stringify(state);
   // The model file is the checkpoint without momentum and run state: the same bytes modelFileFromCheckpoint gives.
-  return { checkpoint: encodeSafetensors(tensors, meta), model: encodeSafetensors(tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX)), toMetadata(info)) };
+  return { checkpoint: encodeSafetensors(tensors, meta), model: encodeSafetensors(tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX)), toMetadata(full)) };
 }
 
 /** model.safetensors of a training checkpoint: its model tensors and model metadata, without momentum and run state. */
@@ -250,9 +280,12 @@ export function readTrainingCheckpointHeader(bytes: Uint8Array, source: string):
   if (typeof state !== 'object' || state === null) bad('is not an object');
   if (typeof state.config !== 'object' || state.config === null) bad('has no config');
   if (!Array.isArray(state.metrics)) bad('has no metrics list');
-  if (state.metrics.length !== info.epoch) bad(`has ${state.metrics.length} metrics rows for ${info.epoch} completed epochs`);
+  // The rows are the last epochs up to info.epoch: all of them for a CLI run; a run continued from a plain model
+  // file (the page's Load) knows only the epochs trained since.
+  if (state.metrics.length > info.epoch) bad(`has ${state.metrics.length} metrics rows for ${info.epoch} completed epochs`);
+  const first = info.epoch - state.metrics.length + 1;
   state.metrics.forEach((row, i) => {
-    if (typeof row !== 'object' || row === null || row.epoch !== i + 1) bad(`metrics row ${i} is not epoch ${i + 1}`);
+    if (typeof row !== 'object' || row === null || row.epoch !== first + i) bad(`metrics row ${i} is not epoch ${first + i}`);
   });
   if (!Number.isSafeInteger(state.optimizerSteps) || state.optimizerSteps < 0) bad(`optimizerSteps ${JSON.stringify(state.optimizerSteps)} is not a non-negative integer`);
   return { info, state };
@@ -263,6 +296,7 @@ export function loadTrainingCheckpoint(model: Module, optimizer: SGD, bytes: Uin
   const header = readTrainingCheckpointHeader(bytes, source);
   const { tensors } = decodeSafetensors(bytes, source);
   assertFinite(tensors, source, 'training');
+  checkArch(model, header.info, source);
   const weights = tensors.filter((t) => !t.name.startsWith(MOMENTUM_PREFIX));
   const momentum = new Map(tensors.filter((t) => t.name.startsWith(MOMENTUM_PREFIX)).map((t) => [t.name, t]));
   // The momentum is checked against the model before the weights are written: on any problem nothing changes.

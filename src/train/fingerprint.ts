@@ -6,20 +6,20 @@ import type { RunFingerprint, TrainConfig } from './types.js';
 export type { RunFingerprint };
 
 const KEYS: readonly (keyof RunFingerprint)[] = [
-  'model', 'width', 'stem', 'dataset', 'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'nesterov', 'schedule',
+  'model', 'width', 'stem', 'arch', 'dataset', 'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'nesterov', 'schedule',
   'stepEpochs', 'gamma', 'warmupSteps', 'augment', 'seed', 'maxStepsPerEpoch', 'maxEvalImages', 'imageSize', 'valFraction',
 ];
 
 /** CLI flag of each fingerprint key, for messages. */
 const FLAGS: Record<keyof RunFingerprint, string> = {
-  model: '--model', width: '--width', stem: '--stem', dataset: '--dataset', epochs: '--epochs', batchSize: '--batch-size',
+  model: '--model', width: '--width', stem: '--stem', arch: '--arch', dataset: '--dataset', epochs: '--epochs', batchSize: '--batch-size',
   lr: '--lr', momentum: '--momentum', weightDecay: '--weight-decay', nesterov: '--nesterov', schedule: '--schedule',
   stepEpochs: '--step-epochs', gamma: '--gamma', warmupSteps: '--warmup', augment: '--augment', seed: '--seed',
   maxStepsPerEpoch: '--max-steps-per-epoch', maxEvalImages: '--max-eval-images', imageSize: '--image-size', valFraction: '--val-fraction',
 };
 
 /** Defaults applied where a key is absent, so `{}` and `{ warmupSteps: 0 }` are the same run. */
-const DEFAULTS: Partial<Record<keyof RunFingerprint, unknown>> = { stem: 'pad', warmupSteps: 0, augment: true, width: null, stepEpochs: null, gamma: null, maxStepsPerEpoch: null, maxEvalImages: null, imageSize: null, valFraction: null };
+const DEFAULTS: Partial<Record<keyof RunFingerprint, unknown>> = { stem: 'pad', arch: 'auto', warmupSteps: 0, augment: true, width: null, stepEpochs: null, gamma: null, maxStepsPerEpoch: null, maxEvalImages: null, imageSize: null, valFraction: null };
 
 /** The fingerprint of a config, with keys in a fixed order and defaults filled in (JSON-comparable). */
 export function runFingerprint(config: TrainConfig | RunFingerprint): RunFingerprint {

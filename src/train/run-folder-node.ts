@@ -4,7 +4,10 @@
 // folder that resumes exactly.
 import { access, constants, open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { makeDirs, pathKind } from '../platform/files-node.js';
+import { makeDirs, pathKind, writeFileAtomic } from '../platform/files-node.js';
+import { modelFileFromCheckpoint } from './checkpoint.js';
+import type { CheckpointStore, TrainingCheckpoint } from './loop.js';
+import type { EpochMetrics } from './types.js';
 
 export const MODEL_FILE = 'model.safetensors';
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
@@ -136,4 +139,44 @@ export async function removeRunFiles(dir: string): Promise<void> {
  */
 export function crashPoint(label: string): void {
   if (process.env.ONELAYER_CRASH_AT === label) process.kill(process.pid, 'SIGKILL');
+}
+
+/** metrics.jsonl: one JSON row per completed epoch. */
+export function metricsText(rows: readonly EpochMetrics[]): string {
+  return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
+}
+
+/**
+ * The run loop's checkpoints as a run folder: checkpoint.safetensors first (its atomic rename is the commit), then
+ * model.safetensors and metrics.jsonl derived from the same values. ONELAYER_CRASH_AT moments sit between the writes.
+ */
+export class RunFolderStore implements CheckpointStore {
+  constructor(
+    private readonly dir: string,
+    private readonly folder: RunFolderState,
+    private readonly onCommit: (epoch: number) => void,
+  ) {}
+
+  async save(c: TrainingCheckpoint): Promise<void> {
+    const epoch = c.info.epoch;
+    crashPoint(`epoch-${epoch}:before-checkpoint`);
+    if (this.folder.summary === 'completed') {
+      // A completed run extended with more epochs (--resume --epochs N): its summary stops being true here.
+      await unlink(join(this.dir, SUMMARY_FILE)).catch(() => undefined);
+      this.folder.summary = undefined;
+    }
+    await writeFileAtomic(join(this.dir, CHECKPOINT_FILE), c.checkpoint);
+    this.onCommit(epoch);
+    crashPoint(`epoch-${epoch}:after-checkpoint`);
+    await writeFileAtomic(join(this.dir, MODEL_FILE), c.model);
+    crashPoint(`epoch-${epoch}:after-model`);
+    await writeFileAtomic(join(this.dir, METRICS_FILE), metricsText(c.state.metrics));
+    crashPoint(`epoch-${epoch}:after-metrics`);
+  }
+
+  /** On resume: the derived files may lag the checkpoint (killed between writes) or lead it (an older layout): rewrite both. */
+  async reconcile(checkpoint: Uint8Array, source: string, metrics: readonly EpochMetrics[]): Promise<void> {
+    await writeFileAtomic(join(this.dir, MODEL_FILE), modelFileFromCheckpoint(checkpoint, source));
+    await writeFileAtomic(join(this.dir, METRICS_FILE), metricsText(metrics));
+  }
 }

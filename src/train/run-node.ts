@@ -5,24 +5,34 @@
 // rename is the commit — then model.safetensors and metrics.jsonl are derived from the same values. A resume
 // reads only the checkpoint and rewrites the derived files from it, so a kill -9 at any instant resumes
 // bit-identically to a run that was never interrupted (training is deterministic: seeded data order, no atomics).
-import { unlink } from 'node:fs/promises';
+// The training itself is the platform-neutral RunLoop (loop.ts); this file adds the folder (RunFolderStore), the
+// checks before any work, the progress bar and summary.json.
 import { resolve, join } from 'node:path';
 import { DeviceLostError } from '../gpu/runtime.js';
 import { init } from '../device/index.js';
 import { loadDataset } from '../data/node.js';
 import { createModel, compressionFactor, isModelName } from '../models/index.js';
 import { readFileBytes, writeFileAtomic } from '../platform/files-node.js';
-import { Trainer } from './trainer.js';
-import { loadTrainingCheckpoint, modelFileFromCheckpoint, readTrainingCheckpointHeader, trainingCheckpointFiles, type CheckpointInfo, type RunState } from './checkpoint.js';
+import { readTrainingCheckpointHeader } from './checkpoint.js';
+import { modelFromCheckpoint } from './restore.js';
+import { RunControl, RunLoop, progressOf, type RunEvent } from './loop.js';
 import { fingerprintDifferences, resumeCommand, runFingerprint } from './fingerprint.js';
 import { ProgressBar } from './progress.js';
 import {
-  CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunFolderError, crashPoint, describeRun, ensureWritable, holdsRun,
+  CHECKPOINT_FILE, METRICS_FILE, MODEL_FILE, OPTIMIZER_FILE, SUMMARY_FILE, RunFolderError, RunFolderStore, crashPoint, describeRun, ensureWritable, holdsRun,
   inspectRunFolder, removeRunFiles, removeTempFiles, RUN_FILE, type RunFolderState,
 } from './run-folder-node.js';
-import type { EpochMetrics, Progress, RunSummary, TrainConfig } from './types.js';
+import type { Progress, RunSummary, TrainConfig } from './types.js';
 
 export { MODEL_FILE, CHECKPOINT_FILE, OPTIMIZER_FILE, METRICS_FILE, SUMMARY_FILE, RUN_FILE, RunFolderError };
+
+/** What a caller of runTraining may watch or control: progress (the bar's shape), every loop event, an abort signal. */
+export interface RunHooks {
+  onProgress?(p: Progress): void;
+  /** The run loop's event stream (per-step values, epoch rows, checkpoints): see RunEvent in loop.ts. */
+  onEvent?(e: RunEvent): void;
+  signal?: AbortSignal;
+}
 
 export function adapterName(info: { vendor: string; architecture: string; device: string; description: string }): string {
   return [info.vendor, info.architecture, info.device, info.description].filter((s) => s).join(' ') || 'unknown adapter';
@@ -86,7 +96,7 @@ function plan(config: TrainConfig, out: string, folder: RunFolderState): 'fresh'
  * keeps its last complete checkpoint, and (unless it holds a completed run) gets a summary.json with status
  * 'failed' that says why.
  */
-export async function runTraining(config: TrainConfig, hooks: { onProgress?(p: Progress): void; signal?: AbortSignal } = {}): Promise<RunSummary> {
+export async function runTraining(config: TrainConfig, hooks: RunHooks = {}): Promise<RunSummary> {
   const out = resolve(config.out || '.');
   let folder: RunFolderState | undefined;
   let committedEpoch = 0;
@@ -128,14 +138,13 @@ async function train(
   config: TrainConfig,
   out: string,
   folder: RunFolderState,
-  hooks: { onProgress?(p: Progress): void; signal?: AbortSignal },
+  hooks: RunHooks,
   onCommit: (epoch: number) => void,
 ): Promise<RunSummary> {
   const started = performance.now();
   const mode = plan(config, out, folder);
   const checkpointPath = join(out, CHECKPOINT_FILE);
   const modelPath = join(out, MODEL_FILE);
-  const metricsPath = join(out, METRICS_FILE);
   const fingerprint = runFingerprint(config);
 
   // Everything that can be checked without the GPU is checked before any work: the checkpoint's header
@@ -173,86 +182,57 @@ async function train(
     throw new Error(`onelayer: --require-hardware: the WebGPU adapter is a software one (${adapterName(ctx.info)}). Install the GPU's Vulkan driver (NVIDIA: the driver's Vulkan ICD, nvidia_icd.json) and libvulkan1.`);
   }
   const dataset = await loadDataset(config.dataset, { path: config.dataPath, imageFolder: { imageSize: config.imageSize, valFraction: config.valFraction } });
-  const modelOptions = { width: config.width, numClasses: dataset.numClasses, inChannels: dataset.channels, inputSize: dataset.height, stem: config.stem ?? 'pad', seed: config.seed };
-  const model = createModel(config.model, modelOptions);
-  const trainer = new Trainer(model, dataset, config);
+  let loop: RunLoop | undefined;
   try {
-    const state: RunState = { config: fingerprint, metrics: [], optimizerSteps: 0 };
-    const info = (): CheckpointInfo => ({
-      model: config.model,
-      width: config.width ?? null,
-      numClasses: dataset.numClasses,
-      inChannels: dataset.channels,
-      inputSize: dataset.height,
-      stem: modelOptions.stem,
-      dataset: config.dataset,
-      epoch: trainer.epoch,
-      globalStep: trainer.globalStep,
-      classNames: dataset.classNames,
-      valFraction: config.valFraction,
-    });
     const log = (s: string) => {
       if (!config.quiet) process.stderr.write(`${s}\n`);
     };
-    log(`onelayer: ${config.model}${config.width ? ` (n = ${config.width})` : ''}, ${model.numParameters().toLocaleString('en-US')} parameters, on ${dataset.name} (${dataset.train.count} train / ${dataset.test.count} test), adapter: ${adapterName(ctx.info)}${ctx.info.software ? ' [software]' : ''}`);
-
-    if (resumeBytes) {
-      const loaded = loadTrainingCheckpoint(model, trainer.optimizer, resumeBytes, checkpointPath);
-      if (loaded.info.numClasses !== dataset.numClasses || loaded.info.inChannels !== dataset.channels || loaded.info.inputSize !== dataset.height) {
-        throw new RunFolderError(`onelayer: --resume: ${checkpointPath} was trained on ${loaded.info.numClasses} classes of ${loaded.info.inChannels}×${loaded.info.inputSize}×${loaded.info.inputSize} images; ${config.dataset} here has ${dataset.numClasses} of ${dataset.channels}×${dataset.height}×${dataset.width}`);
+    const restored = resumeBytes ? modelFromCheckpoint(resumeBytes, checkpointPath) : null;
+    if (restored) {
+      const i = restored.info;
+      if (i.numClasses !== dataset.numClasses || i.inChannels !== dataset.channels || i.inputSize !== dataset.height) {
+        restored.model.dispose();
+        throw new RunFolderError(`onelayer: --resume: ${checkpointPath} was trained on ${i.numClasses} classes of ${i.inChannels}×${i.inputSize}×${i.inputSize} images; ${config.dataset} here has ${dataset.numClasses} of ${dataset.channels}×${dataset.height}×${dataset.width}`);
       }
-      trainer.epoch = loaded.info.epoch;
-      trainer.globalStep = loaded.info.globalStep;
-      state.metrics = loaded.state.metrics;
-      onCommit(trainer.epoch);
-      // The derived files may lag the checkpoint (killed between writes) or lead it (an older layout): rewrite both.
-      await writeFileAtomic(modelPath, modelFileFromCheckpoint(resumeBytes, checkpointPath));
-      await writeFileAtomic(metricsPath, metricsText(state.metrics));
-      log(`onelayer: resumed from ${checkpointPath} after epoch ${trainer.epoch} (step ${trainer.globalStep})`);
     }
-
-    let trainedImages = 0;
-    let trainSeconds = 0;
+    const store = new RunFolderStore(out, folder, onCommit);
     const bar = new ProgressBar(config.quiet ? null : process.stderr);
-    while (trainer.epoch < config.epochs) {
-      if (hooks.signal?.aborted) throw new Error('onelayer: training aborted');
-      const epoch = trainer.epoch;
-      const result = await trainer.trainEpoch(
-        (p) => {
+    loop = new RunLoop({
+      config,
+      dataset,
+      restored,
+      store,
+      control: new RunControl(hooks.signal),
+      meta: { model: config.model, width: config.width ?? null, dataset: config.dataset, valFraction: config.valFraction },
+      onEvent: (e) => {
+        hooks.onEvent?.(e);
+        if (e.type === 'step') {
+          const p = progressOf(e);
           bar.update(p);
           hooks.onProgress?.(p);
-        },
-        () => hooks.signal?.aborted === true,
-      );
-      bar.done();
-      if (hooks.signal?.aborted || !result.completed) throw new Error('onelayer: training aborted');
-      trainedImages += result.steps * config.batchSize;
-      trainSeconds += result.seconds;
-      const test = await trainer.evaluate();
-      if (!Number.isFinite(test.loss)) {
-        throw new Error(`onelayer: training stopped after epoch ${epoch + 1}: the test loss is ${test.loss} (the weights are finite; the model diverged). Try a lower --lr; the last good checkpoint is kept.`);
-      }
-      const row: EpochMetrics = { epoch: epoch + 1, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, lr: trainer.optimizer.lr, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds, time: new Date().toISOString() };
-      log(`epoch ${epoch + 1}/${config.epochs}: train loss ${result.loss.toFixed(4)} acc ${(100 * result.accuracy).toFixed(2)}% | test loss ${test.loss.toFixed(4)} acc ${(100 * test.accuracy).toFixed(2)}% | ${result.imagesPerSecond.toFixed(1)} img/s, ${result.seconds.toFixed(1)} s`);
-      state.metrics = [...state.metrics, row];
-      state.optimizerSteps = trainer.optimizer.steps;
-      const files = await trainingCheckpointFiles(model, trainer.optimizer, { ...info(), testAccuracy: test.accuracy }, state);
-      crashPoint(`epoch-${epoch + 1}:before-checkpoint`);
-      if (folder.summary === 'completed') {
-        // A completed run extended with more epochs (--resume --epochs N): its summary stops being true here.
-        await unlink(join(out, SUMMARY_FILE)).catch(() => undefined);
-        folder.summary = undefined;
-      }
-      await writeFileAtomic(checkpointPath, files.checkpoint);
-      onCommit(epoch + 1);
-      crashPoint(`epoch-${epoch + 1}:after-checkpoint`);
-      await writeFileAtomic(modelPath, files.model);
-      crashPoint(`epoch-${epoch + 1}:after-model`);
-      await writeFileAtomic(metricsPath, metricsText(state.metrics));
-      crashPoint(`epoch-${epoch + 1}:after-metrics`);
+        } else if (e.type === 'phase' && e.phase === 'eval') {
+          bar.done();
+        } else if (e.type === 'epoch') {
+          const r = e.metrics;
+          log(`epoch ${r.epoch}/${config.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}% | test loss ${r.testLoss.toFixed(4)} acc ${(100 * r.testAccuracy).toFixed(2)}% | ${r.imagesPerSecond.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s`);
+        }
+      },
+    });
+    const model = loop.model;
+    log(`onelayer: ${config.model}${config.width ? ` (n = ${config.width})` : ''}, ${model.numParameters().toLocaleString('en-US')} parameters, on ${dataset.name} (${dataset.train.count} train / ${dataset.test.count} test), adapter: ${adapterName(ctx.info)}${ctx.info.software ? ' [software]' : ''}`);
+    if (restored && resumeBytes) {
+      onCommit(restored.info.epoch);
+      await store.reconcile(resumeBytes, checkpointPath, loop.metrics);
+      log(`onelayer: resumed from ${checkpointPath} after epoch ${restored.info.epoch} (step ${restored.info.globalStep})`);
     }
 
-    const rows = state.metrics;
+    try {
+      await loop.run();
+    } finally {
+      bar.done();
+    }
+
+    const rows = loop.metrics;
     const last = rows[rows.length - 1];
     const runImages = rows.reduce((s, r) => s + r.imagesPerSecond * r.seconds, 0);
     const runSeconds = rows.reduce((s, r) => s + r.seconds, 0);
@@ -272,7 +252,7 @@ async function train(
       trainAccuracy: last.trainAccuracy,
       wallSeconds: (performance.now() - started) / 1000,
       // Over the whole run (all epochs, also those of earlier processes), training time only.
-      imagesPerSecond: runSeconds > 0 ? runImages / runSeconds : trainSeconds > 0 ? trainedImages / trainSeconds : 0,
+      imagesPerSecond: runSeconds > 0 ? runImages / runSeconds : loop.trainSeconds > 0 ? loop.trainedImages / loop.trainSeconds : 0,
       adapter: adapterName(ctx.info),
       software: ctx.info.software,
       checkpoint: modelPath,
@@ -285,12 +265,7 @@ async function train(
     }
     return summary;
   } finally {
-    model.dispose();
-    trainer.optimizer.dispose();
+    loop?.dispose();
     await dataset.close?.();
   }
-}
-
-function metricsText(rows: readonly EpochMetrics[]): string {
-  return rows.map((r) => `${JSON.stringify(r)}\n`).join('');
 }

@@ -104,6 +104,27 @@ export class Trainer {
     return tidy(() => (compiled ? compiled(this.input(batch), batch.labels) : this.stepBody(this.input(batch), batch.labels)));
   }
 
+  /**
+   * One synchronous step outside an epoch (`onelayer profile`): the compiled replay (recorded on its first call) or
+   * the eager path, at the optimizer's current learning rate. Resolves once the GPU has finished the step, with the
+   * host time (ms) spent recording or replaying it (the batch upload excluded).
+   */
+  async timedStep(batch: Batch, compiled: boolean): Promise<number> {
+    const step = this.compiled;
+    if (compiled && !step) throw new Error('onelayer: Trainer.timedStep: this trainer was built with compile: false');
+    const x = this.input(batch);
+    const t0 = performance.now();
+    const [loss, logits] = tidy(() => (compiled ? step!(x, batch.labels) : this.stepBody(x, batch.labels)));
+    const host = performance.now() - t0;
+    x.dispose();
+    await loss.item();
+    if (!compiled) {
+      loss.dispose();
+      logits.dispose();
+    }
+    return host;
+  }
+
   /** Progress inside an epoch that was stopped early (pause): the next trainEpoch() continues from here. */
   private partial: { epoch: number; step: number; lossSum: number; correct: number; seen: number; seconds: number } | null = null;
 
@@ -139,11 +160,12 @@ export class Trainer {
       if (!Number.isFinite(lossValue)) {
         throw new NonFiniteLossError(`onelayer: training stopped: the loss became ${lossValue} at ${where}. Try a lower --lr; the last good checkpoint is kept.`);
       }
+      const stepCorrect = countCorrect(logitValues, p.batch.labels, p.batch.count);
       lossSum += lossValue * p.batch.count;
-      correct += countCorrect(logitValues, p.batch.labels, p.batch.count);
+      correct += stepCorrect;
       seen += p.batch.count;
       const seconds = elapsed();
-      onProgress?.({ epoch, epochs: this.config.epochs, step: p.index + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: this.optimizer.lr, elapsed: seconds });
+      onProgress?.({ epoch, epochs: this.config.epochs, step: p.index + 1, steps, loss: lossSum / seen, acc: correct / seen, imagesPerSecond: seen / seconds, lr: p.lr, elapsed: seconds, stepLoss: lossValue, stepAccuracy: stepCorrect / p.batch.count });
     };
     // Streamed datasets return promises (decoding threads prefetch ahead); in-memory ones return batches.
     let next: Promise<Batch> | null = step < steps ? Promise.resolve(this.trainLoader.batch(epoch, step)) : null;

@@ -5,6 +5,8 @@ export interface TrainConfig {
   width?: number;
   /** How S/SL models feed the input to the n-wide layer: zero-pad channels (default) or a learned conv. */
   stem?: 'pad' | 'conv';
+  /** ResNets: 'cifar' (3×3 stem), 'imagenet' (torchvision's 7×7 stride-2 stem + max-pool), 'auto' (default): imagenet from 128 px. */
+  arch?: 'cifar' | 'imagenet' | 'auto';
   dataset: string;
   /** Folder or archive for CIFAR / Tiny ImageNet / imagefolder. */
   dataPath?: string;
@@ -83,6 +85,9 @@ export interface Progress {
   lr: number;
   /** Seconds since the epoch started. */
   elapsed: number;
+  /** This step's own loss and batch accuracy (`loss` and `acc` are running means over the epoch so far). */
+  stepLoss?: number;
+  stepAccuracy?: number;
 }
 
 /** One line of metrics.jsonl. */

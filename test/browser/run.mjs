@@ -1,7 +1,8 @@
 // Browser tests (`npm run test:browser`): builds the demo, serves demo/dist on 127.0.0.1 and drives real Chromium
 // (WebGPU on SwiftShader) with playwright-core: Node/Chromium parity, then the demo page as a user drives it
 // (app.mjs: keyboard, training, pause/resume, profiler, charts, blends, 390-px layout; checkpoints.mjs: checkpoints,
-// device loss, bad files, a second run, Tiny ImageNet). Prints "N passed, M failed".
+// device loss, bad files, a second run, Tiny ImageNet; runs.mjs: runs kept across a reload, compared, exported and
+// imported). Prints "N passed, M failed".
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,7 @@ import { serve } from './serve.mjs';
 import { compareParity } from './checks.mjs';
 import { appTests } from './app.mjs';
 import { checkpointTests } from './checkpoints.mjs';
+import { runTests } from './runs.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const dist = `${root}demo/dist`;
@@ -127,6 +129,7 @@ try {
   page.on('pageerror', (e) => errors.push(`demo page: ${e.message}`));
   await appTests({ page, server, test, assert, shots });
   await checkpointTests({ page, test, assert });
+  await runTests({ page, test, assert });
 
   await test('no uncaught page errors', async () => {
     assert(errors.length === 0, errors.join('; '));
