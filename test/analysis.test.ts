@@ -9,7 +9,7 @@ import { blendContactSheet, renderBlendLayers, renderPng, rgbaToPng } from '../s
 import { parseCsv, toCsv } from '../src/analysis/csv.js';
 import { lineChart, planSweep, resultsFromCsv, resultsToCsv, tradeoffPlot, type SweepResult } from '../src/analysis/sweep.js';
 import { runSweep } from '../src/analysis/sweep-node.js';
-import { BLEND_BLUE, BLEND_OTHER, BLEND_RED, blendCellSize, blendLayers, classifyBlendRows } from '../src/analysis/blend.js';
+import { BLEND_BLUE, BLEND_OTHER, BLEND_RED, blendCellSize, blendLayers, classifyBlendRows, readableBlendK } from '../src/analysis/blend.js';
 import { blendPruner, countNonzero, equivalentParameters, nonzeroParameters, referencePoints } from '../src/analysis/prune.js';
 import { runFingerprint } from '../src/train/fingerprint.js';
 import type { RunSummary, TrainConfig } from '../src/train/types.js';
@@ -271,15 +271,15 @@ describe('sweep', () => {
 });
 
 describe('blend pictures', () => {
-  it("marks each row's 32 largest |w| red and 32 smallest blue (n = 64)", async () => {
+  it("with k = 32 (the paper's) marks each row's 32 largest |w| red and 32 smallest blue (n = 64)", async () => {
     const n = 64;
     const data = new Float32Array(n * n);
     // Row r: |w| grows with (c + r) mod n, alternating signs so |w| (not w) has to decide.
     for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) data[r * n + c] = (((c + r) % n) + 1) * (c % 2 ? -1 : 1);
     const t = { name: 'blends.0.weight', shape: [n, n], data };
-    const marks = classifyBlendRows(t);
+    const marks = classifyBlendRows(t, 32);
     for (let c = 0; c < n; c++) expect(marks[c]).toBe(c >= 32 ? 1 : -1);
-    const png = await decode((await renderBlendLayers([t])).layers[0]!.png);
+    const png = await decode((await renderBlendLayers([t], undefined, 32)).layers[0]!.png);
     const cell = blendCellSize(n);
     expect([png.width, png.height]).toEqual([n * cell, n * cell]);
     const at = (r: number, c: number): number[] => pixel(png, c * cell + cell / 2, r * cell + cell / 2);
@@ -291,10 +291,28 @@ describe('blend pictures', () => {
     expect(at(5, 58)).toEqual([...BLEND_RED]); // (58 + 5) % 64 = 63: largest
   });
 
-  it('uses k = min(32, n/2): odd n leaves the median grey; layers in order of appearance; contact sheet', async () => {
+  it('default k = min(32, max(1, n/8)), as on the page: n = 64 marks 8 of each kind per row, n = 5 one', async () => {
+    const row = (n: number) => ({ name: 'blends.0.weight', shape: [n, n], data: Float32Array.from({ length: n * n }, (_, i) => (i % n) + 1) });
+    const count = (m: Int8Array, n: number, v: number) => [...m.slice(0, n)].filter((x) => x === v).length;
+    expect([readableBlendK(64), readableBlendK(5), readableBlendK(512)]).toEqual([8, 1, 32]);
+    const m64 = classifyBlendRows(row(64));
+    expect([count(m64, 64, 1), count(m64, 64, -1)]).toEqual([8, 8]);
+    const m5 = classifyBlendRows(row(5));
+    expect([...m5.slice(0, 5)]).toEqual([-1, 0, 0, 0, 1]);
+    // The CLI's pictures use the same default as the page, and --k (the third argument) overrides it.
+    const cell = blendCellSize(64);
+    const at = async (k?: number) => {
+      const png = await decode((await renderBlendLayers([row(64)], undefined, k)).layers[0]!.png);
+      return [0, 7, 8, 55, 56, 63].map((c) => pixel(png, c * cell + cell / 2, cell / 2));
+    };
+    expect(await at()).toEqual([BLEND_BLUE, BLEND_BLUE, BLEND_OTHER, BLEND_OTHER, BLEND_RED, BLEND_RED].map((c) => [...c]));
+    expect(await at(32)).toEqual([BLEND_BLUE, BLEND_BLUE, BLEND_BLUE, BLEND_RED, BLEND_RED, BLEND_RED].map((c) => [...c]));
+  });
+
+  it('k = 2 on odd n leaves the median grey; layers in order of appearance; contact sheet', async () => {
     const n = 5;
     const t = (name: string) => ({ name, shape: [n, n, 1, 1], data: Float32Array.from({ length: n * n }, (_, i) => (i % n) + 1) });
-    const pics = await renderBlendLayers([t('blends.10.weight'), { name: 'bn.weight', shape: [5], data: new Float32Array(5) }, t('blends.2.weight'), t('blend1.weight')]);
+    const pics = await renderBlendLayers([t('blends.10.weight'), { name: 'bn.weight', shape: [5], data: new Float32Array(5) }, t('blends.2.weight'), t('blend1.weight')], undefined, 2);
     expect(pics.layers.map((l) => l.name)).toEqual(['blend1.weight', 'blends.2.weight', 'blends.10.weight']);
     const png = await decode(pics.layers[0]!.png);
     const cell = blendCellSize(n);
@@ -454,6 +472,7 @@ describe('CLI entry points', () => {
       const write = process.stdout.write;
       process.stdout.write = (() => true) as typeof process.stdout.write;
       try {
+        await expect(blendsCommand({ _: ['blends'], checkpoint: join(dir, 'm.safetensors'), out: join(dir, 'pics'), k: '-1' })).rejects.toThrow(/--k needs a whole number/);
         expect(await blendsCommand({ _: ['blends'], checkpoint: join(dir, 'm.safetensors'), out: join(dir, 'pics') })).toBe(0);
       } finally {
         process.stdout.write = write;

@@ -22,7 +22,7 @@ export const BLEND_RED: Rgb = [214, 39, 40];
 export const BLEND_BLUE: Rgb = [31, 119, 180];
 export const BLEND_OTHER: Rgb = [236, 236, 236];
 
-/** k per row: at most 32, at most half the row so largest and smallest sets are disjoint. */
+/** The paper's k per row: 32, at most half the row so largest and smallest sets are disjoint (`onelayer blends --k 32`). */
 export function blendK(n: number): number {
   return Math.min(32, Math.floor(n / 2));
 }
@@ -62,7 +62,7 @@ export function blendLayers(tensors: readonly NamedTensor[], order?: readonly st
  * Per output row: -1 for the k smallest |w|, +1 for the k largest, 0 otherwise (row-major [n, n], weight layout
  * [out, in]). Ties are broken by column index so exactly k entries of each kind are marked.
  */
-export function classifyBlendRows(w: NamedTensor, k = blendK(w.shape[0]!)): Int8Array {
+export function classifyBlendRows(w: NamedTensor, k = readableBlendK(w.shape[0]!)): Int8Array {
   const n = w.shape[0]!;
   if (w.data.length !== n * n) throw new Error(`blend picture: ${w.name} has ${w.data.length} values, shape [${w.shape.join(', ')}] needs ${n * n}`);
   if (!Number.isInteger(k) || k < 0 || 2 * k > n) throw new Error(`blend picture: k = ${k} for ${w.name}: an integer in [0, ${Math.floor(n / 2)}] is needed so the red and blue sets stay disjoint`);
@@ -85,7 +85,7 @@ export function blendCellSize(n: number): number {
 }
 
 /** One blend layer as an RGBA image, cell (out r, in c) at x = c·cell, y = r·cell. */
-export function blendImage(w: NamedTensor, cellSize = blendCellSize(w.shape[0]!), k = blendK(w.shape[0]!)): RgbaImage {
+export function blendImage(w: NamedTensor, cellSize = blendCellSize(w.shape[0]!), k = readableBlendK(w.shape[0]!)): RgbaImage {
   const n = w.shape[0]!;
   const marks = classifyBlendRows(w, k);
   const width = n * cellSize;
@@ -103,7 +103,7 @@ export function blendImage(w: NamedTensor, cellSize = blendCellSize(w.shape[0]!)
 /**
  * A k that leaves most of a small blend grey: min(32, max(1, floor(n/8))). blendK's n/2 cap colours EVERY cell of an
  * even n < 64 red or blue (which reads as noise); with n/8 the marked cells stay the extremes, and n ≥ 256 keeps
- * the paper's 32. The browser page uses it as its default k.
+ * the paper's 32. The default k of the page and of `onelayer blends` alike, so both draw the same picture.
  */
 export function readableBlendK(n: number): number {
   return Math.min(32, Math.max(1, Math.floor(n / 8)), Math.floor(n / 2));

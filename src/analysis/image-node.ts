@@ -4,7 +4,7 @@
 // labels. One renderer for everything, so a plot's PNG is its SVG and no pixel code of our own remains.
 import sharp, { type OverlayOptions, type SharpOptions } from 'sharp';
 import { approxTextWidth, escapeXml, renderSvg, type PlotSpec } from './plot.js';
-import { blendImage, blendLayers, type NamedTensor, type RgbaImage } from './blend.js';
+import { blendImage, blendLayers, readableBlendK, type NamedTensor, type RgbaImage } from './blend.js';
 
 const bytes = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 
@@ -33,7 +33,7 @@ export async function rgbaToPng(img: RgbaImage): Promise<Uint8Array> {
  * Contact sheet: every blend layer scaled to `tile` px (nearest neighbour, so cells stay sharp) in a near-square
  * grid, each labelled "<index>: <name> (n=<n>)" underneath.
  */
-export async function blendContactSheet(layers: readonly NamedTensor[], tile = 256): Promise<Uint8Array> {
+export async function blendContactSheet(layers: readonly NamedTensor[], tile = 256, kFor: (layer: NamedTensor) => number = (l) => readableBlendK(l.shape[0]!)): Promise<Uint8Array> {
   if (layers.length === 0) throw new Error('blend picture: no blend layers (tensors named *blend* of shape [n, n]); is this an SL checkpoint?');
   const cols = Math.ceil(Math.sqrt(layers.length));
   const rows = Math.ceil(layers.length / cols);
@@ -47,7 +47,7 @@ export async function blendContactSheet(layers: readonly NamedTensor[], tile = 2
   for (const [i, layer] of layers.entries()) {
     const left = pad + (i % cols) * (tile + pad);
     const top = pad + Math.floor(i / cols) * (tile + pad + labelH);
-    const img = blendImage(layer, 1);
+    const img = blendImage(layer, 1, kFor(layer));
     const scaled = await sharp(img.data, raw(img)).resize(tile, tile, { kernel: 'nearest' }).raw().toBuffer();
     tiles.push({ input: scaled, raw: { width: tile, height: tile, channels: 4 }, left, top });
     let label = `${i}: ${layer.name} (n=${layer.shape[0]})`;
@@ -66,12 +66,16 @@ export interface BlendPictures {
   sheet: Uint8Array;
 }
 
-/** PNG per blend layer (order of appearance, see blendLayers) plus a contact sheet. */
-export async function renderBlendLayers(tensors: readonly NamedTensor[], order?: readonly string[]): Promise<BlendPictures> {
+/**
+ * PNG per blend layer (order of appearance, see blendLayers) plus a contact sheet. k: marked entries per row (red
+ * the largest |w|, blue the smallest), capped at n/2; default readableBlendK(n), as on the page.
+ */
+export async function renderBlendLayers(tensors: readonly NamedTensor[], order?: readonly string[], k?: number): Promise<BlendPictures> {
   const layers = blendLayers(tensors, order);
-  const sheet = await blendContactSheet(layers); // first: it names the problem when there are no blend layers
+  const kFor = (l: NamedTensor): number => Math.min(k ?? readableBlendK(l.shape[0]!), Math.floor(l.shape[0]! / 2));
+  const sheet = await blendContactSheet(layers, 256, kFor); // first: it names the problem when there are no blend layers
   return {
-    layers: await Promise.all(layers.map(async (l) => ({ name: l.name, n: l.shape[0]!, png: await rgbaToPng(blendImage(l)) }))),
+    layers: await Promise.all(layers.map(async (l) => ({ name: l.name, n: l.shape[0]!, png: await rgbaToPng(blendImage(l, undefined, kFor(l))) }))),
     sheet,
   };
 }

@@ -115,7 +115,9 @@ export async function blendsCommand(args: Args): Promise<number> {
   const file = resolve(str(args, 'checkpoint'));
   const out = resolve(str(args, 'out'));
   const { tensors } = decodeSafetensors(await readFileBytes(file, 'checkpoint'), file);
-  const pictures = await renderBlendLayers(tensors);
+  const k = optNum(args, 'k');
+  if (k !== undefined && (!Number.isInteger(k) || k < 0)) throw new UsageError(`--k needs a whole number ≥ 0 (entries marked per row), got '${args.k}'`);
+  const pictures = await renderBlendLayers(tensors, undefined, k);
   await makeDirs(out);
   const written: string[] = [];
   for (const [k, layer] of pictures.layers.entries()) {

@@ -133,7 +133,11 @@ export const COMMANDS: Record<string, CommandSpec> = {
   blends: {
     usage: 'onelayer blends --checkpoint FILE --out DIR',
     summary: "pictures of an SL model's blend matrices",
-    options: { checkpoint: s('FILE', 'SL model checkpoint'), out: s('DIR', 'output folder') },
+    options: {
+      checkpoint: s('FILE', 'SL model checkpoint'),
+      out: s('DIR', 'output folder'),
+      k: s('K', 'entries marked per row, red = largest |w|, blue = smallest (default min(32, max(1, n/8)), as on the page; the paper: 32)'),
+    },
   },
   prune: {
     usage: 'onelayer prune --checkpoint FILE [--fractions 0,0.1,...] [--per-layer] [--baselines SWEEP_DIR] [--out DIR]',
