@@ -74,6 +74,16 @@ describe('the composer', () => {
     expect(text).toContain('// @source shaders/src/k.wgsl:4 (twice, expanded at shaders/src/k.wgsl:6)\nfn f()');
   });
 
+  it('expands a hook: a block named by an argument, inside the block that receives it', () => {
+    const text = compose('k', files({
+      'src/k.wgsl': '//#block load()\nlet v = x[i];\n//#end\n//#block body(HOOK, OUT)\nvar s = 0.0;\n//#expand {{HOOK}}()\n{{OUT}} = s + v;\n//#end\n//#expand body(load, y[i])\n',
+    }));
+    expect(body(text)).toEqual(['var s = 0.0;', 'let v = x[i];', 'y[i] = s + v;', '']);
+    const fail = (src: string) => () => compose('k', files({ 'src/k.wgsl': src }));
+    expect(fail('//#block b(H)\n//#expand {{H}}()\n//#end\n//#expand b(nope)')).toThrow(/k\.wgsl:2: no block nope/);
+    expect(fail('//#block b(H)\n//#expand b(H)\n//#end\n//#expand b(x)')).toThrow(/expands itself/);
+  });
+
   it('names file and line in every error', () => {
     const fail = (src: string, more: Record<string, string> = {}) => () => compose('k', files({ 'src/k.wgsl': src, ...more }));
     expect(fail('//#expand nope()')).toThrow(/src\/k\.wgsl:1: no block nope/);

@@ -1,0 +1,294 @@
+// conv2d weight and bias gradients, deterministic and without float atomics.
+// Weight gradient as an implicit GEMM: M = O, N = C·KH·KW, K = batch·OH·OW (positions).
+//   dw[o,c,kh,kw] += Σ_{n,oh,ow} dy[n,o,oh,ow] · x[n,c,oh·SH−ph+kh, ow·SW−pw+kw]
+// dy is first transposed to position-major dyT[n,oh,ow,o] (transpose_dy) so that lanes run along o: neighbouring
+// lanes read neighbouring dyT values and every lane reads the same activation (a broadcast). Each invocation
+// owns 4 out channels (spaced WG apart) × 8 in channels at one tap (kh,kw) in registers and loops over its
+// split of K by nested (n, oh, ow) loops: no cross-lane reduction, no barrier, no integer division.
+//   main_direct: one split covers the whole batch; adds the tile into dw.
+//   main_split + reduce_partials: S splits (over the batch) write partial[s][o][e]; reduce_partials adds Σ_s into
+//   dw in a fixed order (deterministic).
+//   main_fast_split (+ reduce_partials): the 3×3 / stride 1 / pad 1 case (see the section at the end).
+// bias_grad: db[o] += Σ_{n,oh,ow} dy[n,o,oh,ow], one workgroup per channel and a tree sum in a fixed order.
+// With has_db = 1 the weight-gradient entries also sum the bias gradient on the way (the same dy values pass by):
+// the tiles of in-channel block 0 (and tap 0) keep Σ dy per out channel, written after the weight sums (partial
+// slice [O·C·KH·KW, + O)) and reduced into db with them — one dispatch fewer per conv backward.
+// Also used by blend (KH = KW = 1, m's gradient as dw).
+struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, nchunk: u32, S: u32, has_db: u32 };
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> dy: array<f32>;
+@group(0) @binding(2) var<storage, read> x: array<f32>;
+@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
+@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
+@group(0) @binding(5) var<storage, read_write> db: array<f32>;
+@group(0) @binding(6) var<storage, read_write> dyT: array<f32>;
+@group(0) @binding(7) var<storage, read> dyT_in: array<f32>;
+
+override WG: u32 = 64u; // lanes along o
+override KH: u32 = 3u;
+override KW: u32 = 3u;
+override SH: u32 = 1u;
+override SW: u32 = 1u;
+override CB: u32 = 4u; // main_fast_split: in channels per invocation (4, 2 or 1)
+
+//#include "lib/tree.wgsl"
+
+struct Tile { a0: vec4f, a1: vec4f, a2: vec4f, a3: vec4f, b0: vec4f, b1: vec4f, b2: vec4f, b3: vec4f, bs: vec4f };
+
+fn ld(i: i32, ok: bool) -> f32 {
+  return select(0.0, x[u32(max(i, 0))], ok);
+}
+
+// Sums for out channels o0 + i·WG (i < 4) × in channels c0 + j (j < 8) at tap kk, over images [n0, n1).
+// a_i holds channels 0..3, b_i channels 4..7. One tap per tile: a single padding test per position.
+fn tile(o0: u32, c0: u32, kk: u32, n0: u32, n1: u32) -> Tile {
+  let HW = p.H * p.W;
+  let dh = i32(kk / KW) - p.ph;
+  let dwk = i32(kk % KW) - p.pw;
+  let cm = p.C - 1u;
+  let ca = vec4i(min(vec4u(c0) + vec4u(0u, 1u, 2u, 3u), vec4u(cm)) * HW);
+  let cb = vec4i(min(vec4u(c0) + vec4u(4u, 5u, 6u, 7u), vec4u(cm)) * HW);
+  let om = p.O - 1u;
+  let o = vec4u(min(o0, om), min(o0 + WG, om), min(o0 + 2u * WG, om), min(o0 + 3u * WG, om));
+  var t: Tile;
+  for (var n = n0; n < n1; n++) {
+    let xn = i32(n * p.C * HW);
+    for (var oh = 0u; oh < p.OH; oh++) {
+      let ih = i32(oh * SH) + dh;
+      let rowok = ih >= 0 && ih < i32(p.H);
+      let xr = xn + ih * i32(p.W) + dwk;
+      let qr = (n * p.OH + oh) * p.OW;
+      for (var ow = 0u; ow < p.OW; ow++) {
+        let iw = i32(ow * SW) + dwk;
+        let ok = rowok && iw >= 0 && iw < i32(p.W);
+        let ia = vec4i(xr + i32(ow * SW)) + ca;
+        let ib = vec4i(xr + i32(ow * SW)) + cb;
+        let va = vec4f(ld(ia.x, ok), ld(ia.y, ok), ld(ia.z, ok), ld(ia.w, ok));
+        let vb = vec4f(ld(ib.x, ok), ld(ib.y, ok), ld(ib.z, ok), ld(ib.w, ok));
+        let d = (qr + ow) * p.O;
+        let d0 = dyT_in[d + o.x];
+        let d1 = dyT_in[d + o.y];
+        let d2 = dyT_in[d + o.z];
+        let d3 = dyT_in[d + o.w];
+        t.a0 += d0 * va; t.b0 += d0 * vb;
+        t.a1 += d1 * va; t.b1 += d1 * vb;
+        t.a2 += d2 * va; t.b2 += d2 * vb;
+        t.a3 += d3 * va; t.b3 += d3 * vb;
+        t.bs += vec4f(d0, d1, d2, d3);
+      }
+    }
+  }
+  return t;
+}
+
+// Entry j (< 8) of a tile row: a holds entries 0..3, b entries 4..7.
+fn pick(a: vec4f, b: vec4f, j: u32) -> f32 {
+  var v = a[min(j, 3u)];
+  if (j >= 4u) { v = b[j - 4u]; }
+  return v;
+}
+
+fn row(t: Tile, i: u32) -> array<vec4f, 2> {
+  switch i {
+    case 0u: { return array(t.a0, t.b0); }
+    case 1u: { return array(t.a1, t.b1); }
+    case 2u: { return array(t.a2, t.b2); }
+    default: { return array(t.a3, t.b3); }
+  }
+}
+
+// Entries per split slice of partial: the weight's, then (has_db) the bias's.
+fn slice_size() -> u32 {
+  return p.O * p.C * KH * KW + p.has_db * p.O;
+}
+
+// The two general entries around one tile() of 4 out channels × 8 in channels at tap kk over images [N0, N1).
+// Write hooks (statements): PUT_W puts the sum pick(r[0], r[1], j) of weight element (o·C + c0 + j)·KK + kk;
+// PUT_B, for in-channel block 0 when has_db, out channel o's bias sum t.bs[i]. BASE: the split's slice of partial.
+//#block general(NAME, N0, N1, BASE, PUT_W, PUT_B)
+@compute @workgroup_size(WG)
+fn {{NAME}}(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let KK = KH * KW;
+  let o0 = wid.y * 4u * WG + lid.x;
+  let kk = wid.x % KK;
+  let c0 = (wid.x / KK) * 8u;
+  let n0 = {{N0}};
+  let base = {{BASE}};
+  let t = tile(o0, c0, kk, n0, {{N1}});
+  for (var i = 0u; i < 4u; i++) {
+    let o = o0 + i * WG;
+    let r = row(t, i);
+    for (var j = 0u; j < 8u; j++) {
+      if (o < p.O && c0 + j < p.C) { {{PUT_W}}; }
+    }
+    if (p.has_db != 0u && wid.x == 0u && o < p.O) { {{PUT_B}}; }
+  }
+}
+//#end
+
+// main_direct adds into dw and db. Grid: [ceil(C / 8)·KH·KW, ceil(O / (4·WG)), 1]; workgroup x = (channel block, tap).
+//#expand general(main_direct, 0u, p.N, 0u, dw[(o * p.C + c0 + j) * KK + kk] += pick(r[0], r[1], j), db[o] += t.bs[i])
+
+// main_split writes split s's slice of partial (weight, then bias). Grid: [ceil(C / 8)·KH·KW, ceil(O / (4·WG)), S];
+// split s covers images [s·nchunk, (s+1)·nchunk).
+//#expand general(main_split, wid.z * p.nchunk, min(n0 + p.nchunk, p.N), wid.z * slice_size(), partial[base + (o * p.C + c0 + j) * KK + kk] = pick(r[0], r[1], j), partial[base + p.O * p.C * KK + o] = t.bs[i])
+
+// dw[i] += Σ_s partial[s][i], for i < O·C·KH·KW; ceil(that / 256) workgroups split over x and y.
+@compute @workgroup_size(256)
+fn reduce_partials(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
+  let i = gid.x + gid.y * nwg.x * 256u;
+  let MN = p.O * p.C * KH * KW;
+  let size = slice_size();
+  if (i >= size) { return; }
+  var s = 0.0;
+  for (var z = 0u; z < p.S; z++) { s += partial[z * size + i]; }
+  if (i < MN) { dw[i] += s; } else { db[i - MN] += s; }
+}
+
+// dyT[n,r,o] = dy[n,o,r] (r = oh·OW + ow). Grid: [ceil(OH·OW / WG), O, N].
+@compute @workgroup_size(WG)
+fn transpose_dy(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let OHW = p.OH * p.OW;
+  let r = wid.x * WG + lid.x;
+  if (r >= OHW) { return; }
+  dyT[(wid.z * OHW + r) * p.O + wid.y] = dy[(wid.z * p.O + wid.y) * OHW + r];
+}
+
+// db[o] += Σ dy[n,o,:,:] in a fixed order: lane l sums positions l, l + WG, …; then a tree over the lanes.
+// Grid: [O]. One pass over dy with all lanes busy (one invocation per channel left a GPU almost idle).
+var<workgroup> red: array<f32, 64>; // lane sums (WG ≤ 64)
+
+@compute @workgroup_size(WG)
+fn bias_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let o = wid.x;
+  let OHW = p.OH * p.OW;
+  var s = 0.0;
+  for (var n = 0u; n < p.N; n++) {
+    let base = (n * p.O + o) * OHW;
+    for (var r = lid.x; r < OHW; r += WG) { s += dy[base + r]; }
+  }
+  red[lid.x] = s;
+  treeReduce(lid.x, WG, false);
+  if (lid.x == 0u) { db[o] += red[0]; }
+}
+
+// ---- Fast path: 3×3, stride 1, pad 1, W % 4 == 0, H even. Tuned like conv2d_forward's main_fast: the 9 taps are
+// written out, rows are vec4s whose swizzles (plus one scalar on each side) form the kw taps, and there is no
+// transpose of dy. Each invocation owns 4 out channels × 4 in channels × 9 taps (16 mat3x3 accumulators,
+// column kh, row kw) and walks its images two rows × 4 columns at a time: per step 8 dy vec4s and 16 x rows
+// feed 1152 multiply-adds. Lanes are (out block, in block) pairs, so no lane shares a sum and no reduction
+// across lanes is needed; the batch is split over workgroups (x) as in main_split.
+@group(0) @binding(8) var<storage, read> dyv: array<vec4f>;
+@group(0) @binding(9) var<storage, read> xv: array<vec4f>;
+
+struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
+
+// The kw = 0, 1, 2 taps of columns 4·ow4 … 4·ow4 + 3 in the row starting at vec4 index rv (zero where ok is
+// false: a padding row). lok / rok: the column left of / right of the 4 exists (else padding).
+fn xtaps(rv: u32, ok: bool, ow4: u32, lok: bool, rok: bool) -> Taps {
+  let m = xv[rv + ow4];
+  let f = (rv + ow4) * 4u;
+  let l = select(0.0, x[max(f, 1u) - 1u], lok);
+  let r = select(0.0, x[f + select(3u, 4u, rok)], rok);
+  let z = vec4f(0.0);
+  return Taps(select(z, vec4f(l, m.xyz), ok), select(z, m, ok), select(z, vec4f(m.yzw, r), ok));
+}
+
+fn g3(d: vec4f, t: Taps) -> vec3f {
+  return vec3f(dot(d, t.t0), dot(d, t.t1), dot(d, t.t2));
+}
+
+// One dy row d against the three x rows u, v, z under it (kh = 0, 1, 2).
+fn tap9(d: vec4f, u: Taps, v: Taps, z: Taps) -> mat3x3f {
+  return mat3x3f(g3(d, u), g3(d, v), g3(d, z));
+}
+
+// One in channel's share of a tile: m_i = its 3×3 sums with out channel i of the block.
+struct Col { m0: mat3x3f, m1: mat3x3f, m2: mat3x3f, m3: mat3x3f };
+struct WAcc { c0: Col, c1: Col, c2: Col, c3: Col, bs: mat4x4f }; // bs[i]: Σ dy of out channel i, by column
+// dy rows h0 (d·0) and h0 + 1 (d·1) of the block's 4 out channels, at one vec4 of columns.
+struct DyRows { d00: vec4f, d01: vec4f, d10: vec4f, d11: vec4f, d20: vec4f, d21: vec4f, d30: vec4f, d31: vec4f };
+
+fn add_col(a: Col, b: Col) -> Col {
+  return Col(a.m0 + b.m0, a.m1 + b.m1, a.m2 + b.m2, a.m3 + b.m3);
+}
+
+// The updates of in channel plane xc: x rows r.x … r.w (h0 − 1 … h0 + 2; ok0 / ok3: the outer rows exist).
+fn col(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4: u32, lok: bool, rok: bool, d: DyRows) -> Col {
+  let x0 = xtaps(xc + r.x, ok0, ow4, lok, rok);
+  let x1 = xtaps(xc + r.y, true, ow4, lok, rok);
+  let x2 = xtaps(xc + r.z, true, ow4, lok, rok);
+  let x3 = xtaps(xc + r.w, ok3, ow4, lok, rok);
+  return Col(tap9(d.d00, x0, x1, x2) + tap9(d.d01, x1, x2, x3), tap9(d.d10, x0, x1, x2) + tap9(d.d11, x1, x2, x3),
+             tap9(d.d20, x0, x1, x2) + tap9(d.d21, x1, x2, x3), tap9(d.d30, x0, x1, x2) + tap9(d.d31, x1, x2, x3));
+}
+
+// Sums over images [n0, n1) for out channels 4·ob + i and in channels 4·cb + j (a.c_j.m_i), clamped at the
+// last channel (values past O or C are computed but never stored).
+fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
+  let W4 = p.W / 4u;
+  let HW4 = p.H * W4;
+  let o = min(vec4u(ob * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.O - 1u));
+  let c = min(vec4u(cb * CB) + vec4u(0u, 1u, 2u, 3u), vec4u(p.C - 1u));
+  var a: WAcc;
+  for (var n = n0; n < n1; n++) {
+    let dp = (vec4u(n * p.O) + o) * HW4;
+    let xp = (vec4u(n * p.C) + c) * HW4;
+    for (var h0 = 0u; h0 < p.H; h0 += 2u) {
+      // x rows h0 − 1 … h0 + 2 (clamped; ok = inside the image).
+      let ok0 = h0 > 0u;
+      let ok3 = h0 + 2u < p.H;
+      let r1 = h0 * W4;
+      let r = vec4u(select(0u, h0 - 1u, ok0) * W4, r1, r1 + W4, select(h0 + 1u, h0 + 2u, ok3) * W4);
+      for (var ow4 = 0u; ow4 < W4; ow4++) {
+        let lok = ow4 > 0u;
+        let rok = ow4 + 1u < W4;
+        let i1 = r1 + ow4;
+        let i2 = i1 + W4;
+        let d = DyRows(dyv[dp.x + i1], dyv[dp.x + i2], dyv[dp.y + i1], dyv[dp.y + i2],
+                       dyv[dp.z + i1], dyv[dp.z + i2], dyv[dp.w + i1], dyv[dp.w + i2]);
+        a.bs += mat4x4f(d.d00 + d.d01, d.d10 + d.d11, d.d20 + d.d21, d.d30 + d.d31);
+        a.c0 = add_col(a.c0, col(xp.x, r, ok0, ok3, ow4, lok, rok, d));
+        if (CB > 1u) { a.c1 = add_col(a.c1, col(xp.y, r, ok0, ok3, ow4, lok, rok, d)); }
+        if (CB > 2u) {
+          a.c2 = add_col(a.c2, col(xp.z, r, ok0, ok3, ow4, lok, rok, d));
+          a.c3 = add_col(a.c3, col(xp.w, r, ok0, ok3, ow4, lok, rok, d));
+        }
+      }
+    }
+  }
+  return a;
+}
+
+// The 16 blocks in order: index 4·i + j holds out channel 4·ob + i, in channel 4·cb + j.
+fn blocks(a: WAcc) -> array<mat3x3f, 16> {
+  return array(a.c0.m0, a.c1.m0, a.c2.m0, a.c3.m0, a.c0.m1, a.c1.m1, a.c2.m1, a.c3.m1,
+               a.c0.m2, a.c1.m2, a.c2.m2, a.c3.m2, a.c0.m3, a.c1.m3, a.c2.m3, a.c3.m3);
+}
+
+// Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / 4); workgroup x = split s over the batch
+// (S may be 1: reduce_partials then adds the one partial into dw, which keeps a single entry point).
+@compute @workgroup_size(WG)
+fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
+  let nob = (p.O + 3u) / 4u;
+  let l = wid.y * WG + lid.x;
+  if (l >= nob * ((p.C + CB - 1u) / CB)) { return; }
+  let n0 = wid.x * p.nchunk;
+  let a = wtile(l % nob, l / nob, n0, min(n0 + p.nchunk, p.N));
+  let m = blocks(a);
+  let base = wid.x * slice_size();
+  if (p.has_db != 0u && l < nob) {
+    let one = vec4f(1.0);
+    let bsum = vec4f(dot(a.bs[0], one), dot(a.bs[1], one), dot(a.bs[2], one), dot(a.bs[3], one));
+    for (var i = 0u; i < 4u; i++) {
+      if (l * 4u + i < p.O) { partial[base + p.O * p.C * 9u + l * 4u + i] = bsum[i]; }
+    }
+  }
+  for (var j = 0u; j < 16u; j++) {
+    let o = (l % nob) * 4u + j / 4u;
+    let c = (l / nob) * CB + j % 4u;
+    if (j % 4u >= CB) { continue; }
+    if (o >= p.O || c >= p.C) { continue; }
+    for (var k = 0u; k < 9u; k++) { partial[base + (o * p.C + c) * 9u + k] = m[j][k / 3u][k % 3u]; }
+  }
+}
