@@ -37,6 +37,9 @@ describe('CLI parsing', () => {
     expect(() => trainConfigFromArgs(args)).toThrow(/--lr must be a number ≥ 0, got '-1'/);
     expect(() => trainConfigFromArgs(parseCommandArgs('train', ['--model', 's-vgg16', '--epochs', '2.5']))).toThrow(/--epochs must be an integer ≥ 1, got '2\.5'/);
     expect(() => trainConfigFromArgs(parseCommandArgs('train', ['--model', 's-vgg16', '--resume', '--overwrite']))).toThrow(/contradict/);
+    // The image cache belongs to image folders, is passed through, and is not a setting of the run.
+    expect(() => trainConfigFromArgs(parseCommandArgs('train', ['--model', 's-vgg16', '--image-cache', '/tmp/c']))).toThrow(/--image-cache applies to --dataset imagefolder or imagenet only/);
+    expect(trainConfigFromArgs(parseCommandArgs('train', ['--model', 's-vgg16', '--dataset', 'imagefolder', '--data', 'd', '--image-cache', '/tmp/c'])).imageCache).toBe('/tmp/c');
   });
 
   it('renders --help for every command from its table', () => {

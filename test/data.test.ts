@@ -431,6 +431,10 @@ describe('Tiny ImageNet', () => {
     expect(ds.classNames).toEqual(wnids);
     pixelClose(ds, 'train', 4, colour(1, 1));
     pixelClose(ds, 'test', 1, colour(2, 1));
+    // Exactly sharp's own decode of that JPEG (HWC RGB there, CHW here).
+    const own = await sharp(jpegOf(colour(1, 1))).removeAlpha().raw().toBuffer();
+    const img = ds.train.images.subarray(4 * 3 * 4096, 5 * 3 * 4096);
+    expect(Buffer.from(img).equals(Buffer.from(Uint8Array.from({ length: 3 * 4096 }, (_, k) => own[(k % 4096) * 3 + Math.floor(k / 4096)])))).toBe(true);
     // The folder that holds wnids.txt works too, and maxPerClass takes a subset.
     const sub = await loadDataset('tiny-imagenet', { path: join(root, 'tiny-imagenet-200'), tinyImagenet: { maxPerClass: 2 } });
     expect(Array.from(sub.train.labels)).toEqual([0, 0, 1, 1, 2, 2]);

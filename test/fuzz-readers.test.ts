@@ -10,9 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
-import jpeg from 'jpeg-js';
-import { afterAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeDatasetCache, encodeDatasetCache } from '../src/data/cache-node.js';
+import { DecodePool } from '../src/data/decode-pool-node.js';
 import {
   DatasetError,
   gunzip,
@@ -26,7 +27,7 @@ import {
   type DecodedImage,
   type NamedBytes,
 } from '../src/data/index.js';
-import { gunzipNode, jpegDecoder } from '../src/data/node.js';
+import { gunzipNode } from '../src/data/node.js';
 import { decodeSafetensors, encodeSafetensors, readSafetensorsHeader, SafetensorsError, type NamedTensorData } from '../src/io/safetensors.js';
 
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS ?? 0) || 0;
@@ -806,55 +807,87 @@ describe('fuzz: Tiny ImageNet annotations and decoder output', () => {
   }, TIMEOUT);
 });
 
-describe('fuzz: JPEG decoding (jpeg-js wrapper)', () => {
-  const encode = (w: number, h: number, q: number, seed: number): Uint8Array => {
-    const data = new Uint8Array(w * h * 4);
+describe('fuzz: JPEG decoding (sharp in the decoding threads)', () => {
+  // One thread: the cases run one after another, as fast-check gives them.
+  let pool: DecodePool;
+  let bases: Uint8Array[] = [];
+  const encode = async (w: number, h: number, q: number, seed: number): Promise<Uint8Array> => {
+    const data = new Uint8Array(w * h * 3);
     for (let i = 0; i < data.length; i++) data[i] = (i * seed + (i >> 7)) & 255;
-    return new Uint8Array(jpeg.encode({ width: w, height: h, data }, q).data);
+    return new Uint8Array(await sharp(data, { raw: { width: w, height: h, channels: 3 } }).jpeg({ quality: q }).toBuffer());
   };
-  const bases = [encode(64, 64, 90, 7), encode(64, 64, 30, 13), encode(16, 8, 75, 3)];
-  /** Offsets of the SOF0 frame height/width fields, which a forged file would set to allocate gigabytes. */
+  beforeAll(async () => {
+    pool = new DecodePool(1);
+    bases = [await encode(64, 64, 90, 7), await encode(64, 64, 30, 13), await encode(16, 8, 75, 3)];
+    await pool.decodeRgb(bases[0], 'warm-up.jpg'); // starts the thread outside the timed cases
+  });
+  afterAll(() => pool.close());
+  /** Offset of the SOF0 frame's height and width fields, which a forged file would set to allocate gigabytes. */
   const sofAt = (b: Uint8Array): number => {
     for (let i = 0; i + 9 < b.length; i++) if (b[i] === 0xff && b[i + 1] === 0xc0) return i + 5;
     return -1;
   };
+  const forge = (b: Uint8Array, height: number, width: number): Uint8Array => {
+    const f = new Uint8Array(b);
+    f.set([height >> 8, height & 255, width >> 8, width & 255], sofAt(f));
+    return f;
+  };
+  /** The process's peak resident memory (the decoding threads included) while `p` runs, sampled every 5 ms. */
+  const peakRss = async <T>(p: Promise<T>): Promise<{ value: T | Error; peak: number }> => {
+    let peak = process.memoryUsage().rss;
+    const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
+    try {
+      return { value: await p.catch((e: Error) => e), peak: Math.max(peak, process.memoryUsage().rss) };
+    } finally {
+      clearInterval(timer);
+    }
+  };
 
   it('a forged frame size is refused from the header, before any allocation', async () => {
-    const decode = await jpegDecoder();
-    const forged = new Uint8Array(bases[0]);
-    const at = sofAt(forged);
-    forged.set([0xff, 0xff, 0xff, 0xff], at);
-    const t = performance.now();
-    expect(() => decode(forged, 'big.jpg')).toThrow(/big\.jpg: cannot decode JPEG \(maxResolutionInMP limit exceeded/);
+    expect(sofAt(bases[0])).toBeGreaterThan(0);
+    let t = performance.now();
+    await expect(pool.decodeRgb(forge(bases[0], 0xffff, 0xffff), 'big.jpg')).rejects.toThrow(/^big\.jpg: cannot decode image \(/);
+    await expect(pool.decodeRgb(forge(bases[0], 8000, 9000), 'big.jpg')).rejects.toThrow('big.jpg: 9000×8000 image is larger than the 16777216 pixels allowed');
     expect(performance.now() - t).toBeLessThan(1000);
-    const tiny = await jpegDecoder({ maxPixels: 64 * 64 });
-    expect(tiny(bases[0], 'ok.jpg').width).toBe(64);
-    forged.set([0, 64, 0, 65], at);
-    expect(() => tiny(forged, 'wide.jpg')).toThrow(/wide\.jpg: cannot decode JPEG \(maxResolutionInMP limit exceeded/);
-    await expect(jpegDecoder({ maxPixels: 0 })).rejects.toThrow(/maxPixels must be a positive integer/);
-  });
+    expect((await pool.decodeRgb(bases[0], 'ok.jpg', 64 * 64)).width).toBe(64);
+    await expect(pool.decodeRgb(forge(bases[0], 64, 65), 'wide.jpg', 64 * 64)).rejects.toThrow('wide.jpg: 65×64 image is larger than the 4096 pixels allowed');
+    await expect(pool.decodeRgb(bases[0], 'x.jpg', 0)).rejects.toThrow(/maxPixels must be a positive integer/);
+    // The loaders' path (a file, resized to S×S): a forged size fails naming the file, or decodes within bounded
+    // memory (libvips shrinks on load and streams; a 16000×16000 RGB image would be 768 MB).
+    const base = process.memoryUsage().rss;
+    for (const [h, w] of [[0xffff, 0xffff], [16000, 16000], [64, 30000]]) {
+      const path = join(dir, `forged-${w}x${h}.jpg`);
+      writeFileSync(path, forge(bases[0], h, w));
+      for (const train of [false, true]) {
+        t = performance.now();
+        const { value, peak } = await peakRss(pool.crop({ path, size: 32, train, seed: 1, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] }));
+        if (value instanceof Error) {
+          ownError(value, DatasetError);
+          expect(value.message.startsWith(`${path}: `), value.message).toBe(true);
+        } else expect(value.length).toBe(3 * 32 * 32);
+        expect(peak - base, `${w}×${h} train=${train}`).toBeLessThan(400 * 2 ** 20);
+        expect(performance.now() - t).toBeLessThan(10_000);
+      }
+    }
+  }, TIMEOUT);
 
-  it('mutated JPEGs decode to a well-formed image within the limits or raise DatasetError', async () => {
+  it('mutated JPEGs decode to a well-formed image within the limits or raise DatasetError naming the file', async () => {
     const dimArb = fc.oneof(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 0xffff }));
-    const limited = await jpegDecoder({ maxPixels: 128 * 128 });
-    fc.assert(
-      fc.property(
+    await fc.assert(
+      fc.asyncProperty(
         fc.nat(bases.length - 1),
         editsArb,
         fc.option(fc.tuple(dimArb, dimArb), { nil: undefined, freq: 2 }),
         memoryContainer,
-        (which, edits, size, kind) => {
-          const b = new Uint8Array(bases[which]);
-          if (size) {
-            const at = sofAt(b);
-            b.set([size[0] >> 8, size[0] & 255, size[1] >> 8, size[1] & 255], at);
-          }
+        async (which, edits, size, kind) => {
+          const b = size ? forge(bases[which], size[0], size[1]) : new Uint8Array(bases[which]);
           const input = container(size && edits.length < 3 ? b : applyEdits(b, edits), kind);
           let img: DecodedImage;
           try {
-            img = limited(input, 'm.jpg');
+            img = await pool.decodeRgb(input, 'm.jpg', 128 * 128);
           } catch (e) {
             ownError(e, DatasetError);
+            expect((e as Error).message).toMatch(/^m\.jpg: /);
             return;
           }
           note('jpeg: decoded');
@@ -864,6 +897,27 @@ describe('fuzz: JPEG decoding (jpeg-js wrapper)', () => {
         },
       ),
       params(300, 0.5),
+    );
+  }, TIMEOUT);
+
+  it('mutated JPEG files through the loaders\' crop (evaluation and training) give S×S tensors or DatasetError naming the file', async () => {
+    const path = join(dir, 'mutated.jpg');
+    await fc.assert(
+      fc.asyncProperty(fc.nat(bases.length - 1), editsArb, fc.boolean(), fc.nat(), async (which, edits, train, seed) => {
+        writeFileSync(path, applyEdits(new Uint8Array(bases[which]), edits));
+        let img: Float32Array;
+        try {
+          img = await pool.crop({ path, size: 16, train, seed, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] });
+        } catch (e) {
+          ownError(e, DatasetError);
+          expect((e as Error).message.startsWith(`${path}: `), (e as Error).message).toBe(true);
+          return;
+        }
+        note('jpeg crop: decoded');
+        expect(img.length).toBe(3 * 16 * 16);
+        expect(img.every((v) => Number.isFinite(v) && Math.abs(v) <= 2)).toBe(true);
+      }),
+      params(100, 0.2),
     );
   }, TIMEOUT);
 });

@@ -1,7 +1,7 @@
 // ImageFolder (torchvision's layout) and the sharp decoding pool: trees built on the fly, formats, the seeded
 // streamed loader, the errors that name the path, and training from the CLI to above chance.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, truncate, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -220,6 +220,98 @@ describe('imagefolder dataset', () => {
   });
 });
 
+describe('image cache (decoded, resized evaluation crops on disk)', () => {
+  it('a second pass reads the cache instead of decoding, with identical tensors; damaged, foreign and stale entries are rebuilt', async () => {
+    const root = join(dir, 'cache-tree');
+    await writeImageFolder(root, { perClassTrain: 2, perClassVal: 4 });
+    const cacheDir = join(dir, 'image-cache');
+    const own = new DecodePool(2);
+    const entries = async () => (await readdir(cacheDir, { recursive: true })).filter((f) => f.endsWith('.rgb')).sort().map((f) => join(cacheDir, f));
+    /** Every test image once, in order, after the cache writes of the pass are done. */
+    const pass = async (d: Dataset): Promise<Buffer> => {
+      const loader = createLoader(d, 'test', { batchSize: 5, shuffle: false, augment: false });
+      const out: Buffer[] = [];
+      for (let i = 0; i < loader.numBatches(); i++) out.push(Buffer.from((await loader.batch(0, i)).images.buffer));
+      await own.flush();
+      return Buffer.concat(out);
+    };
+    try {
+      const want = await pass(await loadImageFolder(root, { imageSize: 24, pool: own, cacheDir: false }));
+      expect(own.stats).toEqual({ decoded: 12, cacheHits: 0, cacheRejected: 0, cacheWrites: 0, cacheSkipped: 0 });
+      const ds = await loadImageFolder(root, { imageSize: 24, pool: own, cacheDir });
+      expect((await pass(ds)).equals(want), 'cold pass').toBe(true);
+      expect(own.stats).toEqual({ decoded: 24, cacheHits: 0, cacheRejected: 0, cacheWrites: 12, cacheSkipped: 0 });
+      const files = await entries();
+      expect(files).toHaveLength(12);
+      expect(files.every((f) => /[/\\][0-9a-f]{2}[/\\][0-9a-f]{62}\.rgb$/.test(f))).toBe(true);
+      expect((await readdir(cacheDir, { recursive: true })).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      // The second pass decodes nothing and gives the same bytes.
+      expect((await pass(ds)).equals(want), 'warm pass').toBe(true);
+      expect(own.stats).toMatchObject({ decoded: 24, cacheHits: 12, cacheRejected: 0, cacheWrites: 12 });
+      // Training's random crops are never cached.
+      await createLoader(ds, 'train', { batchSize: 6, shuffle: true, augment: true, seed: 3 }).batch(0, 0);
+      expect(own.stats).toMatchObject({ decoded: 30, cacheHits: 12, cacheWrites: 12 });
+
+      // Damaged entries: cut short, a flipped pixel (CRC), one byte too many, another image's entry (foreign key),
+      // an empty file. Each is decoded again and replaced; the tensors are the same.
+      const entry = (i: number) => readFile(files[i]);
+      await truncate(files[0], (await entry(0)).length - 1);
+      const flipped = await entry(1);
+      flipped[100] ^= 1;
+      await writeFile(files[1], flipped);
+      await writeFile(files[2], Buffer.concat([await entry(2), Buffer.from([0])]));
+      await copyFile(files[4], files[3]);
+      await writeFile(files[5], '');
+      expect((await pass(ds)).equals(want), 'after damage').toBe(true);
+      expect(own.stats).toMatchObject({ decoded: 35, cacheHits: 19, cacheRejected: 5, cacheWrites: 17 });
+      expect((await pass(ds)).equals(want), 'rebuilt').toBe(true);
+      expect(own.stats).toMatchObject({ decoded: 35, cacheHits: 31, cacheRejected: 5, cacheWrites: 17 });
+
+      // An image whose modification time changed is a new entry (keyed by path, size and mtime); so is another size.
+      const image = join(root, 'val', 'a', (await readdir(join(root, 'val', 'a'))).sort()[0]);
+      await utimes(image, new Date(), new Date(Date.now() + 5000));
+      await pass(ds);
+      expect(own.stats).toMatchObject({ decoded: 36, cacheHits: 42, cacheRejected: 5, cacheWrites: 18 });
+      const other = await pass(await loadImageFolder(root, { imageSize: 20, pool: own, cacheDir }));
+      expect(other.length).toBe(12 * 3 * 20 * 20 * 4);
+      expect(own.stats).toMatchObject({ decoded: 48, cacheWrites: 30 });
+      expect(await entries()).toHaveLength(13 + 12);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('is off unless asked for: cacheDir, else ONELAYER_IMAGE_CACHE; a cache path that is a file is an error', async () => {
+    const root = join(dir, 'cache-env');
+    await writeImageFolder(root, { perClassTrain: 1, perClassVal: 1 });
+    const fromEnv = join(dir, 'cache-from-env');
+    const saved = process.env.ONELAYER_IMAGE_CACHE;
+    const own = new DecodePool(1);
+    const evalOnce = async (d: Dataset) => {
+      await createLoader(d, 'test', { batchSize: 3, shuffle: false, augment: false }).batch(0, 0);
+      await own.flush();
+    };
+    try {
+      delete process.env.ONELAYER_IMAGE_CACHE;
+      await evalOnce(await loadImageFolder(root, { imageSize: 16, pool: own }));
+      expect(own.stats.cacheWrites).toBe(0);
+      process.env.ONELAYER_IMAGE_CACHE = fromEnv;
+      await evalOnce(await loadImageFolder(root, { imageSize: 16, pool: own, cacheDir: false }));
+      expect(own.stats.cacheWrites).toBe(0);
+      await evalOnce(await loadImageFolder(root, { imageSize: 16, pool: own }));
+      expect(own.stats.cacheWrites).toBe(3);
+      expect((await readdir(fromEnv, { recursive: true })).filter((f) => f.endsWith('.rgb'))).toHaveLength(3);
+      const file = join(dir, 'cache-is-a-file');
+      await writeFile(file, 'x');
+      await expect(loadImageFolder(root, { imageSize: 16, pool: own, cacheDir: file })).rejects.toThrow(/cache-is-a-file: cannot create the image cache folder \(cacheDir\)/);
+    } finally {
+      if (saved === undefined) delete process.env.ONELAYER_IMAGE_CACHE;
+      else process.env.ONELAYER_IMAGE_CACHE = saved;
+      await own.close();
+    }
+  });
+});
+
 describe('imagenet dataset', () => {
   it('is an image folder named by LOC_synset_mapping.txt; a flat val/ folder is explained', async () => {
     const root = join(dir, 'imagenet');
@@ -256,6 +348,18 @@ describe('imagefolder from the CLI', () => {
     const report = JSON.parse(stdout) as { classNames: string[]; testAccuracy: number; images: number };
     expect(report.classNames).toEqual(['B', 'a', 'c']);
     expect([report.images, report.testAccuracy]).toEqual([18, summary.testAccuracy]);
+    // ONELAYER_IMAGE_CACHE: the first eval writes the 18 entries, the second reads them (no entry is replaced: the
+    // same inodes); the same accuracy both times.
+    const cacheDir = join(dir, 'cli-image-cache');
+    const inodes: string[] = [];
+    for (let pass = 0; pass < 2; pass++) {
+      const cached = await run(process.execPath, [cli, 'eval', '--checkpoint', join(out, 'model.safetensors'), '--data', root], { env: { ...env, ONELAYER_IMAGE_CACHE: cacheDir } });
+      expect((JSON.parse(cached.stdout) as { testAccuracy: number }).testAccuracy, `pass ${pass}`).toBe(summary.testAccuracy);
+      const entries = (await readdir(cacheDir, { recursive: true })).filter((f) => f.endsWith('.rgb')).sort();
+      expect(entries).toHaveLength(18);
+      inodes.push((await Promise.all(entries.map(async (f) => `${f}:${(await stat(join(cacheDir, f))).ino}`))).join(','));
+    }
+    expect(inodes[1]).toBe(inodes[0]);
     // A broken tree fails with the path in the message and a non-zero exit.
     await writeFile(join(root, 'train', 'a', 'broken.png'), 'not a png');
     const failed = await run(process.execPath, [cli, 'train', '--model', 's-vgg16', '--width', '8', '--dataset', 'imagefolder', '--data', root, '--image-size', '32', '--epochs', '1', '--out', join(dir, 'run2')], { env }).catch((e: { code: number; stderr: string }) => e);

@@ -1,7 +1,7 @@
 // Dataset loading for the worker: the library's browser-safe parsers fed from files the user picked.
 import { DatasetError, type Dataset } from '../../src/data/types.js';
 import { parseCifar, parseCifarArchive } from '../../src/data/cifar.js';
-import { parseTinyImagenet, browserImageDecoder, type FileTree } from '../../src/data/tinyimagenet.js';
+import { parseTinyImagenet, createBrowserImageDecoder, type FileTree } from '../../src/data/tinyimagenet.js';
 import type { DatasetKind, PickedFile } from './protocol.js';
 
 /** Classes, channels and side of each dataset, for parameter counts before any file is read. */
@@ -18,7 +18,7 @@ export const DATASET_SHAPES: Record<DatasetKind, { numClasses: number; inChannel
  */
 export const DATASET_NAMES: Record<DatasetKind, string> = { mnist: 'mnist', cifar10: 'cifar10', cifar100: 'cifar100', tinyimagenet: 'tiny-imagenet' };
 
-/** Reads every file as bytes (CIFAR), or wraps a folder pick as a lazy FileTree (Tiny ImageNet: 120k JPEGs). */
+/** Reads every file as bytes (CIFAR), or wraps a folder pick as a lazy FileTree (Tiny ImageNet: 120k JPEGs, decoded in this worker). */
 export async function loadDataset(kind: DatasetKind, files: PickedFile[], log: (message: string) => void, maxPerClass?: number): Promise<Dataset> {
   if (kind === 'mnist') {
     log('Loading the embedded MNIST digits…');
@@ -37,7 +37,10 @@ export async function loadDataset(kind: DatasetKind, files: PickedFile[], log: (
       },
     };
     let lastReport = 0;
-    return parseTinyImagenet(tree, browserImageDecoder, {
+    // Decoded here, in the worker, by createImageBitmap straight to 64×64 (Tiny ImageNet's size, so its images are
+    // not resampled; an image of another size is resized rather than refused).
+    const { inputSize } = DATASET_SHAPES.tinyimagenet;
+    return parseTinyImagenet(tree, createBrowserImageDecoder({ width: inputSize, height: inputSize }), {
       maxPerClass,
       onProgress: (done, total) => {
         const now = performance.now();

@@ -37,6 +37,7 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     dataPath: optStr(args, 'data'),
     imageSize: optNum(args, 'image-size'),
     valFraction: optNum(args, 'val-fraction'),
+    imageCache: optStr(args, 'image-cache'),
     epochs: num(args, 'epochs', 3),
     batchSize: num(args, 'batch-size', 64),
     lr: num(args, 'lr', 0.05),
@@ -76,9 +77,9 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
   return config;
 }
 
-/** --image-size and --val-fraction belong to --dataset imagefolder / imagenet; --val-fraction lies strictly between 0 and 1. */
+/** --image-size, --val-fraction and --image-cache belong to --dataset imagefolder / imagenet; --val-fraction lies strictly between 0 and 1. */
 function imageFolderFlags(args: Args, dataset: string): void {
-  for (const flag of ['image-size', 'val-fraction']) {
+  for (const flag of ['image-size', 'val-fraction', 'image-cache']) {
     if (args[flag] !== undefined && dataset !== 'imagefolder' && dataset !== 'imagenet') throw new UsageError(`--${flag} applies to --dataset imagefolder or imagenet only (the dataset is ${dataset})`);
   }
   const f = optNum(args, 'val-fraction');
@@ -105,7 +106,7 @@ export async function evalCommand(args: Args): Promise<number> {
   imageFolderFlags(args, datasetName);
   const ctx = await init();
   // An image folder is cropped to the size the model was trained at, and split by the checkpoint's --val-fraction.
-  const imageFolder = { imageSize: info.inputSize, valFraction: optNum(args, 'val-fraction') ?? info.valFraction };
+  const imageFolder = { imageSize: info.inputSize, valFraction: optNum(args, 'val-fraction') ?? info.valFraction, cacheDir: optStr(args, 'image-cache') };
   const dataset = await loadDataset(datasetName, { path: optStr(args, 'data'), imageFolder });
   try {
     return await evaluateCheckpoint(file, bytes, info, datasetName, dataset, batchSize, adapterName(ctx.info));

@@ -1,7 +1,9 @@
 // Node-only: a pool of worker threads that decode and resize images with sharp (libvips, libjpeg-turbo).
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { makeDirs, writeFileAtomic } from '../platform/files-node.js';
 import type { DecodedImage } from './tinyimagenet.js';
 import type { CropJob, DecodeJob, DecodeReply, SniffJob } from './decode-protocol.js';
 import { decodeWorkerSource } from './decode-worker-node.js';
@@ -9,6 +11,22 @@ import { DatasetError } from './types.js';
 
 /** Jobs a worker holds at once: the second one is queued in the worker while it decodes the first. */
 const PER_WORKER = 2;
+/** Image-cache entries being written at once; beyond that an entry is skipped (written on a later pass). */
+const MAX_PENDING_WRITES = 64;
+
+/** What the pool's crops did with the image cache (counts since the pool was made). */
+export interface DecodeStats {
+  /** Images decoded by a crop job (with or without a cache). */
+  decoded: number;
+  /** Crops read from the image cache instead of being decoded. */
+  cacheHits: number;
+  /** Cache entries that were there but invalid (truncated, damaged, foreign, another version): decoded and replaced. */
+  cacheRejected: number;
+  /** Cache entries written. */
+  cacheWrites: number;
+  /** Cache entries not written: the write failed (e.g. a read-only folder) or too many were pending. */
+  cacheSkipped: number;
+}
 
 /**
  * Decoding threads by default: ONELAYER_DECODE_THREADS when set, else every core but one (the main thread records
@@ -61,6 +79,9 @@ export class DecodePool {
   private readonly queue: { job: DecodeJob; pending: Pending; transfer: ArrayBuffer[] }[] = [];
   private nextId = 1;
   private closed = false;
+  private readonly writes = new Set<Promise<void>>();
+  private readonly madeDirs = new Set<string>();
+  readonly stats: DecodeStats = { decoded: 0, cacheHits: 0, cacheRejected: 0, cacheWrites: 0, cacheSkipped: 0 };
 
   /** true after close(). */
   get isClosed(): boolean {
@@ -74,15 +95,52 @@ export class DecodePool {
 
   /** An image in memory → RGB (HWC, 3 channels) at its own size; larger than maxPixels is an error. */
   async decodeRgb(bytes: Uint8Array, name: string, maxPixels = 4096 * 4096): Promise<DecodedImage> {
+    if (!(Number.isSafeInteger(maxPixels) && maxPixels > 0)) throw new DatasetError(`DecodePool.decodeRgb: maxPixels must be a positive integer, got ${maxPixels}`);
     // A copy travels to the worker (the caller's bytes may be a view into a shared or pooled buffer).
     const own = new Uint8Array(bytes);
     const r = (await this.run({ op: 'rgb', bytes: own, name, maxPixels }, [own.buffer])) as Done;
     return { width: r.width, height: r.height, channels: 3, data: r.data as Uint8Array };
   }
 
-  /** An image file → a normalised float32 CHW RGB image of job.size² (see CropJob). */
+  /**
+   * An image file → a normalised float32 CHW RGB image of job.size² (see CropJob). With `cacheDir` (evaluation crops
+   * only), a valid cache entry is read instead of the image, and a missing or invalid one is written afterwards
+   * (atomically, best effort, in the background: see flush()).
+   */
   async crop(job: Omit<CropJob, 'id' | 'op'>): Promise<Float32Array> {
-    return ((await this.run({ op: 'crop', ...job }, [])) as Done).data as Float32Array;
+    const r = (await this.run({ op: 'crop', ...job }, [])) as Done;
+    if (r.cache === 'hit') this.stats.cacheHits++;
+    else this.stats.decoded++;
+    if (r.cache === 'rejected') this.stats.cacheRejected++;
+    if (r.entry) this.writeEntry(r.entry.path, r.entry.bytes);
+    return r.data as Float32Array;
+  }
+
+  private writeEntry(path: string, bytes: Uint8Array): void {
+    if (this.writes.size >= MAX_PENDING_WRITES) {
+      this.stats.cacheSkipped++;
+      return;
+    }
+    const dir = dirname(path);
+    const p = (async () => {
+      if (!this.madeDirs.has(dir)) {
+        await makeDirs(dir);
+        this.madeDirs.add(dir);
+      }
+      await writeFileAtomic(path, bytes);
+      this.stats.cacheWrites++;
+    })()
+      .catch(() => {
+        // The cache is an optimisation: a failed write only means decoding this image again next time.
+        this.stats.cacheSkipped++;
+      })
+      .finally(() => this.writes.delete(p));
+    this.writes.add(p);
+  }
+
+  /** Waits until the image-cache entries being written are on disk (or have failed). */
+  async flush(): Promise<void> {
+    while (this.writes.size > 0) await Promise.all(this.writes);
   }
 
   /**
@@ -151,11 +209,12 @@ export class DecodePool {
     }
   }
 
-  /** Stops the workers; jobs still queued or running are rejected. */
+  /** Stops the workers; jobs still queued or running are rejected; image-cache entries being written are finished. */
   async close(): Promise<void> {
     this.closed = true;
     for (const { pending } of this.queue.splice(0)) pending.reject(new DatasetError('DecodePool: closed'));
     await Promise.all(this.slots.splice(0).map((s) => s.worker.terminate()));
+    await this.flush();
   }
 }
 

@@ -23,6 +23,12 @@ export interface CropJob {
   seed: number;
   mean: number[];
   std: number[];
+  /**
+   * Only for `train: false` (the crop is deterministic): the folder of the on-disk cache of decoded, resized,
+   * centre-cropped images (layout in decode-worker-node.ts). A valid entry is used instead of
+   * decoding; a missing, truncated or foreign one is rebuilt, its bytes sent back for the pool to write.
+   */
+  cacheDir?: string;
 }
 
 /** Check that each file starts like an image we decode (its first 16 bytes); answers with the first that does not. */
@@ -35,7 +41,17 @@ export interface SniffJob {
 export type DecodeJob = RgbJob | CropJob | SniffJob;
 
 export type DecodeReply =
-  | { id: number; ok: true; data: Uint8Array | Float32Array; width: number; height: number }
+  | {
+      id: number;
+      ok: true;
+      data: Uint8Array | Float32Array;
+      width: number;
+      height: number;
+      /** Crops with a cacheDir: read from the cache ('hit'), decoded with no entry there ('miss'), or decoded because the entry was invalid ('rejected'). */
+      cache?: 'hit' | 'miss' | 'rejected';
+      /** A cache entry to write (after a miss or a rejected entry). */
+      entry?: { path: string; bytes: Uint8Array };
+    }
   | { id: number; ok: true; sniffed: { index: number; head: number[] } | null }
   | { id: number; ok: false; error: string };
 

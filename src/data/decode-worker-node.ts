@@ -3,6 +3,12 @@
 // only what is declared inside it, the two pure helpers sniff() and headerSize() (whose source is put before it),
 // and modules from require() (an eval worker is a CommonJS script). That way the same code
 // runs from the compiled package and from the TypeScript sources under vitest, with no separate worker file.
+//
+// The on-disk cache of evaluation crops (CropJob.cacheDir; deterministic, so cacheable): one file per image at
+// <cacheDir>/<h[0..2]>/<h[2..]>.rgb, h the hex SHA-256 of the key (the image's path, size and mtime, the side S,
+// the libvips version, a format tag). The file is "OLIMG001", the 32-byte key, u32 LE S, u32 LE 3, the S×S RGB
+// pixels (HWC, before normalisation) and a u32 LE CRC-32 of everything before it. An entry is used only when all of
+// that checks out (length first, so a foreign file is not read whole); anything else is decoded again and replaced.
 import type { DecodeJob, DecodeReply } from './decode-protocol.js';
 
 /** The image's format from its first bytes, as a name, or undefined when it is none we read. */
@@ -65,7 +71,10 @@ export function decodeWorkerMain(sharpPath: string): void {
   /* eslint-disable @typescript-eslint/no-require-imports */
   const { parentPort } = require('node:worker_threads') as typeof import('node:worker_threads');
   const { readFile } = require('node:fs/promises') as typeof import('node:fs/promises');
-  const { closeSync, openSync, readSync } = require('node:fs') as typeof import('node:fs');
+  const { closeSync, openSync, readSync, statSync } = require('node:fs') as typeof import('node:fs');
+  const { createHash } = require('node:crypto') as typeof import('node:crypto');
+  const { crc32 } = require('node:zlib') as typeof import('node:zlib');
+  const { join } = require('node:path') as typeof import('node:path');
   const sharp = require(sharpPath) as typeof import('sharp').default;
   // One libvips thread per worker: the pool is the parallelism; no operation cache (every image is new).
   sharp.concurrency(1);
@@ -238,6 +247,50 @@ export function decodeWorkerMain(sharpPath: string): void {
     return t;
   };
 
+  // The on-disk cache of evaluation crops (layout at the top of this file).
+  const MAGIC = [0x4f, 0x4c, 0x49, 0x4d, 0x47, 0x30, 0x30, 0x31]; // "OLIMG001"
+  const HEAD = 48;
+  /** The entry's key: what the crop depends on (the file's path, size and mtime, the side, the decoder's version). */
+  const entryKey = (path: string, fileSize: number, mtimeMs: number, S: number): Buffer =>
+    createHash('sha256').update(`onelayer eval crop 1\0libvips ${sharp.versions.vips}\0${path}\0${fileSize}\0${mtimeMs}\0${S}`).digest();
+  /** The entry's pixels when the file at `path` is one for exactly `key` and `S`, whole and undamaged; 'rejected' when it is there but is not; undefined when absent. */
+  const readEntry = (path: string, key: Buffer, S: number): Uint8Array | 'rejected' | undefined => {
+    const size = HEAD + 3 * S * S + 4;
+    let fd: number;
+    try {
+      fd = openSync(path, 'r');
+    } catch {
+      return undefined;
+    }
+    try {
+      // One byte more than an entry: a longer file is rejected without reading the rest of it.
+      const b = Buffer.allocUnsafe(size + 1);
+      let n = 0;
+      for (let r = 1; r > 0 && n < b.length; n += r) r = readSync(fd, b, n, b.length - n, n);
+      if (n !== size) return 'rejected';
+      if (!MAGIC.every((x, i) => b[i] === x) || !b.subarray(8, 40).equals(key)) return 'rejected';
+      if (b.readUInt32LE(40) !== S || b.readUInt32LE(44) !== 3) return 'rejected';
+      if (crc32(b.subarray(0, size - 4)) !== b.readUInt32LE(size - 4)) return 'rejected';
+      return b.subarray(HEAD, size - 4);
+    } catch {
+      return 'rejected';
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const makeEntry = (key: Buffer, S: number, pixels: Uint8Array): Uint8Array => {
+    const size = HEAD + 3 * S * S + 4;
+    const b = Buffer.alloc(size);
+    b.set(MAGIC, 0);
+    b.set(key, 8);
+    b.writeUInt32LE(S, 40);
+    b.writeUInt32LE(3, 44);
+    b.set(pixels, HEAD);
+    b.writeUInt32LE(crc32(b.subarray(0, size - 4)), size - 4);
+    // A plain Uint8Array over its own memory, so that it can be transferred.
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  };
+
   const handle = async (job: DecodeJob): Promise<DecodeReply> => {
     if (job.op === 'sniff') {
       // Synchronous reads: four times faster than FileHandle promises for 16 bytes, and this thread does nothing else.
@@ -265,13 +318,42 @@ export function decodeWorkerMain(sharpPath: string): void {
       const out = await rgb(img, job.name);
       return { id: job.id, ok: true, data: out.data, width: out.width, height: out.height };
     }
+    const S = job.size;
+    const t = tablesFor(job.mean, job.std);
+    const plane = S * S;
+    /** RGB (HWC) → normalised float32 CHW. */
+    const normalise = (d: Uint8Array): Float32Array => {
+      const f = new Float32Array(3 * plane);
+      for (let i = 0; i < plane; i++) {
+        f[i] = t[0][d[3 * i]];
+        f[plane + i] = t[1][d[3 * i + 1]];
+        f[2 * plane + i] = t[2][d[3 * i + 2]];
+      }
+      return f;
+    };
+    let cache: { key: Buffer; path: string; state: 'miss' | 'rejected' } | undefined;
+    if (job.cacheDir !== undefined && !job.train) {
+      // The file's size and mtime before it is read: an image replaced meanwhile is keyed by its old version (a
+      // miss next time), never the other way round.
+      let st: import('node:fs').Stats;
+      try {
+        st = statSync(job.path);
+      } catch (e) {
+        return fail(job.path, `cannot read image (${(e as Error).message})`);
+      }
+      const key = entryKey(job.path, st.size, st.mtimeMs, S);
+      const hex = key.toString('hex');
+      const path = join(job.cacheDir, hex.slice(0, 2), `${hex.slice(2)}.rgb`);
+      const got = readEntry(path, key, S);
+      if (got instanceof Uint8Array) return { id: job.id, ok: true, data: normalise(got), width: S, height: S, cache: 'hit' };
+      cache = { key, path, state: got ?? 'miss' };
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readFile(job.path);
     } catch (e) {
       return fail(job.path, `cannot read image (${(e as Error).message})`);
     }
-    const S = job.size;
     let img = open(bytes, job.path);
     if (job.train) {
       const next = rng(job.seed);
@@ -289,24 +371,23 @@ export function decodeWorkerMain(sharpPath: string): void {
     }
     const out = await rgb(img, job.path);
     if (out.width !== S || out.height !== S) fail(job.path, `resized to ${out.width}×${out.height}, expected ${S}×${S}`);
-    const t = tablesFor(job.mean, job.std);
-    const plane = S * S;
-    const f = new Float32Array(3 * plane);
-    const d = out.data;
-    for (let i = 0; i < plane; i++) {
-      f[i] = t[0][d[3 * i]];
-      f[plane + i] = t[1][d[3 * i + 1]];
-      f[2 * plane + i] = t[2][d[3 * i + 2]];
-    }
-    return { id: job.id, ok: true, data: f, width: S, height: S };
+    const f = normalise(out.data);
+    if (!cache) return { id: job.id, ok: true, data: f, width: S, height: S };
+    return { id: job.id, ok: true, data: f, width: S, height: S, cache: cache.state, entry: { path: cache.path, bytes: makeEntry(cache.key, S, out.data) } };
   };
 
   port.on('message', (job: DecodeJob) => {
     handle(job).then(
-      (reply) => port.postMessage(reply, reply.ok && 'data' in reply ? [reply.data.buffer as ArrayBuffer] : []),
+      (reply) => {
+        const transfer = reply.ok && 'data' in reply ? [reply.data.buffer as ArrayBuffer] : [];
+        if (reply.ok && 'entry' in reply && reply.entry) transfer.push(reply.entry.bytes.buffer as ArrayBuffer);
+        port.postMessage(reply, transfer);
+      },
       (e: unknown) => {
         const name = job.op === 'rgb' ? job.name : job.op === 'crop' ? job.path : 'image check';
-        const message = e instanceof DecodeFailure ? e.message : `${name}: cannot decode image (${e instanceof Error ? e.message : String(e)})`;
+        // libvips repeats a message once per attempt, on lines of its own: each line once, on one line.
+        const text = e instanceof Error ? [...new Set(e.message.split('\n').map((l) => l.trim()).filter((l) => l !== ''))].join('; ') : String(e);
+        const message = e instanceof DecodeFailure ? e.message : `${name}: cannot decode image (${text})`;
         port.postMessage({ id: job.id, ok: false, error: message } satisfies DecodeReply);
       },
     );

@@ -2,7 +2,7 @@
 //   DIR/train/<class>/**/<image>  and  DIR/val/<class>/**/<image>      or      DIR/<class>/**/<image> + --val-fraction
 import { readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { pathKind, readFileText } from '../platform/files-node.js';
+import { makeDirs, pathKind, readFileText } from '../platform/files-node.js';
 import { DecodePool, sharedDecodePool } from './decode-pool-node.js';
 import { compareCodePoints, hasImageExtension, IMAGE_EXTENSIONS, IMAGENET_MEAN, IMAGENET_STD, parseSynsetNames, splitByFraction } from './imagefolder.js';
 import { StreamLoader, type StreamedSplit } from './stream-loader-node.js';
@@ -17,6 +17,26 @@ export interface ImageFolderOptions {
   pool?: DecodePool;
   /** Whole batches decoded ahead (default: StreamLoader's). */
   prefetch?: number;
+  /**
+   * Folder of an on-disk cache of the decoded, resized, centre-cropped images that evaluation (and training with
+   * --no-augment) reads, so that later passes skip decoding; false for none. Default: $ONELAYER_IMAGE_CACHE when
+   * set, else none. Entries are keyed on each image's path, size and mtime and the image size, and checked on
+   * every read (see decode-worker-node.ts). Training's random crops are not cached.
+   */
+  cacheDir?: string | false;
+}
+
+/** The image cache's folder, absolute: options.cacheDir, else $ONELAYER_IMAGE_CACHE, else none; made when missing. */
+async function imageCacheDir(option: string | false | undefined, env: Record<string, string | undefined> = process.env): Promise<string | undefined> {
+  const [dir, from] = option === undefined ? [env.ONELAYER_IMAGE_CACHE, 'ONELAYER_IMAGE_CACHE'] : [option, 'cacheDir'];
+  if (!dir) return undefined;
+  const abs = resolve(dir);
+  try {
+    await makeDirs(abs);
+  } catch (e) {
+    throw new DatasetError(`${abs}: cannot create the image cache folder (${from}): ${(e as Error).message}`);
+  }
+  return abs;
 }
 
 const EXPECTED = `the ImageFolder layout: DIR/train/<class>/<images> and DIR/val/<class>/<images>, or DIR/<class>/<images> with --val-fraction; images ${IMAGE_EXTENSIONS.join(' ')}`;
@@ -96,6 +116,7 @@ export async function loadImageFolder(path: string, options: ImageFolderOptions 
   const hasVal = (await pathKind(valDir)) === 'dir';
   const fraction = options.valFraction;
   const pool = options.pool ?? sharedDecodePool();
+  const cacheDir = await imageCacheDir(options.cacheDir);
   let classes: string[];
   let train: StreamedSplit;
   let test: StreamedSplit;
@@ -134,7 +155,7 @@ export async function loadImageFolder(path: string, options: ImageFolderOptions 
     std: [...IMAGENET_STD],
     classNames: classes,
     makeLoader: (split: 'train' | 'test', o: LoaderOptions) =>
-      new StreamLoader(pool, splits[split], { ...o, augment: o.augment !== false && o.augment !== undefined, size, mean: IMAGENET_MEAN, std: IMAGENET_STD, prefetch: options.prefetch, name: `imagefolder ${split} (${root})` }),
+      new StreamLoader(pool, splits[split], { ...o, augment: o.augment !== false && o.augment !== undefined, size, mean: IMAGENET_MEAN, std: IMAGENET_STD, prefetch: options.prefetch, name: `imagefolder ${split} (${root})`, cacheDir }),
     close: () => (options.pool ? Promise.resolve() : pool.close()),
   };
   return ds;

@@ -6,6 +6,8 @@ export {
   parseTinyImagenet,
   memoryFileTree,
   browserImageDecoder,
+  createBrowserImageDecoder,
+  type BrowserDecoderOptions,
   type DecodedImage,
   type ImageDecoder,
   type FileTree,

@@ -11,7 +11,7 @@ import { sharedDecodePool } from './decode-pool-node.js';
 import type { FashionMnistOptions } from './fashion-mnist-node.js';
 import type { ImageFolderOptions } from './imagefolder-node.js';
 import { isGzip, tooLarge } from './tar.js';
-import { parseTinyImagenet, type DecodedImage, type FileTree, type TinyImagenetOptions } from './tinyimagenet.js';
+import { parseTinyImagenet, type FileTree, type TinyImagenetOptions } from './tinyimagenet.js';
 import { DATASETS, DatasetError, type Dataset, type NamedBytes } from './types.js';
 
 const SOURCES: Record<string, string> = {
@@ -76,38 +76,6 @@ export async function directoryFileTree(root: string): Promise<FileTree> {
     .filter((e) => e.isFile())
     .map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name).slice(root.length).replace(/\\/g, '/').replace(/^\/+/, ''));
   return { list: () => list, read: (p) => readFileBytes(join(root, p), 'image') };
-}
-
-export interface JpegLimits {
-  /** Largest image accepted, in pixels (default 1024 × 1024); checked by jpeg-js on the header, before decoding. */
-  maxPixels?: number;
-}
-
-/**
- * @deprecated No loader uses it any more (Tiny ImageNet and image folders decode with sharp in the decoding threads,
- * decode-pool-node.ts); kept only for the jpeg-js fuzz test until that moves to the sharp decoder.
- * jpeg-js decoder (pure JS; RGB out, grayscale JPEGs already expanded to 3 channels). A forged header cannot make
- * it allocate more than the limits allow: jpeg-js checks the frame size and accounts every buffer it allocates.
- */
-export async function jpegDecoder(limits: JpegLimits = {}): Promise<(bytes: Uint8Array, name: string) => DecodedImage> {
-  const jpeg = await import('jpeg-js');
-  const maxPixels = limits.maxPixels ?? 1024 * 1024;
-  if (!(Number.isSafeInteger(maxPixels) && maxPixels > 0)) throw new DatasetError(`jpegDecoder: maxPixels must be a positive integer, got ${maxPixels}`);
-  // jpeg-js needs ~5 bytes per pixel and component (4 components at most) plus the 3-byte output, plus tables.
-  const maxMemoryUsageInMB = 16 + Math.ceil((maxPixels * 24) / 2 ** 20);
-  return (bytes, name) => {
-    let img: { width: number; height: number; data: Uint8Array };
-    try {
-      // jpeg-js refuses pixels > maxResolutionInMP × 10⁶ in floating point: the half pixel keeps maxPixels allowed.
-      img = jpeg.decode(bytes, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: (maxPixels + 0.5) / 1e6, maxMemoryUsageInMB });
-    } catch (e) {
-      throw new DatasetError(`${name}: cannot decode JPEG (${e instanceof Error ? e.message : String(e)})`);
-    }
-    if (!(img.width > 0 && img.height > 0) || img.data.length !== img.width * img.height * 3) {
-      throw new DatasetError(`${name}: cannot decode JPEG (${img.width}×${img.height} image with ${img.data.length} bytes of RGB)`);
-    }
-    return { width: img.width, height: img.height, channels: 3, data: img.data };
-  };
 }
 
 export interface TinyImagenetNodeOptions extends TinyImagenetOptions {

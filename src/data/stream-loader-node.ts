@@ -20,6 +20,11 @@ export interface StreamLoaderOptions extends LoaderOptions {
   prefetch?: number;
   /** For messages. */
   name?: string;
+  /**
+   * Folder of the on-disk cache of decoded, resized, centre-cropped images, used without augmentation only (then
+   * the crop depends on the file alone); training's random crops are always decoded. Absent: no cache.
+   */
+  cacheDir?: string;
 }
 
 export class StreamLoader implements BatchSource {
@@ -104,7 +109,8 @@ export class StreamLoader implements BatchSource {
       labels[n] = this.split.labels[k];
       // One seed per image position of the epoch: the crop and flip of every image are fixed by (seed, epoch, index).
       const seed = mix(this.seed, mix(epoch, mix(start + n, 0xc409)));
-      jobs.push(this.pool.crop({ path: this.split.paths[k], size, train: this.train, seed, mean, std }));
+      const cacheDir = this.train ? undefined : this.options.cacheDir;
+      jobs.push(this.pool.crop({ path: this.split.paths[k], size, train: this.train, seed, mean, std, ...(cacheDir !== undefined && { cacheDir }) }));
     }
     const images = new Float32Array(count * plane);
     const done = await Promise.all(jobs);

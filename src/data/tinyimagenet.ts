@@ -1,4 +1,4 @@
-// Tiny ImageNet (tiny-imagenet-200) official layout; JPEG decoding is injected (jpeg-js in Node, createImageBitmap in browsers).
+// Tiny ImageNet (tiny-imagenet-200) official layout; JPEG decoding is injected (sharp in the decoding threads in Node, createImageBitmap in browsers).
 import { parseSynsetNames } from './imagefolder.js';
 import { channelStats, DatasetError, type Dataset, type DatasetSplit, type NamedBytes } from './types.js';
 
@@ -41,22 +41,55 @@ export function memoryFileTree(files: NamedBytes[]): FileTree {
   };
 }
 
-/** Decoder for browsers and workers: createImageBitmap + OffscreenCanvas (RGBA out). */
-export const browserImageDecoder: ImageDecoder = async (bytes, name) => {
-  let bitmap: ImageBitmap;
-  try {
-    bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }));
-  } catch (e) {
-    throw new DatasetError(`${name}: cannot decode image (${(e as Error).message})`);
+export interface BrowserDecoderOptions {
+  /** Decode straight to width × height (createImageBitmap's resizeWidth / resizeHeight); both or neither. */
+  width?: number;
+  height?: number;
+  /** createImageBitmap's resizeQuality (default 'high'). */
+  resizeQuality?: ResizeQuality;
+}
+
+/**
+ * A decoder for browsers and workers (RGBA out): createImageBitmap decodes, and with `width` and `height` resizes in
+ * the same step (an image already of that size is not resampled); one OffscreenCanvas, reused, reads the pixels.
+ */
+export function createBrowserImageDecoder(options: BrowserDecoderOptions = {}): ImageDecoder {
+  const { width, height } = options;
+  if ((width === undefined) !== (height === undefined)) throw new DatasetError('createBrowserImageDecoder: give both width and height, or neither');
+  for (const v of [width, height]) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= 16384)) throw new DatasetError(`createBrowserImageDecoder: width and height must be integers in [1, 16384], got ${v}`);
   }
-  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
-  const ctx = canvas.getContext('2d');
-  if (!ctx) throw new DatasetError(`${name}: no 2d canvas context to decode images`);
-  ctx.drawImage(bitmap, 0, 0);
-  const img = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
-  bitmap.close();
-  return { width: img.width, height: img.height, channels: 4, data: img.data };
-};
+  const resize: ImageBitmapOptions = width === undefined ? {} : { resizeWidth: width, resizeHeight: height, resizeQuality: options.resizeQuality ?? 'high' };
+  let canvas: OffscreenCanvas | undefined;
+  let ctx: OffscreenCanvasRenderingContext2D | null = null;
+  return async (bytes, name) => {
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await createImageBitmap(new Blob([bytes as Uint8Array<ArrayBuffer>], { type: 'image/jpeg' }), resize);
+    } catch (e) {
+      throw new DatasetError(`${name}: cannot decode image (${(e as Error).message})`);
+    }
+    try {
+      const w = bitmap.width;
+      const h = bitmap.height;
+      // Drawing and reading back are synchronous, so images decoded concurrently can share the canvas.
+      if (!canvas || canvas.width !== w || canvas.height !== h) {
+        canvas = new OffscreenCanvas(w, h);
+        ctx = canvas.getContext('2d', { willReadFrequently: true });
+      }
+      if (!ctx) throw new DatasetError(`${name}: no 2d canvas context to decode images`);
+      ctx.clearRect(0, 0, w, h);
+      ctx.drawImage(bitmap, 0, 0);
+      const img = ctx.getImageData(0, 0, w, h);
+      return { width: img.width, height: img.height, channels: 4, data: img.data };
+    } finally {
+      bitmap.close();
+    }
+  };
+}
+
+/** createBrowserImageDecoder() at the image's own size. */
+export const browserImageDecoder: ImageDecoder = createBrowserImageDecoder();
 
 /** HWC (1, 3 or 4 channels) → CHW RGB into `out` at image `n`; grayscale is replicated, alpha dropped. */
 function toCHW(img: DecodedImage, name: string, out: Uint8Array, n: number): void {

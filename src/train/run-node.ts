@@ -181,7 +181,7 @@ async function train(
   if (config.requireHardware && ctx.info.software) {
     throw new Error(`onelayer: --require-hardware: the WebGPU adapter is a software one (${adapterName(ctx.info)}). Install the GPU's Vulkan driver (NVIDIA: the driver's Vulkan ICD, nvidia_icd.json) and libvulkan1.`);
   }
-  const dataset = await loadDataset(config.dataset, { path: config.dataPath, imageFolder: { imageSize: config.imageSize, valFraction: config.valFraction } });
+  const dataset = await loadDataset(config.dataset, { path: config.dataPath, imageFolder: { imageSize: config.imageSize, valFraction: config.valFraction, cacheDir: config.imageCache } });
   let loop: RunLoop | undefined;
   try {
     const log = (s: string) => {

@@ -14,6 +14,8 @@ export interface TrainConfig {
   imageSize?: number;
   /** imagefolder without train/ and val/ folders: the fraction of each class held out for evaluation. */
   valFraction?: number;
+  /** imagefolder / imagenet: folder of decoded, resized evaluation crops (not a setting of the run: not fingerprinted). */
+  imageCache?: string;
   epochs: number;
   batchSize: number;
   lr: number;
@@ -104,4 +106,4 @@ export interface EpochMetrics {
 }
 
 /** TrainConfig without the settings that do not change the result (folder, resume, logging, hardware check, data path, compiled or eager steps). */
-export type RunFingerprint = Omit<TrainConfig, 'out' | 'resume' | 'overwrite' | 'quiet' | 'requireHardware' | 'dataPath' | 'compile'>;
+export type RunFingerprint = Omit<TrainConfig, 'out' | 'resume' | 'overwrite' | 'quiet' | 'requireHardware' | 'dataPath' | 'compile' | 'imageCache'>;

@@ -134,12 +134,12 @@ export function cliCheckpoint(modelBytes) {
 /** A tiny tiny-imagenet-200 folder on disk: `classes` wnids, `perClass` 64×64 JPEG training images each, 2 val images per class. */
 export async function fakeTinyImagenet(dir, classes = 4, perClass = 4) {
   const { mkdir, writeFile } = await import('node:fs/promises');
-  const jpeg = (await import('jpeg-js')).default;
+  const sharp = (await import('sharp')).default;
   const root = `${dir}/tiny-imagenet-200`;
   const image = (c, k) => {
-    const data = Buffer.alloc(64 * 64 * 4);
-    for (let i = 0; i < 64 * 64; i++) data.set([(c * 60 + k * 7) % 256, ((i % 64) * 4) % 256, (Math.floor(i / 64) * 4 + c * 30) % 256, 255], i * 4);
-    return jpeg.encode({ data, width: 64, height: 64 }, 90).data;
+    const data = Buffer.alloc(64 * 64 * 3);
+    for (let i = 0; i < 64 * 64; i++) data.set([(c * 60 + k * 7) % 256, ((i % 64) * 4) % 256, (Math.floor(i / 64) * 4 + c * 30) % 256], i * 3);
+    return sharp(data, { raw: { width: 64, height: 64, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
   };
   const wnids = Array.from({ length: classes }, (_, c) => `n0000000${c}`);
   await mkdir(`${root}/val/images`, { recursive: true });
@@ -147,10 +147,10 @@ export async function fakeTinyImagenet(dir, classes = 4, perClass = 4) {
   const ann = [];
   for (const [c, w] of wnids.entries()) {
     await mkdir(`${root}/train/${w}/images`, { recursive: true });
-    for (let k = 0; k < perClass; k++) await writeFile(`${root}/train/${w}/images/${w}_${k}.JPEG`, image(c, k));
+    for (let k = 0; k < perClass; k++) await writeFile(`${root}/train/${w}/images/${w}_${k}.JPEG`, await image(c, k));
     for (let v = 0; v < 2; v++) {
       const name = `val_${c * 2 + v}.JPEG`;
-      await writeFile(`${root}/val/images/${name}`, image(c, 10 + v));
+      await writeFile(`${root}/val/images/${name}`, await image(c, 10 + v));
       ann.push(`${name}\t${w}\t0\t0\t63\t63`);
     }
   }
