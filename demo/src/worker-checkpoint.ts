@@ -2,7 +2,8 @@
 // file is the library's modelFromCheckpoint (src/train/restore.ts), the same function `onelayer eval` and
 // `onelayer train --resume` use.
 import type { Model } from '../../src/models/index.js';
-import { modelCheckpoint, type CheckpointInfo } from '../../src/train/checkpoint.js';
+import { modelCheckpoint, modelWithMomentumCheckpoint, type CheckpointInfo } from '../../src/train/checkpoint.js';
+import type { SGD } from '../../src/optim/sgd.js';
 import type { RestoredModel } from '../../src/train/restore.js';
 
 /**
@@ -28,7 +29,10 @@ export function describeLoaded(c: RestoredModel): string {
   return `Loaded ${c.source}: ${what}, saved at ${position(info, c.epochStep)}. Start continues at global step ${info.globalStep}${restart}; ${momentum}. Evaluate tests it.`;
 }
 
-/** model.safetensors bytes with the page's epochStep beside the usual metadata. */
-export function pageModelCheckpoint(model: Model, info: PageCheckpointInfo): Promise<Uint8Array> {
-  return modelCheckpoint(model, info);
+/**
+ * The page's download: the model with the page's epochStep beside the usual metadata, and the optimizer's momentum
+ * when a run has one (so Load + Start continues exactly; a model that was only loaded has no optimizer yet).
+ */
+export function pageModelCheckpoint(model: Model, info: PageCheckpointInfo, optimizer: SGD | null): Promise<Uint8Array> {
+  return optimizer ? modelWithMomentumCheckpoint(model, optimizer, info) : modelCheckpoint(model, info);
 }

@@ -274,7 +274,12 @@ async function download(): Promise<void> {
   const current = model();
   if (!current) throw new Error('No model yet: start training or load a checkpoint first.');
   const info = checkpointInfo();
-  const bytes = await pageModelCheckpoint(current, info);
+  // A run's own model goes with its momentum; a loaded file is re-downloaded with the momentum it came with.
+  if (!loop && loadedFile && loaded?.model === current) {
+    post({ type: 'checkpoint', name: loadedFile.name, bytes: loadedFile.bytes.slice() });
+    return;
+  }
+  const bytes = await pageModelCheckpoint(current, info, loop?.model === current ? loop.trainer.optimizer : null);
   const name = `${info.model}${info.width ? `-n${info.width}` : ''}-${info.dataset || 'model'}-epoch${info.epoch}-step${info.globalStep}.safetensors`;
   post({ type: 'checkpoint', name, bytes }, [bytes.buffer]);
 }

@@ -180,6 +180,16 @@ function momentumTensors(model: Module, optimizer: SGD, prefix: string): [string
   return named;
 }
 
+/**
+ * The model and its optimizer's momentum (optimizer.momentum.<param>) in one file, without run state: what the page
+ * downloads mid-run, so that Load + Start continues with the same momentum. modelFromCheckpoint reads it back.
+ */
+export async function modelWithMomentumCheckpoint(model: Module, optimizer: SGD, info: CheckpointInfo): Promise<Uint8Array> {
+  const tensors = await readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
+  assertFinite(tensors, 'onelayer: checkpoint', 'training');
+  return encodeSafetensors(tensors, toMetadata(withArch(model, info)));
+}
+
 /** SGD momentum buffers, named after their parameters (the browser demo's optimizer file). */
 export async function optimizerCheckpoint(model: Module, optimizer: SGD, info: CheckpointInfo): Promise<Uint8Array> {
   const tensors = await readAll(momentumTensors(model, optimizer, 'momentum.'));

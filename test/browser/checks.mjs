@@ -122,7 +122,10 @@ export function writeSafetensors(tensors, metadata) {
  * run state in the metadata. Returns the bytes and how many momentum tensors it holds.
  */
 export function cliCheckpoint(modelBytes) {
-  const { metadata, tensors } = readSafetensors(modelBytes);
+  const all = readSafetensors(modelBytes);
+  const { metadata } = all;
+  // The page's download carries its own momentum: the CLI file gets other values, so restoring them is visible.
+  const tensors = all.tensors.filter((t) => !t.name.startsWith('optimizer.momentum.'));
   const params = tensors.filter((t) => !/running_(mean|var)$|num_batches_tracked$/.test(t.name));
   const momentum = params.map((t) => ({ name: `optimizer.momentum.${t.name}`, shape: t.shape, data: t.data.map((v, i) => 0.01 * Math.sin(i + 1)) }));
   const epoch = Number(metadata.epoch);
