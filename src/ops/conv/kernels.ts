@@ -188,7 +188,6 @@ function weightLanes(O: number): number {
 export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, g: ConvGeom, minWorkgroups = 128, alwaysSplit = false): void {
   const OHW = g.OH * g.OW;
   const wg = weightLanes(g.O);
-  const CKK = g.C * g.KH * g.KW;
   const tx = Math.ceil(g.C / 8) * g.KH * g.KW;
   const ty = Math.ceil(g.O / (4 * wg));
   if (tx > 65535 || g.O > 65535 || g.N > 65535) fail(op, `weight ${shapeStr([g.O, g.C, g.KH, g.KW])} with batch ${g.N} is too large for one dispatch`);
@@ -200,15 +199,13 @@ export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, db:
   dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'transpose_dy', constants: { ...shapeConsts(g), WG }, buffers: { dy, dyT }, params, workgroups: [Math.ceil(OHW / WG), g.O, g.N] });
   const constants = { ...shapeConsts(g), WG: wg };
   const flops = convFlops(g);
-  const dbOrNone = db ?? empty([1]); // a placeholder binding, never touched without has_db
   if (S === 1 && !alwaysSplit) {
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw, db: dbOrNone }, params, workgroups: [tx, ty, 1] }, flops);
+    withDb(db, (d) => dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw, db: d }, params, workgroups: [tx, ty, 1] }, flops));
   } else {
     reducePartials(op, dw, db, g, S, params, constants, (partial) =>
       dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dyT_in: dyT, x, partial }, params, workgroups: [tx, ty, S] }, flops),
     );
   }
-  if (!db) dbOrNone.dispose();
   dyT.dispose();
 }
 
@@ -217,10 +214,15 @@ function reducePartials(op: string, dw: Tensor, db: Tensor | null, g: ConvGeom, 
   const size = g.O * g.C * g.KH * g.KW + (db ? g.O : 0);
   const partial = empty([S * size]);
   fill(partial);
-  const dbOrNone = db ?? empty([1]);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw, db: dbOrNone }, params, workgroups: groups256(size) });
-  if (!db) dbOrNone.dispose();
+  withDb(db, (d) => dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'reduce_partials', constants, buffers: { partial, dw, db: d }, params, workgroups: groups256(size) }));
   partial.dispose();
+}
+
+/** Runs fn with db, or without one with a one-float placeholder for the binding (never touched: has_db = 0). */
+function withDb(db: Tensor | null, fn: (db: Tensor) => void): void {
+  const d = db ?? empty([1]);
+  fn(d);
+  if (!db) d.dispose();
 }
 
 /**
