@@ -1,4 +1,5 @@
-// Composes the kernels in shaders/ from their sources: shaders/src/NAME.wgsl → shaders/NAME.wgsl (checked in).
+// Composes the kernels in shaders/ from their sources: shaders/src/NAME.wgsl → shaders/NAME.wgsl (a build output,
+// not tracked: npm run build writes it).
 // A source is WGSL plus line directives (a line that starts with `//#`; nothing else is special):
 //
 //   //#include "lib/ids.wgsl"       pastes a piece (path relative to shaders/) the first time it is included in a
@@ -15,7 +16,7 @@
 // comments wherever the next line does not follow on from the previous one in the same file, so a compiler error
 // in shaders/NAME.wgsl can be traced to the line that was written (src/gpu/shaders.ts adds it to the message).
 // Pure text in, text out: the same sources always give the same bytes (test/shaders-generated.test.ts checks the
-// checked-in files against it; scripts/build-shaders.mjs writes them).
+// generated files against it; scripts/build-shaders.mjs writes them).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

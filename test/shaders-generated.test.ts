@@ -1,7 +1,8 @@
-// The kernels composed from shaders/src and shaders/lib (scripts/wgsl-compose.mjs) are checked in as shaders/NAME.wgsl,
-// which is what Node, the browser and reflection read. These tests fail when a checked-in kernel is stale relative to
-// its sources (fix: npm run build:shaders), check the composer's directives and errors, and check that every line of a
-// generated kernel traces back to the source line it came from (what compile errors report).
+// The kernels composed from shaders/src and shaders/lib (scripts/wgsl-compose.mjs) are written to shaders/NAME.wgsl
+// by the build (and by vitest's global setup): build outputs, not tracked, which Node, the browser and reflection read.
+// These tests fail when a kernel there differs from what its sources compose to (fix: npm run build:shaders), check
+// the composer's directives and errors, and check that every line of a generated kernel traces back to the source
+// line it came from (what compile errors report).
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -82,7 +82,13 @@ export async function loadShaders(device: GPUDevice, readText: (url: URL) => Pro
   const out = new Map<string, ShaderInfo>();
   await Promise.all(
     KERNELS.map(async (name) => {
-      const source = await readText(shaderUrl(name));
+      let source: string;
+      try {
+        source = await readText(shaderUrl(name));
+      } catch (e) {
+        // shaders/NAME.wgsl is a build output (composed from shaders/src and shaders/lib), not a tracked file.
+        throw new ShaderCompileError(`shaders/${name}.wgsl could not be read (${(e as Error).message}): it is generated from shaders/src/${name}.wgsl by npm run build (or npm run build:shaders)`);
+      }
       const module = device.createShaderModule({ code: source, label: `shaders/${name}.wgsl` });
       const info = await module.getCompilationInfo();
       const errors = info.messages.filter((m) => m.type === 'error');
