@@ -185,9 +185,14 @@ function momentumTensors(model: Module, optimizer: SGD, prefix: string): [string
  * downloads mid-run, so that Load + Start continues with the same momentum. modelFromCheckpoint reads it back.
  */
 export async function modelWithMomentumCheckpoint(model: Module, optimizer: SGD, info: CheckpointInfo): Promise<Uint8Array> {
-  const tensors = await readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
+  const tensors = await readModelAndMomentum(model, optimizer);
   assertFinite(tensors, 'onelayer: checkpoint', 'training');
   return encodeSafetensors(tensors, toMetadata(withArch(model, info)));
+}
+
+/** The model's state_dict and its optimizer's momentum (optimizer.momentum.<param>), read back in one pass. */
+function readModelAndMomentum(model: Module, optimizer: SGD): Promise<NamedTensorData[]> {
+  return readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
 }
 
 /** SGD momentum buffers, named after their parameters (the browser demo's optimizer file). */
@@ -254,7 +259,7 @@ export function loadOptimizerCheckpoint(model: Module, optimizer: SGD, bytes: Ui
  * value is not finite) and model.safetensors, byte for byte what modelFileFromCheckpoint gives (the kill tests compare).
  */
 export async function trainingCheckpointFiles(model: Module, optimizer: SGD, info: CheckpointInfo, state: RunState): Promise<{ checkpoint: Uint8Array; model: Uint8Array }> {
-  const tensors = await readAll([...model.stateDict(), ...momentumTensors(model, optimizer, MOMENTUM_PREFIX)]);
+  const tensors = await readModelAndMomentum(model, optimizer);
   assertFinite(tensors, `onelayer: training stopped after epoch ${info.epoch}: the checkpoint`, 'training');
   const full = withArch(model, info);
   const meta = toMetadata(full);
