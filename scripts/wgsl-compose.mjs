@@ -11,6 +11,15 @@
 //                                   outside parentheses and brackets, and trimmed (an empty argument is allowed);
 //                                   inside a block, `//#expand {{HOOK}}(…)` expands the block whose name was passed as
 //                                   argument HOOK (a hook: the part of a shared body that each expansion writes)
+//   //#bindings p: uniform Params, x: read array<f32>, y: read_write array<f32>
+//                                   declares bindings, one `@group(0) @binding(k) var<…> NAME: TYPE;` line per entry
+//                                   NAME: ACCESS TYPE, ACCESS = uniform, read or read_write (the last two: storage).
+//                                   k counts up from 0 through the kernel, one past the binding declared last above
+//                                   (by a //#bindings line, here or in a piece, or a hand-written @binding line): a
+//                                   long list wraps onto more //#bindings lines, and a later list goes on numbering.
+//                                   `@N NAME: …` jumps ahead to N (keeps a hole; numbers never go back). Entries are
+//                                   split at commas outside <>, () and []. A name or number declared twice, an
+//                                   unknown access mode or a missing type is an error naming the line
 //
 // Every other line is copied as it is. The output starts with a GENERATED line and carries `// @source FILE:LINE`
 // comments wherever the next line does not follow on from the previous one in the same file, so a compiler error
@@ -33,6 +42,15 @@ export class ComposeError extends Error {
 }
 
 const DIRECTIVE = /^\s*\/\/#(\w+)\s*(.*?)\s*$/;
+/** A hand-written or generated binding declaration: its group and binding number. */
+const BINDING_LINE = /^\s*@group\((\d+)\)\s*@binding\((\d+)\)/;
+/** //#bindings access modes and the address space each declares. */
+const ACCESS = new Map([
+  ['uniform', 'uniform'],
+  ['read', 'storage, read'],
+  ['read_write', 'storage, read_write'],
+]);
+const ACCESS_NAMES = [...ACCESS.keys()].join(', ');
 const CALL = /^([A-Za-z_]\w*)\s*\((.*)\)$/;
 
 /** Splits "a, f(b, c), [d, e]" at commas outside () and []: ["a", "f(b, c)", "[d, e]"] (not <>: `a > b` is an argument). */
@@ -54,6 +72,39 @@ function splitArgs(text, where) {
   return out;
 }
 
+/** Splits the entries of a //#bindings line at commas outside <>, () and [] ("a: read array<vec4<f32>, 4>" is one). */
+function splitEntries(text, where) {
+  const out = [];
+  let depth = 0;
+  let cur = '';
+  for (const ch of text) {
+    if ('<(['.includes(ch)) depth++;
+    else if ('>)]'.includes(ch)) depth--;
+    if (depth < 0) throw new ComposeError(`${where}: unbalanced brackets in //#bindings ${text}`);
+    if (ch === ',' && depth === 0) {
+      out.push(cur.trim());
+      cur = '';
+    } else cur += ch;
+  }
+  if (depth !== 0) throw new ComposeError(`${where}: unbalanced brackets in //#bindings ${text}`);
+  out.push(cur.trim());
+  return out;
+}
+
+/** Parses one //#bindings entry `[@N] NAME: ACCESS TYPE` into { at (N or undefined), name, access, type }. */
+function parseBinding(entry, where) {
+  if (entry === '') throw new ComposeError(`${where}: empty //#bindings entry (a stray comma?)`);
+  const m = /^(?:@(\d+)\s+)?([A-Za-z_]\w*)\s*:\s*(.*)$/.exec(entry);
+  if (!m) throw new ComposeError(`${where}: //#bindings entry '${entry}' is not NAME: ACCESS TYPE (ACCESS: ${ACCESS_NAMES})`);
+  const [, at, name, rest] = m;
+  const [, access, type] = /^(\S*)\s*(.*)$/.exec(rest);
+  if (access === '') throw new ComposeError(`${where}: binding '${name}' has no access mode and type (expected ${name}: ACCESS TYPE, ACCESS: ${ACCESS_NAMES})`);
+  if (!ACCESS.has(access)) throw new ComposeError(`${where}: binding '${name}': unknown access mode '${access}' (${ACCESS_NAMES})`);
+  if (type === '') throw new ComposeError(`${where}: binding '${name}' has no type (expected ${name}: ${access} TYPE)`);
+  if (/\/\/|;/.test(type)) throw new ComposeError(`${where}: binding '${name}': type '${type}' holds // or ; (a comment goes on a line of its own above)`);
+  return { at: at === undefined ? undefined : Number(at), name, access, type };
+}
+
 /**
  * Composes one kernel. `name` is the kernel (shaders/src/NAME.wgsl is read); `read(rel)` returns the text of a
  * file relative to shaders/ (the default reads this checkout).
@@ -64,8 +115,20 @@ export function compose(name, read = (rel) => readFileSync(join(SHADERS_DIR, rel
   const out = [`${GENERATED_MARK} from shaders/${SOURCE_DIR}/${name}.wgsl: edit that file (and the shaders/lib pieces it includes), then run \`npm run build:shaders\`.`];
   let expectFile = '';
   let expectLine = 0;
+  // Bindings declared so far: "group:number" and //#bindings names, each to where; the next //#bindings number.
+  const bindingNumbers = new Map();
+  const bindingNames = new Map();
+  let nextBinding = 0;
 
   const emit = (text, file, line, note = '') => {
+    const b = BINDING_LINE.exec(text);
+    if (b) {
+      const key = `${b[1]}:${b[2]}`;
+      const where = `shaders/${file}:${line}`;
+      if (bindingNumbers.has(key)) throw new ComposeError(`${where}: @group(${b[1]}) @binding(${b[2]}) is already declared at ${bindingNumbers.get(key)}`);
+      bindingNumbers.set(key, where);
+      if (b[1] === '0') nextBinding = Math.max(nextBinding, Number(b[2]) + 1);
+    }
     if (file !== expectFile || line !== expectLine) out.push(`// @source shaders/${file}:${line}${note}`);
     out.push(text);
     expectFile = file;
@@ -138,10 +201,19 @@ export function compose(name, read = (rel) => readFileSync(join(SHADERS_DIR, rel
         i = j;
       } else if (verb === 'expand') {
         expand(rest, where, 0);
+      } else if (verb === 'bindings') {
+        if (rest === '') throw new ComposeError(`${where}: expected //#bindings NAME: ACCESS TYPE, … (ACCESS: ${ACCESS_NAMES})`);
+        for (const entry of splitEntries(rest, where)) {
+          const { at, name, access, type } = parseBinding(entry, where);
+          if (bindingNames.has(name)) throw new ComposeError(`${where}: binding '${name}' is already declared at ${bindingNames.get(name)}`);
+          if (at !== undefined && at < nextBinding) throw new ComposeError(`${where}: binding '${name}': @${at} goes back (the next binding number is ${nextBinding}; numbers only go up)`);
+          bindingNames.set(name, where);
+          emit(`@group(0) @binding(${at ?? nextBinding}) var<${ACCESS.get(access)}> ${name}: ${type};`, rel, i + 1);
+        }
       } else if (verb === 'end') {
         throw new ComposeError(`${where}: //#end without //#block`);
       } else {
-        throw new ComposeError(`${where}: unknown directive //#${verb} (include, block, expand, end)`);
+        throw new ComposeError(`${where}: unknown directive //#${verb} (include, block, expand, end, bindings)`);
       }
     }
   };

@@ -49,6 +49,14 @@ describe('generated kernels', () => {
         expect(from, `${file}:${n}`).toBeDefined();
         const [, rel, at] = /^shaders\/(.+):(\d+)$/.exec(from!)!;
         const src = read(rel!).split('\n')[Number(at) - 1]!;
+        // A //#bindings line gives one declaration per entry: the output declares one of its names.
+        const list = /^\s*\/\/#bindings\s+(.*)$/.exec(src);
+        if (list) {
+          const decl = /^@group\(0\) @binding\(\d+\) var<(?:uniform|storage, read|storage, read_write)> (\w+): [^;]+;$/.exec(out);
+          expect(decl, `${file}:${n} from ${from}`).not.toBeNull();
+          expect(list[1]!.split(',').map((e) => /(\w+)\s*:/.exec(e)?.[1]), `${file}:${n} from ${from}`).toContain(decl![1]);
+          continue;
+        }
         // A block's line matches its expansion with each {{PARAM}} standing for any text.
         const pattern = new RegExp(`^${src.split(/\{\{\w+\}\}/).map(escapeRegExp).join('.*')}$`);
         expect(out, `${file}:${n} from ${from}`).toMatch(pattern);
@@ -83,6 +91,64 @@ describe('the composer', () => {
     const fail = (src: string) => () => compose('k', files({ 'src/k.wgsl': src }));
     expect(fail('//#block b(H)\n//#expand {{H}}()\n//#end\n//#expand b(nope)')).toThrow(/k\.wgsl:2: no block nope/);
     expect(fail('//#block b(H)\n//#expand b(H)\n//#end\n//#expand b(x)')).toThrow(/expands itself/);
+  });
+
+  it('declares //#bindings entries in order, numbering them through the kernel', () => {
+    const text: string = compose('k', files({
+      'src/k.wgsl': [
+        'struct P { n: u32 };',
+        '//#bindings p: uniform P, x: read array<f32>,y:read_write   array<vec4f>',
+        '// Wrapped: the next line goes on numbering.',
+        '//#bindings t: read array<vec4<f32>, 4>, m: read_write array<mat2x2<f32>>',
+        '//#include "lib/a.wgsl"',
+        '@group(0) @binding(7) var<storage, read> hand: array<u32>;',
+        '//#bindings after: read array<u32>, @12 jumped: read array<f32>, last: read_write array<f32>',
+        'fn f() {}',
+      ].join('\n'),
+      'lib/a.wgsl': '//#bindings a: read array<f32>\n',
+    }));
+    expect(body(text)).toEqual([
+      'struct P { n: u32 };',
+      '@group(0) @binding(0) var<uniform> p: P;',
+      '@group(0) @binding(1) var<storage, read> x: array<f32>;',
+      '@group(0) @binding(2) var<storage, read_write> y: array<vec4f>;',
+      '@group(0) @binding(3) var<storage, read> t: array<vec4<f32>, 4>;',
+      '@group(0) @binding(4) var<storage, read_write> m: array<mat2x2<f32>>;',
+      '@group(0) @binding(5) var<storage, read> a: array<f32>;',
+      '@group(0) @binding(7) var<storage, read> hand: array<u32>;',
+      '@group(0) @binding(8) var<storage, read> after: array<u32>;',
+      '@group(0) @binding(12) var<storage, read> jumped: array<f32>;',
+      '@group(0) @binding(13) var<storage, read_write> last: array<f32>;',
+      'fn f() {}',
+      '',
+    ]);
+    // Every declaration traces back to its //#bindings line (several come from one line).
+    const lines = text.split('\n');
+    const at = (decl: string): string | undefined => sourceLine(text, lines.findIndex((l) => l.includes(decl)) + 1);
+    expect(at(' p: P;')).toBe('shaders/src/k.wgsl:2');
+    expect(at(' y: array<vec4f>;')).toBe('shaders/src/k.wgsl:2');
+    expect(at(' m: array<mat2x2<f32>>;')).toBe('shaders/src/k.wgsl:4');
+    expect(at(' a: array<f32>;')).toBe('shaders/lib/a.wgsl:1');
+    expect(at(' hand: array<u32>;')).toBe('shaders/src/k.wgsl:6');
+    expect(at(' jumped: array<f32>;')).toBe('shaders/src/k.wgsl:7');
+    expect(at('fn f() {}')).toBe('shaders/src/k.wgsl:8');
+  });
+
+  it('names file and line for a malformed //#bindings entry', () => {
+    const fail = (src: string) => () => compose('k', files({ 'src/k.wgsl': src }));
+    expect(fail('\n//#bindings p: uniform P, w: write array<f32>')).toThrow(/src\/k\.wgsl:2: binding 'w': unknown access mode 'write' \(uniform, read, read_write\)/);
+    expect(fail('//#bindings p: uniform P, w: read')).toThrow(/k\.wgsl:1: binding 'w' has no type \(expected w: read TYPE\)/);
+    expect(fail('//#bindings w:')).toThrow(/k\.wgsl:1: binding 'w' has no access mode and type/);
+    expect(fail('//#bindings array<f32>')).toThrow(/k\.wgsl:1: \/\/#bindings entry 'array<f32>' is not NAME: ACCESS TYPE/);
+    expect(fail('//#bindings a: read array<f32>\nx\n//#bindings b: read array<f32>, a: read_write array<f32>')).toThrow(/k\.wgsl:3: binding 'a' is already declared at shaders\/src\/k\.wgsl:1/);
+    expect(fail('@group(0) @binding(1) var<storage, read> h: array<f32>;\n//#bindings @1 a: read array<f32>')).toThrow(/k\.wgsl:2: binding 'a': @1 goes back \(the next binding number is 2/);
+    expect(fail('//#bindings a: read array<f32>\n@group(0) @binding(0) var<storage, read> h: array<f32>;')).toThrow(/k\.wgsl:2: @group\(0\) @binding\(0\) is already declared at shaders\/src\/k\.wgsl:1/);
+    expect(fail('//#bindings a: read array<f32>, , b: read array<f32>')).toThrow(/k\.wgsl:1: empty \/\/#bindings entry/);
+    expect(fail('//#bindings a: read array<f32>,')).toThrow(/k\.wgsl:1: empty \/\/#bindings entry/);
+    expect(fail('//#bindings a: read array<f32')).toThrow(/k\.wgsl:1: unbalanced brackets/);
+    expect(fail('//#bindings a: read array<f32> // note')).toThrow(/k\.wgsl:1: binding 'a': type 'array<f32> \/\/ note' holds \/\/ or ;/);
+    expect(fail('//#bindings')).toThrow(/k\.wgsl:1: expected \/\/#bindings NAME: ACCESS TYPE/);
+    expect(fail('//#block b()\n//#bindings a: read array<f32>\n//#end')).toThrow(/k\.wgsl:2: \/\/#bindings inside block b/);
   });
 
   it('names file and line in every error', () => {

@@ -20,27 +20,16 @@
 // bias gradient, 3 = the bias gradient into gradWeight (weight and bias are one tensor). running (per-channel
 // forward only): 1 = update runningMean/runningVar.
 struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, momentum: f32, eps: f32, mode: u32, running: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(3) var<storage, read> weight: array<f32>;
-@group(0) @binding(4) var<storage, read> bias: array<f32>;
-@group(0) @binding(5) var<storage, read> statsIn: array<f32>;
-@group(0) @binding(6) var<storage, read> sums: array<f32>;
-@group(0) @binding(7) var<storage, read_write> stats: array<f32>;
-@group(0) @binding(8) var<storage, read_write> runningMean: array<f32>;
-@group(0) @binding(9) var<storage, read_write> runningVar: array<f32>;
+//#bindings p: uniform Params, @3 weight: read array<f32>, bias: read array<f32>, statsIn: read array<f32>, sums: read array<f32>
+//#bindings stats: read_write array<f32>, runningMean: read_write array<f32>, runningVar: read_write array<f32>
 // Per-channel output of acc_weight_grad / acc_bias_grad.
-@group(0) @binding(10) var<storage, read_write> out: array<f32>;
-@group(0) @binding(11) var<storage, read_write> sumsOut: array<f32>;
+//#bindings out: read_write array<f32>, sumsOut: read_write array<f32>
 // Per-run partials [2·units]: (mean, M2) for statistics, (Σg, Σg·x̂) for gradients.
-@group(0) @binding(12) var<storage, read_write> partials: array<f32>;
-@group(0) @binding(13) var<storage, read> partialsIn: array<f32>;
+//#bindings partials: read_write array<f32>, partialsIn: read array<f32>
 // x, dy and the element-wise output, read and written as vec4 items or, for VEC = 1, one component at a time.
-@group(0) @binding(14) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(15) var<storage, read> dy4: array<vec4f>;
-@group(0) @binding(16) var<storage, read_write> out4: array<vec4f>;
+//#bindings x4: read array<vec4f>, dy4: read array<vec4f>, out4: read_write array<vec4f>
 // Affine parameter gradients, accumulated by grad_finalize_affine.
-@group(0) @binding(17) var<storage, read_write> gradWeight: array<f32>;
-@group(0) @binding(18) var<storage, read_write> gradBias: array<f32>;
+//#bindings gradWeight: read_write array<f32>, gradBias: read_write array<f32>
 
 const WG: u32 = 64u;
 override RELU: bool = false;

@@ -8,10 +8,7 @@
 // Every dx element belongs to exactly one invocation, so it is accumulated (+=) without atomics.
 // Dispatch: [ceil(N·⌈H/SH⌉·⌈W/SW⌉ / (4·WG)), ceil(C / TM), SH·SW]. Also used by blend (KH = KW = 1).
 struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dx: array<f32>;
+//#bindings p: uniform Params, dy: read array<f32>, weight: read array<f32>, dx: read_write array<f32>
 
 //#include "lib/conv_gemm.wgsl"
 

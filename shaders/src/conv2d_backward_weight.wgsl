@@ -15,14 +15,8 @@
 // slice [O·C·KH·KW, + O)) and reduced into db with them — one dispatch fewer per conv backward.
 // Also used by blend (KH = KW = 1, m's gradient as dw).
 struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, nchunk: u32, S: u32, has_db: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> dy: array<f32>;
-@group(0) @binding(2) var<storage, read> x: array<f32>;
-@group(0) @binding(3) var<storage, read_write> dw: array<f32>;
-@group(0) @binding(4) var<storage, read_write> partial: array<f32>;
-@group(0) @binding(5) var<storage, read_write> db: array<f32>;
-@group(0) @binding(6) var<storage, read_write> dyT: array<f32>;
-@group(0) @binding(7) var<storage, read> dyT_in: array<f32>;
+//#bindings p: uniform Params, dy: read array<f32>, x: read array<f32>, dw: read_write array<f32>
+//#bindings partial: read_write array<f32>, db: read_write array<f32>, dyT: read_write array<f32>, dyT_in: read array<f32>
 
 override WG: u32 = 64u; // lanes along o
 override KH: u32 = 3u;
@@ -178,8 +172,7 @@ fn bias_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 // column kh, row kw) and walks its images two rows × 4 columns at a time: per step 8 dy vec4s and 16 x rows
 // feed 1152 multiply-adds. Lanes are (out block, in block) pairs, so no lane shares a sum and no reduction
 // across lanes is needed; the batch is split over workgroups (x) as in main_split.
-@group(0) @binding(8) var<storage, read> dyv: array<vec4f>;
-@group(0) @binding(9) var<storage, read> xv: array<vec4f>;
+//#bindings dyv: read array<vec4f>, xv: read array<vec4f>
 
 struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
 

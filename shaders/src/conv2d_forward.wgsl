@@ -5,11 +5,7 @@
 // on SIMD-lane CPU adapters a barrier per K step costs more than it saves.
 // Dispatch: [ceil(P / (4·WG)), ceil(O / TM)]. Also used by blend (KH = KW = 1, m as the weight).
 struct Params { N: u32, C: u32, H: u32, W: u32, O: u32, OH: u32, OW: u32, ph: i32, pw: i32, has_bias: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> y: array<f32>;
+//#bindings p: uniform Params, x: read array<f32>, weight: read array<f32>, bias: read array<f32>, y: read_write array<f32>
 
 //#include "lib/conv_gemm.wgsl"
 //#include "lib/ids.wgsl"
@@ -68,17 +64,10 @@ fn main(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: ve
 // load feeds 4 output channels. Each invocation owns 8 output channels × R rows × 4 consecutive columns.
 struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32,
   S: u32, cs: u32, nob: u32, psize: u32, KH3: u32 };
-@group(0) @binding(5) var<uniform> q: FParams;
-@group(0) @binding(6) var<storage, read> xin: array<vec4f>;
-@group(0) @binding(7) var<storage, read_write> xpad: array<vec4f>;
-@group(0) @binding(8) var<storage, read> xp: array<vec4f>;
-@group(0) @binding(9) var<storage, read> wp: array<vec4f>;
-@group(0) @binding(10) var<storage, read> fbias: array<f32>;
-@group(0) @binding(11) var<storage, read_write> yv: array<vec4f>;
-@group(0) @binding(12) var<storage, read> wsrc: array<f32>;
-@group(0) @binding(13) var<storage, read_write> wpack: array<vec4f>;
-@group(0) @binding(14) var<storage, read> xps: array<f32>; // xp as scalars: the edge taps need one float, not a vec4
-@group(0) @binding(15) var<storage, read> partial: array<vec4f>; // split-K partial outputs, S × psize vec4s
+//#bindings q: uniform FParams, xin: read array<vec4f>, xpad: read_write array<vec4f>, xp: read array<vec4f>
+//#bindings wp: read array<vec4f>, fbias: read array<f32>, yv: read_write array<vec4f>, wsrc: read array<f32>
+// xps: xp as scalars (the edge taps need one float, not a vec4); partial: the split-K partial outputs, S × psize vec4s.
+//#bindings wpack: read_write array<vec4f>, xps: read array<f32>, partial: read array<vec4f>
 
 override R: u32 = 2u; // output rows per invocation (1, 2 or 4)
 

@@ -10,13 +10,8 @@
 // invocation that sums k in order: deterministic. Dispatch: [ceil(P / BP), Mp / BM].
 struct Params { N: u32, CI: u32, H: u32, W: u32, M: u32, OH: u32, OW: u32, ph: i32, pw: i32, K: u32, Kp: u32, Mp: u32,
   wO: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> src: array<f32>;
-@group(0) @binding(2) var<storage, read> b: array<vec4f>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read> wsrc: array<f32>;
-@group(0) @binding(6) var<storage, read_write> bpack: array<f32>;
+//#bindings p: uniform Params, src: read array<f32>, b: read array<vec4f>, bias: read array<f32>
+//#bindings out: read_write array<f32>, wsrc: read array<f32>, bpack: read_write array<f32>
 
 override KH: u32 = 3u;
 override KW: u32 = 3u;

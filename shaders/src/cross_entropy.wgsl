@@ -6,15 +6,9 @@
 //           scalar gradient from its buffer so the CPU never waits.
 // count_correct: one thread per row: correct[r] = 1 when the first maximal logit is the label, else 0.
 struct Params { N: u32, K: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> logits: array<f32>;
-@group(0) @binding(2) var<storage, read> labels: array<f32>;
-@group(0) @binding(3) var<storage, read_write> lse: array<f32>;
-@group(0) @binding(4) var<storage, read_write> rowloss: array<f32>;
-@group(0) @binding(5) var<storage, read_write> loss: array<f32>;
-@group(0) @binding(6) var<storage, read> gout: array<f32>;
-@group(0) @binding(7) var<storage, read_write> dlogits: array<f32>;
-@group(0) @binding(8) var<storage, read_write> correct: array<f32>;
+//#bindings p: uniform Params, logits: read array<f32>, labels: read array<f32>
+//#bindings lse: read_write array<f32>, rowloss: read_write array<f32>, loss: read_write array<f32>
+//#bindings gout: read array<f32>, dlogits: read_write array<f32>, correct: read_write array<f32>
 
 // Workgroup sizes: RW for rows (one workgroup a row), WG for the rest.
 const RW: u32 = 64u;

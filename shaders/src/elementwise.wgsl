@@ -6,12 +6,9 @@ override WG: u32 = 64u;
 override RUN: u32 = 4u;
 
 struct Params { n4: u32, alpha: f32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> a: array<vec4f>;
-@group(0) @binding(2) var<storage, read> b: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4f>;
+//#bindings p: uniform Params, a: read array<vec4f>, b: read array<vec4f>, out: read_write array<vec4f>
 // A second gradient written by the same pass (add_relu_backward: both inputs of the add).
-@group(0) @binding(4) var<storage, read_write> out2: array<vec4f>;
+//#bindings out2: read_write array<vec4f>
 
 //#include "lib/ids.wgsl"
 

@@ -1,7 +1,6 @@
 // out[i] = value for i < n. Dispatched with ceil(n / 256) workgroups, possibly split over x and y.
 struct Params { n: u32, value: f32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> out: array<f32>;
+//#bindings p: uniform Params, out: read_write array<f32>
 
 const WG: u32 = 256u;
 //#include "lib/ids.wgsl"

@@ -7,11 +7,7 @@
 // workgroup_id.z is the tap for fold and grad_w. Each output element is owned by one invocation that sums
 // k in a fixed order: deterministic, no atomics. The sizes are ~9·n³ multiply-adds, tiny next to the convs.
 struct Params { O: u32, C: u32, I: u32, T: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> w: array<f32>;
-@group(0) @binding(2) var<storage, read> m: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
+//#bindings p: uniform Params, w: read array<f32>, m: read array<f32>, g: read array<f32>, out: read_write array<f32>
 
 const TS: u32 = 16u;
 

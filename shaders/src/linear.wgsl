@@ -8,11 +8,7 @@
 // accumulators in registers, strided by WG so that neighbouring threads read neighbouring shared words.
 // Every output element is written by exactly one thread with a fixed summation order: deterministic.
 struct Params { M: u32, N: u32, K: u32, accumulate: u32, use_bias: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> A: array<f32>;
-@group(0) @binding(2) var<storage, read> B: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> C: array<f32>;
+//#bindings p: uniform Params, A: read array<f32>, B: read array<f32>, bias: read array<f32>, C: read_write array<f32>
 
 override TRANS_A: bool = false;
 override TRANS_B: bool = false;
@@ -128,9 +124,7 @@ fn storeRow(m: u32, n: u32, step: u32, v: vec4f) {
 // db[n] += Σ_m dy[m, n] for dy [M, N]. A workgroup owns 16 columns; its 16 rows of threads each sum a
 // strided subset of rows, then a fixed-order tree in shared memory combines them: deterministic.
 struct BiasParams { M: u32, N: u32 };
-@group(0) @binding(5) var<uniform> q: BiasParams;
-@group(0) @binding(6) var<storage, read> dy: array<f32>;
-@group(0) @binding(7) var<storage, read_write> db: array<f32>;
+//#bindings q: uniform BiasParams, dy: read array<f32>, db: read_write array<f32>
 var<workgroup> partial: array<f32, 256>;
 
 @compute @workgroup_size(16, 16)

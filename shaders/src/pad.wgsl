@@ -4,14 +4,9 @@
 // over x's planes. When H·W % 4 == 0 the host picks the *4 entry points, which move vec4s; HW and L are
 // then counted in vec4s.
 struct Params { C: u32, Cout: u32, HW: u32, L: u32, J: u32, units: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+//#bindings p: uniform Params, x: read array<f32>, dy: read array<f32>, out: read_write array<f32>
 // vec4 views of the same buffers, for the *4 entry points.
-@group(0) @binding(4) var<storage, read> x4: array<vec4f>;
-@group(0) @binding(5) var<storage, read> dy4: array<vec4f>;
-@group(0) @binding(6) var<storage, read_write> out4: array<vec4f>;
+//#bindings x4: read array<vec4f>, dy4: read array<vec4f>, out4: read_write array<vec4f>
 
 const WG: u32 = 64u;
 //#include "lib/ids.wgsl"

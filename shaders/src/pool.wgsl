@@ -5,14 +5,10 @@
 // Backward either scatters (max pooling with disjoint windows: each input has at most one window, so
 // writes never collide) or gathers per input from every window that covers it; both are deterministic.
 struct Params { planes: u32, H: u32, W: u32, OH: u32, OW: u32, K: u32, S: u32, P: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> dy: array<f32>;
-@group(0) @binding(3) var<storage, read> argmaxIn: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;
-@group(0) @binding(5) var<storage, read_write> argmax: array<u32>;
+//#bindings p: uniform Params, x: read array<f32>, dy: read array<f32>, argmaxIn: read array<u32>
+//#bindings out: read_write array<f32>, argmax: read_write array<u32>
 // vec4 view of x for max_forward_2x2.
-@group(0) @binding(6) var<storage, read> x4: array<vec4f>;
+//#bindings x4: read array<vec4f>
 
 const WG: u32 = 64u;
 //#include "lib/ids.wgsl"

@@ -4,11 +4,8 @@
 // broadcast_acc: gx[i] += scale · g[0] for i < n: the backward of sum/mean. The upstream gradient is
 //              read from its buffer on the GPU (no readback).
 struct Params { n: u32, scale: f32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read_write> out: array<f32>;
-@group(0) @binding(3) var<storage, read> g: array<f32>;
-@group(0) @binding(4) var<storage, read_write> gx: array<f32>;
+//#bindings p: uniform Params, x: read array<f32>, out: read_write array<f32>
+//#bindings g: read array<f32>, gx: read_write array<f32>
 
 const WG: u32 = 256u;
 const PER: u32 = 4u;

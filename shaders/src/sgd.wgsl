@@ -16,13 +16,8 @@
 // Non-finite values are flagged in `nonfinite` (sticky, never cleared here): slot 2k for parameter k's gradient,
 // 2k + 1 for its updated weight, so training stops on NaN/Inf whatever earlier kernels did with it.
 struct Params { n4: u32, blocks: u32, momentum: f32, dampening: f32, weight_decay: f32, nesterov: u32, use_buf: u32 };
-@group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read_write> param: array<vec4f>;
-@group(0) @binding(2) var<storage, read> grad: array<vec4f>;
-@group(0) @binding(3) var<storage, read_write> buf: array<vec4f>;
-@group(0) @binding(4) var<storage, read_write> nonfinite: array<f32>;
-@group(0) @binding(5) var<storage, read> state: array<f32>;
-@group(0) @binding(6) var<storage, read> table: array<u32>;
+//#bindings p: uniform Params, param: read_write array<vec4f>, grad: read array<vec4f>, buf: read_write array<vec4f>
+//#bindings nonfinite: read_write array<f32>, state: read array<f32>, table: read array<u32>
 
 const WG: u32 = 64u;
 // vec4s per invocation: a quarter of a 64-float block, so an invocation never straddles two parameters.
