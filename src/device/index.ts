@@ -73,6 +73,8 @@ export async function init(options: InitOptions = {}): Promise<DeviceContext> {
     for (const k of wanted) requiredLimits[k] = adapter.limits[k] as number;
     const requiredFeatures: GPUFeatureName[] = [];
     if (options.timestamps !== false && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+    // Subgroups: lavapipe's conv kernel shares weights through them (shaders/src/conv2d_forward_sg.wgsl).
+    if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'onelayer' });
     const shaders = await loadShaders(device, platform.readText);
     const runtime = new Runtime(device, shaders);

@@ -11,4 +11,15 @@ export const KERNELS = [
   'fold_blend',
 ] as const;
 
-export type KernelName = (typeof KERNELS)[number];
+export type KernelName = (typeof KERNELS)[number] | OptionalKernelName;
+
+/**
+ * Kernels that need a device feature (their WGSL `enable`s it): init() loads each only where the device has it,
+ * and only variants that check `hasKernel` dispatch them.
+ */
+export const OPTIONAL_KERNELS = {
+  conv2d_forward_sg: 'subgroups',
+} as const satisfies Record<string, GPUFeatureName>;
+
+export type OptionalKernelName = keyof typeof OPTIONAL_KERNELS;
+

@@ -231,6 +231,11 @@ export class Runtime {
     return group;
   }
 
+  /** Whether this device loaded the kernel (an optional one needs its feature: src/gpu/registry.ts). */
+  hasKernel(kernel: KernelName): boolean {
+    return this.shaders.has(kernel);
+  }
+
   /** Records one compute dispatch. Validates the bindings against the shader's reflected interface first. */
   dispatch(spec: DispatchSpec, flops = 0): void {
     this.checkHealthy(spec.op);

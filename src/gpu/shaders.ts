@@ -1,5 +1,5 @@
 import { WgslReflect } from 'wgsl_reflect/wgsl_reflect.module.js';
-import { KERNELS } from './registry.js';
+import { KERNELS, OPTIONAL_KERNELS } from './registry.js';
 
 /** One binding of a compute entry point, as reflected from the WGSL. */
 export interface BindingInfo {
@@ -80,8 +80,9 @@ export function sourceLine(source: string, line: number): string | undefined {
  */
 export async function loadShaders(device: GPUDevice, readText: (url: URL) => Promise<string>): Promise<Map<string, ShaderInfo>> {
   const out = new Map<string, ShaderInfo>();
+  const optional = Object.entries(OPTIONAL_KERNELS).filter(([, feature]) => device.features.has(feature)).map(([name]) => name);
   await Promise.all(
-    KERNELS.map(async (name) => {
+    [...KERNELS, ...optional].map(async (name) => {
       let source: string;
       try {
         source = await readText(shaderUrl(name));

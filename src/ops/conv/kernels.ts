@@ -66,6 +66,10 @@ export type FastBlock =
       split: (CI: number, invocations: number) => number;
       /** Accumulate (+=) in reduce_split's pass instead of in the kernel's stores (each store's read of yv costs LLVM compile time). */
       accPass?: boolean;
+      /** Read src itself, the zero border made by selects in the kernel (PADIN), instead of pad_input's copy. */
+      padIn?: boolean;
+      /** main_rows_sg (conv2d_forward_sg.wgsl): the weights shared through the subgroup (loop must be set). */
+      subgroup?: boolean;
     }
   | { kind: 'wide' };
 
@@ -80,9 +84,10 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
   const wide = block.kind === 'wide';
   const OP4 = wide ? Math.ceil(CO / 16) * 4 : Math.ceil(CO / 8) * 2;
   const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0, S: 1, cs: CI, nob: 1, psize: 0, KH3: 3 };
+  const padIn = block.kind === 'rows' && block.padIn === true;
   const npad = g.N * CI * (g.H + 2) * Wp4;
-  const xpad = empty([npad * 4]);
-  dispatch({ op, kernel: 'conv2d_forward', entry: 'pad_input', constants: { WG }, buffers: { xin: src, xpad }, params: { ...base, total: npad }, workgroups: grid(npad) });
+  const xpad = padIn ? null : empty([npad * 4]);
+  if (xpad) dispatch({ op, kernel: 'conv2d_forward', entry: 'pad_input', constants: { WG }, buffers: { xin: src, xpad }, params: { ...base, total: npad }, workgroups: grid(npad) });
   const npack = CI * 9 * OP4;
   const wpk = empty([npack * 4]);
   dispatch({ op, kernel: 'conv2d_forward', entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
@@ -91,7 +96,7 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
     const [wx, wy] = grid(nwide);
     if (Math.ceil(CO / 16) > 65535) fail(op, `${CO} output channels exceed one dispatch`);
     dispatch(
-      { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG, ACC: accumulate ? 1 : 0 }, buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
+      { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG, ACC: accumulate ? 1 : 0 }, buffers: { xp: xpad!, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
       convFlops(g),
     );
   } else {
@@ -109,12 +114,12 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
     dispatch(
       {
         op,
-        kernel: 'conv2d_forward',
-        entry: block.loop ? 'main_rows' : 'main_fast',
+        kernel: block.subgroup ? 'conv2d_forward_sg' : 'conv2d_forward',
+        entry: block.subgroup ? 'main_rows_sg' : block.loop ? 'main_rows' : 'main_fast',
         // With a split the partial sums are written, and reduce_split accumulates.
-        constants: { WG, R, ACC: accumulate && S === 1 && !viaPass ? 1 : 0 },
+        constants: { WG, R, ACC: accumulate && S === 1 && !viaPass ? 1 : 0, ...(padIn ? { PADIN: 1 } : {}) },
         // Without a bias the packed weight is bound in its place (never read).
-        buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: part ?? out },
+        buffers: { xp: xpad ?? src, wp: wpk, fbias: bias ?? wpk, yv: part ?? out },
         // The bias goes in with the sum: in the kernel unless reduce_split adds it (split, or accumulate by pass).
         params: { ...base, ...split, has_bias: bias && !viaPass ? 1 : 0, total: npos },
         workgroups: [gx, gy, S * nob],
@@ -126,7 +131,7 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
       part.dispose();
     }
   }
-  xpad.dispose();
+  xpad?.dispose();
   wpk.dispose();
 }
 

@@ -6,6 +6,7 @@ import { type AdapterKind, adapterKind } from '../util.js';
 import type { Tensor } from '../../tensor/tensor.js';
 import { type ConvGeom, isFast3x3, transposedGeom } from './geometry.js';
 import { type FastBlock, type TiledShape, fastConv, forwardGeneral, inputGeneral, tiledConv, tiledFits, weightFast, weightGeneral } from './kernels.js';
+import { context } from '../../device/index.js';
 
 export type { AdapterKind } from '../util.js';
 export type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
@@ -44,6 +45,13 @@ function autoRows(H: number): number {
 
 const noSplit = (): number => 1;
 
+/** The device loaded the subgroup kernels and its subgroups have at least `lanes` lanes. */
+function subgroupsOf(lanes: number): boolean {
+  const ctx = context();
+  const min = (ctx.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? 0;
+  return ctx.runtime.hasKernel('conv2d_forward_sg') && min >= lanes;
+}
+
 /** A fast-path block for the pass's output: the wide block needs 16-channel groups worth filling (CO > 8). */
 interface FastRow {
   name: string;
@@ -73,6 +81,24 @@ const FAST_ROWS: FastRow[] = [
     rank: { swiftshader: 6 - R / 2, software: 6 - R / 2 },
     evidence: `${DOC}#lavapipe`,
   })),
+  {
+    name: 'rows-r2-sg',
+    kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN',
+    block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true }),
+    // Subgroups of at least 6 lanes (lavapipe: 8); the kernel is loaded only where the device has the feature.
+    fits: (g) => g.H % 2 === 0 && subgroupsOf(6),
+    rank: { lavapipe: 0 },
+    evidence: `${DOC}#lavapipe`,
+  },
+  {
+    name: 'rows-r2-direct',
+    kernel: 'conv2d_forward:main_rows R=2 PADIN',
+    block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true }),
+    fits: (g) => g.H % 2 === 0,
+    // lavapipe: rows-r2 without pad_input's copy of x (the border is selects on the loads).
+    rank: { lavapipe: 1 },
+    evidence: `${DOC}#lavapipe`,
+  },
   ...[4, 2].map((R): FastRow => ({
     name: `rows-r${R}`,
     kernel: `conv2d_forward:main_rows R=${R}`,
