@@ -91,10 +91,6 @@ fn row(t: Tile, i: u32) -> array<vec4f, 2> {
   }
 }
 
-// Entries per split slice of partial: the weight's, then (has_db) the bias's.
-fn slice_size() -> u32 {
-  return p.O * p.C * KH * KW + p.has_db * p.O;
-}
 
 // The two general entries around one tile() of 4 out channels × 8 in channels at tap kk over images [N0, N1).
 // Write hooks (statements): PUT_W puts the sum pick(r[0], r[1], j) of weight element (o·C + c0 + j)·KK + kk;
@@ -166,100 +162,16 @@ fn bias_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
   if (lid.x == 0u) { db[o] += red[0]; }
 }
 
-// ---- Fast path: 3×3, stride 1, pad 1, W % 4 == 0, H even. Tuned like conv2d_forward's main_fast: the 9 taps are
-// written out, rows are vec4s whose swizzles (plus one scalar on each side) form the kw taps, and there is no
-// transpose of dy. Each invocation owns 4 out channels × 4 in channels × 9 taps (16 mat3x3 accumulators,
-// column kh, row kw) and walks its images two rows × 4 columns at a time: per step 8 dy vec4s and 16 x rows
-// feed 1152 multiply-adds. Lanes are (out block, in block) pairs, so no lane shares a sum and no reduction
-// across lanes is needed; the batch is split over workgroups (x) as in main_split.
 //#bindings dyv: read array<vec4f>, xv: read array<vec4f>
+//#include "lib/conv_wgrad_fast.wgsl"
 
-struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
-
-// The kw = 0, 1, 2 taps of columns 4·ow4 … 4·ow4 + 3 in the row starting at vec4 index rv (zero where ok is
-// false: a padding row). lok / rok: the column left of / right of the 4 exists (else padding).
-fn xtaps(rv: u32, ok: bool, ow4: u32, lok: bool, rok: bool) -> Taps {
-  let m = xv[rv + ow4];
-  let f = (rv + ow4) * 4u;
-  let l = select(0.0, x[max(f, 1u) - 1u], lok);
-  let r = select(0.0, x[f + select(3u, 4u, rok)], rok);
-  let z = vec4f(0.0);
-  return Taps(select(z, vec4f(l, m.xyz), ok), select(z, m, ok), select(z, vec4f(m.yzw, r), ok));
+// Each lane loads its own 4 out channels' dy rows.
+fn load_dy(dp: vec4u, i1: u32, i2: u32, lane: u32) -> DyRows {
+  return DyRows(dyv[dp.x + i1], dyv[dp.x + i2], dyv[dp.y + i1], dyv[dp.y + i2],
+                dyv[dp.z + i1], dyv[dp.z + i2], dyv[dp.w + i1], dyv[dp.w + i2]);
 }
 
-fn g3(d: vec4f, t: Taps) -> vec3f {
-  return vec3f(dot(d, t.t0), dot(d, t.t1), dot(d, t.t2));
-}
-
-// One dy row d against the three x rows u, v, z under it (kh = 0, 1, 2).
-fn tap9(d: vec4f, u: Taps, v: Taps, z: Taps) -> mat3x3f {
-  return mat3x3f(g3(d, u), g3(d, v), g3(d, z));
-}
-
-// One in channel's share of a tile: m_i = its 3×3 sums with out channel i of the block.
-struct Col { m0: mat3x3f, m1: mat3x3f, m2: mat3x3f, m3: mat3x3f };
-struct WAcc { c0: Col, c1: Col, c2: Col, c3: Col, bs: mat4x4f }; // bs[i]: Σ dy of out channel i, by column
-// dy rows h0 (d·0) and h0 + 1 (d·1) of the block's 4 out channels, at one vec4 of columns.
-struct DyRows { d00: vec4f, d01: vec4f, d10: vec4f, d11: vec4f, d20: vec4f, d21: vec4f, d30: vec4f, d31: vec4f };
-
-fn add_col(a: Col, b: Col) -> Col {
-  return Col(a.m0 + b.m0, a.m1 + b.m1, a.m2 + b.m2, a.m3 + b.m3);
-}
-
-// The updates of in channel plane xc: x rows r.x … r.w (h0 − 1 … h0 + 2; ok0 / ok3: the outer rows exist).
-fn col(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4: u32, lok: bool, rok: bool, d: DyRows) -> Col {
-  let x0 = xtaps(xc + r.x, ok0, ow4, lok, rok);
-  let x1 = xtaps(xc + r.y, true, ow4, lok, rok);
-  let x2 = xtaps(xc + r.z, true, ow4, lok, rok);
-  let x3 = xtaps(xc + r.w, ok3, ow4, lok, rok);
-  return Col(tap9(d.d00, x0, x1, x2) + tap9(d.d01, x1, x2, x3), tap9(d.d10, x0, x1, x2) + tap9(d.d11, x1, x2, x3),
-             tap9(d.d20, x0, x1, x2) + tap9(d.d21, x1, x2, x3), tap9(d.d30, x0, x1, x2) + tap9(d.d31, x1, x2, x3));
-}
-
-// Sums over images [n0, n1) for out channels 4·ob + i and in channels 4·cb + j (a.c_j.m_i), clamped at the
-// last channel (values past O or C are computed but never stored).
-fn wtile(ob: u32, cb: u32, n0: u32, n1: u32) -> WAcc {
-  let W4 = p.W / 4u;
-  let HW4 = p.H * W4;
-  let o = min(vec4u(ob * 4u) + vec4u(0u, 1u, 2u, 3u), vec4u(p.O - 1u));
-  let c = min(vec4u(cb * CB) + vec4u(0u, 1u, 2u, 3u), vec4u(p.C - 1u));
-  var a: WAcc;
-  for (var n = n0; n < n1; n++) {
-    let dp = (vec4u(n * p.O) + o) * HW4;
-    let xp = (vec4u(n * p.C) + c) * HW4;
-    for (var h0 = 0u; h0 < p.H; h0 += 2u) {
-      // x rows h0 − 1 … h0 + 2 (clamped; ok = inside the image).
-      let ok0 = h0 > 0u;
-      let ok3 = h0 + 2u < p.H;
-      let r1 = h0 * W4;
-      let r = vec4u(select(0u, h0 - 1u, ok0) * W4, r1, r1 + W4, select(h0 + 1u, h0 + 2u, ok3) * W4);
-      for (var ow4 = 0u; ow4 < W4; ow4++) {
-        let lok = ow4 > 0u;
-        let rok = ow4 + 1u < W4;
-        let i1 = r1 + ow4;
-        let i2 = i1 + W4;
-        let d = DyRows(dyv[dp.x + i1], dyv[dp.x + i2], dyv[dp.y + i1], dyv[dp.y + i2],
-                       dyv[dp.z + i1], dyv[dp.z + i2], dyv[dp.w + i1], dyv[dp.w + i2]);
-        a.bs += mat4x4f(d.d00 + d.d01, d.d10 + d.d11, d.d20 + d.d21, d.d30 + d.d31);
-        a.c0 = add_col(a.c0, col(xp.x, r, ok0, ok3, ow4, lok, rok, d));
-        if (CB > 1u) { a.c1 = add_col(a.c1, col(xp.y, r, ok0, ok3, ow4, lok, rok, d)); }
-        if (CB > 2u) {
-          a.c2 = add_col(a.c2, col(xp.z, r, ok0, ok3, ow4, lok, rok, d));
-          a.c3 = add_col(a.c3, col(xp.w, r, ok0, ok3, ow4, lok, rok, d));
-        }
-      }
-    }
-  }
-  return a;
-}
-
-// The 16 blocks in order: index 4·i + j holds out channel 4·ob + i, in channel 4·cb + j.
-fn blocks(a: WAcc) -> array<mat3x3f, 16> {
-  return array(a.c0.m0, a.c1.m0, a.c2.m0, a.c3.m0, a.c0.m1, a.c1.m1, a.c2.m1, a.c3.m1,
-               a.c0.m2, a.c1.m2, a.c2.m2, a.c3.m2, a.c0.m3, a.c1.m3, a.c2.m3, a.c3.m3);
-}
-
-// Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / 4); workgroup x = split s over the batch
+// Grid: [S, ceil(blocks / WG)] with blocks = ceil(O / 4)·ceil(C / CB); workgroup x = split s over the batch
 // (S may be 1: reduce_partials then adds the one partial into dw, which keeps a single entry point).
 @compute @workgroup_size(WG)
 fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wid: vec3u) {
@@ -267,21 +179,5 @@ fn main_fast_split(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_
   let l = wid.y * WG + lid.x;
   if (l >= nob * ((p.C + CB - 1u) / CB)) { return; }
   let n0 = wid.x * p.nchunk;
-  let a = wtile(l % nob, l / nob, n0, min(n0 + p.nchunk, p.N));
-  let m = blocks(a);
-  let base = wid.x * slice_size();
-  if (p.has_db != 0u && l < nob) {
-    let one = vec4f(1.0);
-    let bsum = vec4f(dot(a.bs[0], one), dot(a.bs[1], one), dot(a.bs[2], one), dot(a.bs[3], one));
-    for (var i = 0u; i < 4u; i++) {
-      if (l * 4u + i < p.O) { partial[base + p.O * p.C * 9u + l * 4u + i] = bsum[i]; }
-    }
-  }
-  for (var j = 0u; j < 16u; j++) {
-    let o = (l % nob) * 4u + j / 4u;
-    let c = (l / nob) * CB + j % 4u;
-    if (j % 4u >= CB) { continue; }
-    if (o >= p.O || c >= p.C) { continue; }
-    for (var k = 0u; k < 9u; k++) { partial[base + (o * p.C + c) * 9u + k] = m[j][k / 3u][k % 3u]; }
-  }
+  store_tile(wtile(l % nob, l / nob, n0, min(n0 + p.nchunk, p.N), 0u), l % nob, l / nob, wid.x * slice_size());
 }

@@ -7,11 +7,7 @@ enable subgroups;
 // loaded only where the device has the feature (src/gpu/registry.ts). Same sums in the same order as main_rows.
 struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, wC: u32, flip: u32, has_bias: u32, accumulate: u32, total: u32,
   S: u32, cs: u32, nob: u32, psize: u32, KH3: u32 };
-@group(0) @binding(0) var<uniform> q: FParams;
-@group(0) @binding(1) var<storage, read> xp: array<vec4f>;
-@group(0) @binding(2) var<storage, read> wp: array<vec4f>;
-@group(0) @binding(3) var<storage, read> fbias: array<f32>;
-@group(0) @binding(4) var<storage, read_write> yv: array<vec4f>;
+//#bindings q: uniform FParams, xp: read array<vec4f>, wp: read array<vec4f>, fbias: read array<f32>, yv: read_write array<vec4f>
 
 override WG: u32 = 64u;
 //#include "lib/ids.wgsl"

@@ -19,6 +19,7 @@ export type KernelName = (typeof KERNELS)[number] | OptionalKernelName;
  */
 export const OPTIONAL_KERNELS = {
   conv2d_forward_sg: 'subgroups',
+  conv2d_backward_weight_sg: 'subgroups',
 } as const satisfies Record<string, GPUFeatureName>;
 
 export type OptionalKernelName = keyof typeof OPTIONAL_KERNELS;

@@ -233,9 +233,10 @@ function withDb(db: Tensor | null, fn: (db: Tensor) => void): void {
 /**
  * The 3×3 / stride 1 / pad 1 weight gradient (W % 4 == 0, H even): one invocation per 4×4 block of (out, in)
  * channels, each summing whole images; the batch is split over workgroups until `target(lanes)` of them run, and
- * the splits' partial sums are reduced in a fixed order. See main_fast_split in the shader.
+ * the splits' partial sums are reduced in a fixed order. See main_fast_split in the shader; `subgroup`:
+ * main_fast_split_sg (conv2d_backward_weight_sg.wgsl), dy shared through the subgroup.
  */
-export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, g: ConvGeom, target: (lanes: number) => number, CB = 4): void {
+export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Tensor | null, g: ConvGeom, target: (lanes: number) => number, CB = 4, subgroup = false): void {
   const blocks = Math.ceil(g.O / 4) * Math.ceil(g.C / CB);
   let lanes = 4;
   while (lanes < 64 && lanes < blocks) lanes *= 2;
@@ -247,7 +248,9 @@ export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Te
   const params = { ...geomParams(g), nchunk, S, has_db: db ? 1 : 0 };
   const constants = { ...shapeConsts(g), WG: lanes, CB };
   reducePartials(op, dw, db, g, S, params, constants, (partial) =>
-    dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g)),
+    subgroup
+      ? dispatch({ op, kernel: 'conv2d_backward_weight_sg', entry: 'main_fast_split_sg', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g))
+      : dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g)),
   );
 }
 

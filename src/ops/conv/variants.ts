@@ -45,11 +45,13 @@ function autoRows(H: number): number {
 
 const noSplit = (): number => 1;
 
-/** The device loaded the subgroup kernels and its subgroups have at least `lanes` lanes. */
-function subgroupsOf(lanes: number): boolean {
+/** The device loaded the subgroup kernels and its subgroups have `min` to `max` lanes. */
+function subgroupsOf(min: number, max = Infinity): boolean {
   const ctx = context();
-  const min = (ctx.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize ?? 0;
-  return ctx.runtime.hasKernel('conv2d_forward_sg') && min >= lanes;
+  const info = ctx.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
+  const lo = info.subgroupMinSize ?? 0;
+  const hi = info.subgroupMaxSize ?? Infinity;
+  return ctx.runtime.hasKernel('conv2d_forward_sg') && lo >= min && hi <= max;
 }
 
 /** A fast-path block for the pass's output: the wide block needs 16-channel groups worth filling (CO > 8). */
@@ -261,6 +263,16 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     rank: { gpu: 1 },
     evidence: 'docs/bench/h100-variants.md',
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, (lanes) => Math.ceil(65536 / lanes)),
+  },
+  {
+    name: 'fast-32wg-cb1-sg',
+    pass: 'weightGrad',
+    kernel: 'conv2d_backward_weight_sg:main_fast_split_sg CB=1 + reduce_partials',
+    // Lanes along in channels, 8 to a subgroup sharing one out block: C a multiple of 8, subgroups of exactly 8.
+    applies: (g) => fastWeight(g) && g.C % 8 === 0 && subgroupsOf(8, 8),
+    rank: { lavapipe: 0 },
+    evidence: `${DOC}#weight-gradient`,
+    run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 32, 1, true),
   },
   ...[2, 1].map((CB): ConvVariant<'weightGrad'> => ({
     // lavapipe: 4 out × CB in channels per invocation (fast-32wg: 4 × 4) so that LLVM compiles it within the 2 s
