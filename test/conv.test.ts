@@ -32,9 +32,11 @@ const CASES: (RefConv & { bias: boolean })[] = [
   // Fast weight gradient: 2 channel blocks × 5, one image per split, 3 vec4 columns (left, middle, right edge).
   { N: 5, C: 7, H: 6, W: 12, O: 18, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
   // The subgroup kernels (lavapipe): in channels a multiple of 8 over 3 subgroups and 2 out blocks (the last one
-  // part-filled, O = 6), several images per split, 3 vec4 columns; and a forward with 24 out channels.
+  // part-filled, O = 6), 3 vec4 columns; and a forward with 24 out channels.
   { N: 3, C: 24, H: 6, W: 12, O: 6, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
   { N: 2, C: 8, H: 8, W: 8, O: 24, KH: 3, KW: 3, stride: 1, pad: 1, bias: false },
+  // Rows of 8 vec4 columns: one subgroup of 8 lanes per row (the shuffled taps' widest case).
+  { N: 1, C: 8, H: 4, W: 32, O: 9, KH: 3, KW: 3, stride: 1, pad: 1, bias: true },
 ];
 
 function name(s: RefConv & { bias: boolean }): string {

@@ -64,7 +64,8 @@ var<private> edgeR: bool;
 
 // The kw = 0, 1, 2 taps of 4 output columns: padded row vec4s i, i+1, i+2 hold columns ow-4 .. ow+7.
 struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
-fn taps(i: u32, pr: u32) -> Taps {
+// The including kernel defines taps(i, pr): taps_load's loads, or (conv2d_forward_sg) neighbours' loads shared.
+fn taps_load(i: u32, pr: u32) -> Taps {
   var l: vec4f;
   var m: vec4f;
   var r: vec4f;

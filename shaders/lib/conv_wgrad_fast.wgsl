@@ -57,6 +57,31 @@ fn col(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4: u32, lok: bool, rok: bool, 
              tap9(d.d20, x0, x1, x2) + tap9(d.d21, x1, x2, x3), tap9(d.d30, x0, x1, x2) + tap9(d.d31, x1, x2, x3));
 }
 
+// SLIDE (a const of the including kernel; CB = 1 only): x's vec4 columns ow4 − 1, ow4 and ow4 + 1 of the 4 rows
+// pass through registers along the row, so that a step loads one vec4 per row (column ow4 + 1) instead of a vec4
+// and two floats. The taps, and so the sums, are the same.
+// Column ow4n (zero past the row's end) of x rows r.x … r.w of plane xc: one vec4 per row (ok0 / ok3: outer rows).
+fn xcols(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4n: u32, W4: u32) -> mat4x4f {
+  let ok = ow4n < W4;
+  let z = vec4f(0.0);
+  return mat4x4f(select(z, xv[select(0u, xc + r.x + ow4n, ok)], ok && ok0), select(z, xv[select(0u, xc + r.y + ow4n, ok)], ok),
+                 select(z, xv[select(0u, xc + r.z + ow4n, ok)], ok), select(z, xv[select(0u, xc + r.w + ow4n, ok && ok3)], ok && ok3));
+}
+
+fn wtaps(l: vec4f, m: vec4f, r: vec4f) -> Taps {
+  return Taps(vec4f(l.w, m.xyz), m, vec4f(m.yzw, r.x));
+}
+
+// col() from the window: columns wl (ow4 − 1), wc (ow4), wn (ow4 + 1) of the 4 rows.
+fn col_win(wl: mat4x4f, wc: mat4x4f, wn: mat4x4f, d: DyRows) -> Col {
+  let x0 = wtaps(wl[0], wc[0], wn[0]);
+  let x1 = wtaps(wl[1], wc[1], wn[1]);
+  let x2 = wtaps(wl[2], wc[2], wn[2]);
+  let x3 = wtaps(wl[3], wc[3], wn[3]);
+  return Col(tap9(d.d00, x0, x1, x2) + tap9(d.d01, x1, x2, x3), tap9(d.d10, x0, x1, x2) + tap9(d.d11, x1, x2, x3),
+             tap9(d.d20, x0, x1, x2) + tap9(d.d21, x1, x2, x3), tap9(d.d30, x0, x1, x2) + tap9(d.d31, x1, x2, x3));
+}
+
 // Sums over images [n0, n1) for out channels 4·ob + i and in channels 4·cb + j (a.c_j.m_i), clamped at the
 // last channel (values past O or C are computed but never stored). The including kernel defines
 // load_dy(dp, i1, i2, lane): the DyRows at vec4 i1 (row h0) and i2 (row h0 + 1) of the planes dp (lane: its
@@ -76,6 +101,9 @@ fn wtile(ob: u32, cb: u32, n0: u32, n1: u32, lane: u32) -> WAcc {
       let ok3 = h0 + 2u < p.H;
       let r1 = h0 * W4;
       let r = vec4u(select(0u, h0 - 1u, ok0) * W4, r1, r1 + W4, select(h0 + 1u, h0 + 2u, ok3) * W4);
+      var wl = mat4x4f();
+      var wc = mat4x4f();
+      if (SLIDE) { wc = xcols(xp.x, r, ok0, ok3, 0u, W4); }
       for (var ow4 = 0u; ow4 < W4; ow4++) {
         let lok = ow4 > 0u;
         let rok = ow4 + 1u < W4;
@@ -83,7 +111,14 @@ fn wtile(ob: u32, cb: u32, n0: u32, n1: u32, lane: u32) -> WAcc {
         let i2 = i1 + W4;
         let d = load_dy(dp, i1, i2, lane);
         a.bs += mat4x4f(d.d00 + d.d01, d.d10 + d.d11, d.d20 + d.d21, d.d30 + d.d31);
-        a.c0 = add_col(a.c0, col(xp.x, r, ok0, ok3, ow4, lok, rok, d));
+        if (SLIDE) {
+          let wn = xcols(xp.x, r, ok0, ok3, ow4 + 1u, W4);
+          a.c0 = add_col(a.c0, col_win(wl, wc, wn, d));
+          wl = wc;
+          wc = wn;
+        } else {
+          a.c0 = add_col(a.c0, col(xp.x, r, ok0, ok3, ow4, lok, rok, d));
+        }
         if (CB > 1u) { a.c1 = add_col(a.c1, col(xp.y, r, ok0, ok3, ow4, lok, rok, d)); }
         if (CB > 2u) {
           a.c2 = add_col(a.c2, col(xp.z, r, ok0, ok3, ow4, lok, rok, d));

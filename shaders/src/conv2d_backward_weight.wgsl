@@ -163,6 +163,7 @@ fn bias_grad(@builtin(local_invocation_id) lid: vec3u, @builtin(workgroup_id) wi
 }
 
 //#bindings dyv: read array<vec4f>, xv: read array<vec4f>
+const SLIDE = false; // lib/conv_wgrad_fast.wgsl: x columns passed along the row in registers (CB = 1)
 //#include "lib/conv_wgrad_fast.wgsl"
 
 // Each lane loads its own 4 out channels' dy rows.

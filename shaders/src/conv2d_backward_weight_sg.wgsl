@@ -16,6 +16,7 @@ override SH: u32 = 1u; // stride: always 1 here (the dispatch passes every shape
 override SW: u32 = 1u;
 override CB: u32 = 1u; // in channels per invocation
 
+const SLIDE = true; // lib/conv_wgrad_fast.wgsl: x columns passed along the row in registers (CB = 1)
 //#include "lib/conv_wgrad_fast.wgsl"
 
 // Lane k loads dy vec4 k of the step (out channel k / 2, row h0 + k % 2).

@@ -106,6 +106,8 @@ fn pack_weight(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
 
 //#include "lib/conv_fast.wgsl"
 
+fn taps(i: u32, pr: u32) -> Taps { return taps_load(i, pr); }
+
 
 // main_fast: the 9 taps written out; the R + 2 input rows under the block are loaded once per channel.
 //#block fast_step()

@@ -13,6 +13,20 @@ override WG: u32 = 64u;
 //#include "lib/ids.wgsl"
 //#include "lib/conv_fast.wgsl"
 
+// XSHUF (8 % W4 == 0, so that a subgroup of 8 lanes holds whole rows of vec4 columns, lane = column): each lane
+// loads only its centre vec4 of a row and takes its left and right neighbours' from lanes j − 1 and j + 1
+// (subgroupShuffleUp/Down); at the row's ends the neighbour is the zero border anyway. A kernel row then loads 1
+// vec4 per input row instead of 3.
+override XSHUF: bool = false;
+fn taps(i: u32, pr: u32) -> Taps {
+  if (!XSHUF) { return taps_load(i, pr); }
+  let rowok = pr >= 1u && pr <= q.H;
+  let m = select(vec4f(0.0), xp[select(0u, i + 1u, rowok)], rowok);
+  let l = select(subgroupShuffleUp(m, 1u), vec4f(0.0), edgeL);
+  let r = select(subgroupShuffleDown(m, 1u), vec4f(0.0), edgeR);
+  return Taps(vec4f(l.w, m.xyz), m, vec4f(m.yzw, r.x));
+}
+
 // Lane j < 6 loads vec4 j of the row (wa0 wb0 wa1 wb1 wa2 wb2); lanes 6, 7, … load lane 5's again.
 //#block rows_w_subgroup()
       let j = min(lane, 5u);

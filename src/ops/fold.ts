@@ -16,7 +16,7 @@ export const foldTuning = { direct: 'auto' as 'auto' | 'on' | 'off' };
  * 35 % of an sl-vgg16 n=64 training step on SwiftShader, 95 ms per fold of a 64×64 layer.
  */
 function gemm(entry: string, R: number, S: number, taps: number): { entry: string; workgroups: [number, number, number] } {
-  if (foldTuning.direct === 'on' || (foldTuning.direct === 'auto' && softwareAdapter())) return { entry: `${entry}_direct`, workgroups: [Math.ceil(S / 256), Math.ceil(R / 4), taps] };
+  if (foldTuning.direct === 'on' || (foldTuning.direct === 'auto' && softwareAdapter())) return { entry: `${entry}_direct`, workgroups: [Math.ceil((Math.ceil(S / 4) * Math.ceil(R / 4) * taps) / 64), 1, 1] };
   return { entry, workgroups: [Math.ceil(S / TS), Math.ceil(R / TS), taps] };
 }
 

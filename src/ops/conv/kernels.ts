@@ -70,6 +70,8 @@ export type FastBlock =
       padIn?: boolean;
       /** main_rows_sg (conv2d_forward_sg.wgsl): the weights shared through the subgroup (loop must be set). */
       subgroup?: boolean;
+      /** main_rows_sg only: the x rows' edge vec4s shared with the neighbouring lanes (needs 8 % (W / 4) == 0). */
+      shuffle?: boolean;
     }
   | { kind: 'wide' };
 
@@ -92,11 +94,12 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
   const wpk = empty([npack * 4]);
   dispatch({ op, kernel: 'conv2d_forward', entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
   if (block.kind === 'wide') {
+    if (!xpad) fail(op, 'the wide block reads the zero-bordered copy of its input');
     const nwide = g.N * (g.H / 4) * (W4 / 2);
     const [wx, wy] = grid(nwide);
     if (Math.ceil(CO / 16) > 65535) fail(op, `${CO} output channels exceed one dispatch`);
     dispatch(
-      { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG, ACC: accumulate ? 1 : 0 }, buffers: { xp: xpad!, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
+      { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG, ACC: accumulate ? 1 : 0 }, buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
       convFlops(g),
     );
   } else {
@@ -117,7 +120,7 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
         kernel: block.subgroup ? 'conv2d_forward_sg' : 'conv2d_forward',
         entry: block.subgroup ? 'main_rows_sg' : block.loop ? 'main_rows' : 'main_fast',
         // With a split the partial sums are written, and reduce_split accumulates.
-        constants: { WG, R, ACC: accumulate && S === 1 && !viaPass ? 1 : 0, ...(padIn ? { PADIN: 1 } : {}) },
+        constants: { WG, R, ACC: accumulate && S === 1 && !viaPass ? 1 : 0, ...(padIn ? { PADIN: 1 } : {}), ...(block.shuffle ? { XSHUF: 1 } : {}) },
         // Without a bias the packed weight is bound in its place (never read).
         buffers: { xp: xpad ?? src, wp: wpk, fbias: bias ?? wpk, yv: part ?? out },
         // The bias goes in with the sum: in the kernel unless reduce_split adds it (split, or accumulate by pass).

@@ -84,13 +84,22 @@ const FAST_ROWS: FastRow[] = [
     evidence: `${DOC}#lavapipe`,
   })),
   {
+    name: 'rows-r2-sg-shuffle',
+    kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN XSHUF',
+    block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true, shuffle: true }),
+    // Subgroups of exactly 8 lanes holding whole rows of vec4 columns: W / 4 divides 8 (W ≤ 32).
+    fits: (g) => g.H % 2 === 0 && 8 % (g.W / 4) === 0 && subgroupsOf(8, 8),
+    rank: { lavapipe: -1 },
+    evidence: `${DOC}#subgroups`,
+  },
+  {
     name: 'rows-r2-sg',
     kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN',
     block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true }),
     // Subgroups of at least 6 lanes (lavapipe: 8); the kernel is loaded only where the device has the feature.
     fits: (g) => g.H % 2 === 0 && subgroupsOf(6),
     rank: { lavapipe: 0 },
-    evidence: `${DOC}#lavapipe`,
+    evidence: `${DOC}#subgroups`,
   },
   {
     name: 'rows-r2-direct',
