@@ -2,10 +2,10 @@
 // with PyTorch on the same CPU with as many threads as there are cores, in one run:
 //   - the adapter's FMA ceiling (bench/fma.mjs), conv 3×3 forward at 16×16×256 and 8×8×512 (batch 32) as GFLOP/s
 //     and as a share of that ceiling;
-//   - the main job's training step (`npm run train`: sl-vgg16 n=16, batch 32, 1×32×32, SGD with Nesterov momentum,
+//   - the main job's training step (`npm run train`: sl-vgg16 n=32 (--width), batch 32, 1×32×32, SGD with Nesterov momentum,
 //     compiled as the trainer runs it) in ms per step and images/s;
 //   - PyTorch (bench/pytorch_ref.py, python3 with torch) on the CPU: the same step and the same convs.
-// Usage: node bench/software.mjs [--steps 20] [--threads N] [--out DIR]   (writes DIR/software.md and .json)
+// Usage: node bench/software.mjs [--steps 20] [--threads N] [--width 32] [--out DIR]   (writes DIR/software.md and .json)
 // Each adapter runs in its own child process (Dawn picks the Vulkan driver when it starts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
@@ -17,12 +17,15 @@ import { parseArgs } from 'node:util';
 const { values: opt } = parseArgs({
   options: {
     steps: { type: 'string', default: '20' },
+    // The main job's width (npm run train); --width 16 for the previous recipe.
+    width: { type: 'string', default: '32' },
     threads: { type: 'string', default: String(availableParallelism()) },
     out: { type: 'string', default: 'bench/results' },
     child: { type: 'string' },
   },
 });
 const STEPS = Number(opt.steps);
+const WIDTH = Number(opt.width);
 const SHAPES = [
   [16, 256],
   [8, 512],
@@ -64,7 +67,7 @@ async function child() {
     w.dispose();
   }
   // The main job's step, as the trainer runs it: compiled, the batch uploaded each step, the loss read back.
-  const model = createModel('sl-vgg16', { width: 16, inChannels: 1, numClasses: 10, inputSize: 32, seed: 0 });
+  const model = createModel('sl-vgg16', { width: WIDTH, inChannels: 1, numClasses: 10, inputSize: 32, seed: 0 });
   model.train();
   const opt = new SGD(model.parameters(), { lr: 0.03, momentum: 0.9, nesterov: true, weightDecay: 5e-4 });
   const data = new Float32Array(BATCH * 32 * 32).map((_, i) => Math.sin(i * 0.37));
@@ -128,7 +131,7 @@ function pytorch(threads) {
     if (r.status !== 0) return { error: (r.stderr || r.error?.message || 'failed').trim().split('\n').pop() };
     return r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   };
-  const step = py(['--models', 'sl-vgg16:16', '--channels', '1', '--batch', String(BATCH), '--steps', String(STEPS)]);
+  const step = py(['--models', `sl-vgg16:${WIDTH}`, '--channels', '1', '--batch', String(BATCH), '--steps', String(STEPS)]);
   if (step.error) return { error: step.error };
   rows.version = step[0].framework;
   rows.stepMs = step[0].ms_per_step;
@@ -160,7 +163,7 @@ async function parent() {
   const results = { date: new Date().toISOString(), cores: availableParallelism(), loadBefore: loadavg()[0], adapters: [] };
   for (const { name, icd } of icds()) {
     process.stderr.write(`software bench: ${name} (${icd})…\n`);
-    const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', icd, '--steps', String(STEPS)], {
+    const r = spawnSync(process.execPath, [new URL(import.meta.url).pathname, '--child', icd, '--steps', String(STEPS), '--width', String(WIDTH)], {
       encoding: 'utf8',
       env: { ...process.env, ONELAYER_VK_ICD: icd },
       maxBuffer: 1 << 24,
@@ -197,7 +200,7 @@ function markdown(r, threads) {
       pt?.convMs ? `${f(pt.convMs[i], 1)} (${f(gf(pt.convMs[i]))})` : '–',
     ]);
   });
-  row('main job step (sl-vgg16 n=16, batch 32, 1×32×32): ms', [...ok.map((a) => f(a.stepMs)), pt ? f(pt.stepMs) : '–']);
+  row(`main job step (sl-vgg16 n=${WIDTH}, batch 32, 1×32×32): ms`, [...ok.map((a) => f(a.stepMs)), pt ? f(pt.stepMs) : '–']);
   row('main job step: images/s', [...ok.map((a) => f((BATCH * 1000) / a.stepMs, 0)), pt ? f((BATCH * 1000) / pt.stepMs, 0) : '–']);
   if (pt) row('step time / PyTorch CPU', [...ok.map((a) => `${f(a.stepMs / pt.stepMs, 2)}×`), '1×']);
   row('first two steps (compile included), s', [...ok.map((a) => f(a.stepWarmupMs / 1000)), '–']);
