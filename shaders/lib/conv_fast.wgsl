@@ -1,6 +1,7 @@
 // The register-block 3×3 fast path shared by conv2d_forward (main_fast, main_rows) and conv2d_forward_sg
 // (main_rows_sg): taps, outer products, the epilogue and the entry around a channel step. The including kernel
-// declares FParams as q and the bindings xp (input, padded unless PADIN), wp (packed weight), fbias, yv.
+// declares FParams as q, the bindings xp (input, padded unless PADIN), wp (packed weight), fbias, yv, the
+// override WG, and taps(i, pr) (conv2d_forward: taps_load; conv2d_forward_sg: with the neighbours' loads shared).
 
 override R: u32 = 2u; // output rows per invocation (1, 2 or 4)
 

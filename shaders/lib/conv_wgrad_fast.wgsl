@@ -1,6 +1,7 @@
 // The 3×3 weight gradient's fast path, shared by conv2d_backward_weight (main_fast_split) and
 // conv2d_backward_weight_sg (main_fast_split_sg). The including kernel declares Params as p, the bindings x
-// (f32), xv and dyv (vec4 views of x and dy) and partial, the overrides KH, KW and CB, and load_dy().
+// (f32), xv and dyv (vec4 views of x and dy) and partial, the overrides KH, KW and CB, the const SLIDE, and
+// load_dy().
 
 // ---- Fast path: 3×3, stride 1, pad 1, W % 4 == 0, H even. Tuned like conv2d_forward's main_fast: the 9 taps are
 // written out, rows are vec4s whose swizzles (plus one scalar on each side) form the kw taps, and there is no
