@@ -73,7 +73,7 @@ export async function init(options: InitOptions = {}): Promise<DeviceContext> {
     for (const k of wanted) requiredLimits[k] = adapter.limits[k] as number;
     const requiredFeatures: GPUFeatureName[] = [];
     if (options.timestamps !== false && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
-    // Subgroups: lavapipe's conv kernel shares weights through them (shaders/src/conv2d_forward_sg.wgsl).
+    // Subgroups: lavapipe's conv kernels share loads across lanes with them (OPTIONAL_KERNELS in src/gpu/registry.ts).
     if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'onelayer' });
     const shaders = await loadShaders(device, platform.readText);

@@ -250,10 +250,10 @@ export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Te
   S = Math.ceil(g.N / nchunk);
   const params = { ...geomParams(g), nchunk, S, has_db: db ? 1 : 0 };
   const constants = { ...shapeConsts(g), WG: lanes, CB };
+  const kernel = subgroup ? 'conv2d_backward_weight_sg' : 'conv2d_backward_weight';
+  const entry = subgroup ? 'main_fast_split_sg' : 'main_fast_split';
   reducePartials(op, dw, db, g, S, params, constants, (partial) =>
-    subgroup
-      ? dispatch({ op, kernel: 'conv2d_backward_weight_sg', entry: 'main_fast_split_sg', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g))
-      : dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_fast_split', constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g)),
+    dispatch({ op, kernel, entry, constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g)),
   );
 }
 

@@ -7,6 +7,7 @@ import type { Tensor } from '../../tensor/tensor.js';
 import { type ConvGeom, isFast3x3, transposedGeom } from './geometry.js';
 import { type FastBlock, type TiledShape, fastConv, forwardGeneral, inputGeneral, tiledConv, tiledFits, weightFast, weightGeneral } from './kernels.js';
 import { context } from '../../device/index.js';
+import type { OptionalKernelName } from '../../gpu/registry.js';
 
 export type { AdapterKind } from '../util.js';
 export type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
@@ -45,13 +46,13 @@ function autoRows(H: number): number {
 
 const noSplit = (): number => 1;
 
-/** The device loaded the subgroup kernels and its subgroups have `min` to `max` lanes. */
-function subgroupsOf(min: number, max = Infinity): boolean {
+/** The device loaded `kernel` (it needs the subgroups feature) and its subgroups have `min` to `max` lanes. */
+function subgroupsOf(kernel: OptionalKernelName, min: number, max = Infinity): boolean {
   const ctx = context();
   const info = ctx.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const lo = info.subgroupMinSize ?? 0;
   const hi = info.subgroupMaxSize ?? Infinity;
-  return ctx.runtime.hasKernel('conv2d_forward_sg') && lo >= min && hi <= max;
+  return ctx.runtime.hasKernel(kernel) && lo >= min && hi <= max;
 }
 
 /** A fast-path block for the pass's output: the wide block needs 16-channel groups worth filling (CO > 8). */
@@ -88,7 +89,7 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN XSHUF',
     block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true, shuffle: true }),
     // Subgroups of exactly 8 lanes holding whole rows of vec4 columns: W / 4 divides 8 (W ≤ 32).
-    fits: (g) => g.H % 2 === 0 && 8 % (g.W / 4) === 0 && subgroupsOf(8, 8),
+    fits: (g) => g.H % 2 === 0 && 8 % (g.W / 4) === 0 && subgroupsOf('conv2d_forward_sg', 8, 8),
     // 1.05–1.5× rows-r2-sg (32×32×32 forward 25.7 vs 30.0 ms); 0.7 s cold.
     rank: { lavapipe: -1 },
     evidence: `${DOC}#subgroups`,
@@ -98,7 +99,7 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN',
     block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true }),
     // Subgroups of at least 6 lanes (lavapipe: 8); the kernel is loaded only where the device has the feature.
-    fits: (g) => g.H % 2 === 0 && subgroupsOf(6),
+    fits: (g) => g.H % 2 === 0 && subgroupsOf('conv2d_forward_sg', 6),
     rank: { lavapipe: 0 },
     evidence: `${DOC}#subgroups`,
   },
@@ -281,7 +282,7 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     kernel: 'conv2d_backward_weight_sg:main_fast_split_sg CB=1 + reduce_partials',
     // Lanes along in channels, 8 to a subgroup sharing one out block: C a multiple of 8, subgroups of exactly 8.
     // 2.6–3× fast-32wg-cb1 at 32×32×16 to 32×32×32; compiles in about 1 s cold.
-    applies: (g) => fastWeight(g) && g.C % 8 === 0 && subgroupsOf(8, 8),
+    applies: (g) => fastWeight(g) && g.C % 8 === 0 && subgroupsOf('conv2d_backward_weight_sg', 8, 8),
     rank: { lavapipe: 0 },
     evidence: `${DOC}#weight-gradient`,
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 32, 1, true),
