@@ -101,8 +101,9 @@ fn tap9(u: Taps, v: Taps, z: Taps, w0: vec4f, w1: vec4f, w2: vec4f, w3: vec4f, w
 //#block fast_entry(NAME, STEP, LANE)
 @compute @workgroup_size(WG)
 fn {{NAME}}(@builtin(global_invocation_id) gid: vec3u, @builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u, {{LANE}}) {
-  let live = flatId(gid, nwg) < q.total;
-  let i = min(flatId(gid, nwg), q.total - 1u);
+  let id = flatId(gid, nwg);
+  let live = id < q.total;
+  let i = min(id, q.total - 1u);
   let ob = wid.z % q.nob;
   let split = wid.z / q.nob;
   let ow4 = i % q.W4;

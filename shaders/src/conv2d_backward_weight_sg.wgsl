@@ -36,7 +36,9 @@ fn main_fast_split_sg(@builtin(local_invocation_id) lid: vec3u, @builtin(workgro
   let ncb = (p.C + CB - 1u) / CB;
   let l0 = wid.y * WG + lid.x;
   let l = min(l0, nob * ncb - 1u);
+  let ob = l / ncb;
+  let cb = l % ncb;
   let n0 = wid.x * p.nchunk;
-  let a = wtile(l / ncb, l % ncb, n0, min(n0 + p.nchunk, p.N), lane);
-  if (l0 < nob * ncb) { store_tile(a, l / ncb, l % ncb, wid.x * slice_size()); }
+  let a = wtile(ob, cb, n0, min(n0 + p.nchunk, p.N), lane);
+  if (l0 < nob * ncb) { store_tile(a, ob, cb, wid.x * slice_size()); }
 }

@@ -69,7 +69,6 @@ struct FParams { N: u32, CI: u32, CO: u32, H: u32, W4: u32, Wp4: u32, OP4: u32, 
 // xps: xp as scalars (the edge taps need one float, not a vec4); partial: the split-K partial outputs, S × psize vec4s.
 //#bindings wpack: read_write array<vec4f>, xps: read array<f32>, partial: read array<vec4f>
 
-
 // xpad[n, c, H + 2, Wp4 vec4s]: x with one zero row above and below and one zero vec4 left and right.
 @compute @workgroup_size(WG)
 fn pad_input(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroups) nwg: vec3u) {
