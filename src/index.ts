@@ -11,6 +11,8 @@ export { Random, manualSeed } from './tensor/random.js';
 export { noGrad, isGradEnabled, gradBufferCount } from './autograd/engine.js';
 export { ShapeError } from './ops/util.js';
 export { add, addRelu, mul, scale, relu, reshape, flatten } from './ops/elementwise.js';
+export { cast, hasF16 } from './ops/cast.js';
+export type { DType } from './tensor/dtype.js';
 export { conv2d, withVariant, CONV_VARIANTS, type Conv2dOptions, type ConvVariant, type ConvPass, type AdapterKind } from './ops/conv/index.js';
 export { blend } from './ops/blend.js';
 export { foldBlend } from './ops/fold.js';

@@ -75,6 +75,8 @@ export async function init(options: InitOptions = {}): Promise<DeviceContext> {
     if (options.timestamps !== false && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
     // Subgroups: lavapipe's conv kernels share loads across lanes with them (OPTIONAL_KERNELS in src/gpu/registry.ts).
     if (adapter.features.has('subgroups')) requiredFeatures.push('subgroups');
+    // f16: the mixed-precision kernels (OPTIONAL_KERNELS), and precision: 'mixed' refuses to start without it.
+    if (adapter.features.has('shader-f16')) requiredFeatures.push('shader-f16');
     const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'onelayer' });
     const shaders = await loadShaders(device, platform.readText);
     const runtime = new Runtime(device, shaders);

@@ -14,13 +14,14 @@ export const KERNELS = [
 export type KernelName = (typeof KERNELS)[number] | OptionalKernelName;
 
 /**
- * Kernels that need a device feature (their WGSL `enable`s it): init() loads each only where the device has it,
+ * Kernels that need device features (their WGSL `enable`s them): init() loads each only where the device has all,
  * and only variants that check `hasKernel` dispatch them.
  */
 export const OPTIONAL_KERNELS = {
-  conv2d_forward_sg: 'subgroups',
-  conv2d_backward_weight_sg: 'subgroups',
-} as const satisfies Record<string, GPUFeatureName>;
+  conv2d_forward_sg: ['subgroups'],
+  conv2d_backward_weight_sg: ['subgroups'],
+  cast: ['shader-f16'],
+} as const satisfies Record<string, readonly GPUFeatureName[]>;
 
 export type OptionalKernelName = keyof typeof OPTIONAL_KERNELS;
 

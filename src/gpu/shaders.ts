@@ -80,7 +80,7 @@ export function sourceLine(source: string, line: number): string | undefined {
  */
 export async function loadShaders(device: GPUDevice, readText: (url: URL) => Promise<string>): Promise<Map<string, ShaderInfo>> {
   const out = new Map<string, ShaderInfo>();
-  const optional = Object.entries(OPTIONAL_KERNELS).filter(([, feature]) => device.features.has(feature)).map(([name]) => name);
+  const optional = Object.entries(OPTIONAL_KERNELS).filter(([, features]) => features.every((f) => device.features.has(f))).map(([name]) => name);
   await Promise.all(
     [...KERNELS, ...optional].map(async (name) => {
       let source: string;

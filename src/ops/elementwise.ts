@@ -95,7 +95,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
   if (sizeOf(resolved) !== x.size || resolved.some((d) => !Number.isInteger(d) || d < 1)) {
     fail('reshape', `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(shape)}`);
   }
-  const out = new TensorClass(resolved, x.storage.retain() as Storage);
+  const out = new TensorClass(resolved, x.storage.retain() as Storage, false, x.dtype);
   return record('reshape', [x], out, [], (g) => {
     // An intermediate without a gradient yet takes the output's gradient buffer as its own (same values, no copy
     // pass); the engine drops the output's gradient right after this rule. Leaves (parameters) keep a buffer of

@@ -1,6 +1,7 @@
 import { context, runtime } from '../device/index.js';
 import type { DispatchSpec } from '../gpu/runtime.js';
 import { type Shape, type Tensor, shapeStr } from '../tensor/tensor.js';
+import type { DType } from '../tensor/dtype.js';
 
 /** Errors thrown at call time for bad arguments: they name the op and the shapes involved. */
 export class ShapeError extends Error {
@@ -11,13 +12,18 @@ export function fail(op: string, message: string): never {
   throw new ShapeError(`onelayer: ${op}: ${message}`);
 }
 
-export function checkTensor(op: string, what: string, t: unknown): asserts t is Tensor {
+/** Fails unless t is a live Tensor of one of `dtypes` (f32 only unless the op says otherwise). */
+export function checkTensor(op: string, what: string, t: unknown, dtypes: readonly DType[] = F32): asserts t is Tensor {
   if (!t || typeof t !== 'object' || !('shape' in t) || !('gpuBuffer' in t)) fail(op, `${what} must be a onelayer Tensor, got ${t === null ? 'null' : typeof t}`);
-  if ((t as Tensor).isDisposed) fail(op, `${what} ${shapeStr((t as Tensor).shape)} was disposed`);
+  const x = t as Tensor;
+  if (x.isDisposed) fail(op, `${what} ${shapeStr(x.shape)} was disposed`);
+  if (!dtypes.includes(x.dtype)) fail(op, `${what} ${shapeStr(x.shape)} is ${x.dtype}; this op takes ${dtypes.join(' or ')} (cast() converts)`);
 }
 
-export function checkRank(op: string, what: string, t: Tensor, rank: number, layout = ''): void {
-  checkTensor(op, what, t);
+const F32: readonly DType[] = ['f32'];
+
+export function checkRank(op: string, what: string, t: Tensor, rank: number, layout = '', dtypes: readonly DType[] = F32): void {
+  checkTensor(op, what, t, dtypes);
   if (t.ndim !== rank) fail(op, `${what} must be ${rank}-D${layout ? ` ${layout}` : ''}, got shape ${shapeStr(t.shape)}`);
 }
 

@@ -111,7 +111,7 @@ export function compileStep<A extends unknown[], R>(fn: (...args: A) => R, optio
         const buffer = rt.allocate(a.byteSize, `onelayer:step:${name}:input${i}`);
         recording.addInput(i, buffer, a.byteSize);
         rt.copy(a, { gpuBuffer: buffer, byteSize: a.byteSize }, a.byteSize, 'compileStep.input');
-        return new Tensor(a.shape, new Storage(buffer, a.byteSize, false));
+        return new Tensor(a.shape, new Storage(buffer, a.byteSize, false), false, a.dtype);
       });
       recording.begin();
       try {
@@ -159,7 +159,7 @@ export function compileStep<A extends unknown[], R>(fn: (...args: A) => R, optio
       rec.replay(args); // encodes the argument copies first, so a previous output may be passed back in
       expireLast();
       const buffers = v.buffers;
-      const fresh = v.outputs.map((t, i) => new Tensor(t.shape, new Storage(buffers[i], t.byteSize, false)));
+      const fresh = v.outputs.map((t, i) => new Tensor(t.shape, new Storage(buffers[i], t.byteSize, false), false, t.dtype));
       const index = new Map(v.outputs.map((t, i) => [t, fresh[i]]));
       last = fresh;
       lastDispatches = rec.dispatches;

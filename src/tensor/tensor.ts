@@ -1,5 +1,6 @@
 import { runtime } from '../device/index.js';
 import type { Bindable } from '../gpu/runtime.js';
+import { type DType, byteSizeOf, fromHalf, toHalf } from './dtype.js';
 import { Random, globalRandom } from './random.js';
 import { trackInScope } from './scope.js';
 
@@ -70,7 +71,7 @@ export function registerBackward(fn: BackwardFn): void {
   backwardImpl = fn;
 }
 
-/** float32, contiguous, NCHW. */
+/** Contiguous, NCHW; float32 unless created with dtype 'f16' (the mixed-precision ops' operands). */
 export class Tensor implements Bindable {
   readonly id = nextId++;
   readonly size: number;
@@ -88,6 +89,8 @@ export class Tensor implements Bindable {
     readonly shape: Shape,
     storage: Storage,
     requiresGrad = false,
+    /** The element type. A gradient is always f32, whatever the tensor's dtype. */
+    readonly dtype: DType = 'f32',
   ) {
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 1) throw new Error(`onelayer: invalid tensor shape ${shapeStr(shape)}: every dimension must be a positive integer`);
@@ -115,13 +118,13 @@ export class Tensor implements Bindable {
    * reference to it, stays. The optimizer uses it to move parameters into its arena; the caller copies the values.
    */
   replaceStorage(storage: Storage): void {
-    if (storage.byteSize !== this.size * 4) throw new Error(`onelayer: replaceStorage: ${storage.byteSize} bytes for tensor ${shapeStr(this.shape)}`);
+    if (storage.byteSize !== this.byteSize) throw new Error(`onelayer: replaceStorage: ${storage.byteSize} bytes for tensor ${shapeStr(this.shape)}`);
     const old = this.storage;
     this._storage = storage;
     old.release();
   }
   get byteSize(): number {
-    return this.size * 4;
+    return byteSizeOf(this.size, this.dtype);
   }
   get ndim(): number {
     return this.shape.length;
@@ -134,9 +137,11 @@ export class Tensor implements Bindable {
     return this.node === null;
   }
 
-  /** Copies the values back to the CPU. (Not async: inside a step capture, the refusal throws right here.) */
+  /** Copies the values back to the CPU, f16 widened to f32. (Not async: inside a step capture, the refusal throws right here.) */
   toArray(): Promise<Float32Array> {
-    return runtime().read(this, 'toArray').then((b) => new Float32Array(b));
+    return runtime()
+      .read(this, 'toArray')
+      .then((b) => (this.dtype === 'f16' ? fromHalf(b, this.size) : new Float32Array(b, 0, this.size)));
   }
 
   /** The single value of a one-element tensor. */
@@ -179,22 +184,25 @@ export class Tensor implements Bindable {
 
   /** A new tensor holding the same values, not connected to the graph. */
   detach(): Tensor {
-    return new Tensor(this.shape, this.storage.retain(), false);
+    return new Tensor(this.shape, this.storage.retain(), false, this.dtype);
   }
 
   toString(): string {
-    return `Tensor(${shapeStr(this.shape)}${this.requiresGrad ? ', requiresGrad' : ''}${this.name ? `, '${this.name}'` : ''})`;
+    return `Tensor(${shapeStr(this.shape)}${this.dtype === 'f32' ? '' : `, ${this.dtype}`}${this.requiresGrad ? ', requiresGrad' : ''}${this.name ? `, '${this.name}'` : ''})`;
   }
 }
 
 export interface TensorOptions {
   requiresGrad?: boolean;
+  /** Default 'f32'. */
+  dtype?: DType;
 }
 
 /** An uninitialised tensor (its contents are whatever the pooled buffer held). Ops use it for outputs. */
 export function empty(shape: Shape, options: TensorOptions = {}): Tensor {
-  const bytes = sizeOf(shape) * 4;
-  return new Tensor(shape, new Storage(runtime().allocate(bytes), bytes), options.requiresGrad ?? false);
+  const dtype = options.dtype ?? 'f32';
+  const bytes = byteSizeOf(sizeOf(shape), dtype);
+  return new Tensor(shape, new Storage(runtime().allocate(bytes), bytes), options.requiresGrad ?? false, dtype);
 }
 
 /**
@@ -203,6 +211,7 @@ export function empty(shape: Shape, options: TensorOptions = {}): Tensor {
  * the view can be bound on its own. The view keeps the base's storage alive.
  */
 export function view(base: Tensor, offset: number, shape: Shape): Tensor {
+  if (base.dtype !== 'f32') throw new Error(`onelayer: view(): the base must be f32, got ${base.dtype}`);
   const bytes = sizeOf(shape) * 4;
   const byteOffset = base.byteOffset + offset * 4;
   if (!Number.isInteger(offset) || offset < 0 || offset + sizeOf(shape) > base.size || byteOffset % VIEW_ALIGNMENT !== 0) {
@@ -216,7 +225,10 @@ export function tensor(values: Float32Array | number[], shape?: Shape, options: 
   const s = shape ?? [data.length];
   if (sizeOf(s) !== data.length) throw new Error(`onelayer: tensor(): ${data.length} values do not fill shape ${shapeStr(s)} (${sizeOf(s)} elements)`);
   const t = empty(s, options);
-  runtime().upload(t.gpuBuffer, data, 'tensor');
+  if (t.dtype === 'f16') {
+    const half = toHalf(data);
+    runtime().upload(t.gpuBuffer, new Uint32Array(half.buffer), 'tensor');
+  } else runtime().upload(t.gpuBuffer, data, 'tensor');
   return t;
 }
 
@@ -227,6 +239,7 @@ export function zeros(shape: Shape, options: TensorOptions = {}): Tensor {
 }
 
 export function full(shape: Shape, value: number, options: TensorOptions = {}): Tensor {
+  if (options.dtype === 'f16') throw new Error(`onelayer: full(): f16 is not supported; create the tensor in f32 and cast() it`);
   const t = empty(shape, options);
   runtime().dispatch({ op: 'full', kernel: 'fill', buffers: { out: t }, params: { n: t.size, value }, workgroups: Math.ceil(t.size / 256) });
   return t;
