@@ -15,6 +15,7 @@ export async function infoCommand(args: Args): Promise<number> {
     `source:       ${ctx.platform.source}`,
     `chosen:       ${ctx.platform.choice ?? '-'}`,
     `features:     ${i.features.join(', ')}`,
+    `precision:    ${i.features.includes('shader-f16') ? 'f32, mixed (the adapter has shader-f16)' : 'f32 only (no shader-f16: --precision mixed is refused)'}`,
     'limits:',
     ...Object.entries(i.limits)
       .sort(([a], [b]) => a.localeCompare(b))

@@ -47,6 +47,7 @@ const TRAINING: OptionTable = {
   'max-eval-images': s('N', 'limit test images evaluated per epoch'),
   quiet: b('no progress output'),
   compile: b('record each step once and replay it; --no-compile keeps the eager path (same results)', true),
+  precision: s('f32|mixed', 'mixed: f16 conv/blend/linear operands, f32 weights and BatchNorm, dynamic loss scaling (needs shader-f16; default f32)'),
 };
 
 const QUEUE: OptionTable = {

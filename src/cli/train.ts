@@ -28,6 +28,8 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
   const stem = str(args, 'stem', 'pad');
   if (stem !== 'pad' && stem !== 'conv') throw new UsageError(`--stem must be pad or conv, got '${stem}'`);
   const model = str(args, 'model');
+  const precision = str(args, 'precision', 'f32');
+  if (precision !== 'f32' && precision !== 'mixed') throw new UsageError(`--precision must be f32 or mixed, got '${precision}'`);
   const config: TrainConfig = {
     model,
     width: optNum(args, 'width'),
@@ -58,6 +60,7 @@ export function trainConfigFromArgs(args: Args): TrainConfig {
     maxEvalImages: optNum(args, 'max-eval-images'),
     quiet: bool(args, 'quiet'),
     compile: bool(args, 'compile', true),
+    precision,
   };
   if (config.resume && config.overwrite) throw new UsageError('--resume and --overwrite contradict each other: --resume continues the run in --out, --overwrite replaces it');
   ranged(args, 'width', config.width, 1, true, 65_536);

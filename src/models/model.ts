@@ -5,6 +5,7 @@ import { BatchNorm2d, Conv2d, type InitOptions, Linear, Sequential, ReLU } from 
 import { globalAvgPool2d, maxPool2d } from '../ops/pool.js';
 import { padChannels } from '../ops/pad.js';
 import { flatten } from '../ops/elementwise.js';
+import type { Precision } from '../tensor/dtype.js';
 
 export const MODEL_NAMES = [
   'vgg16',
@@ -74,6 +75,8 @@ export interface ModelOptions {
   initialize?: boolean;
   /** SL models: fold each blend into the shared conv's weight, one conv per use (default true); false: blend then conv. */
   fuseBlend?: boolean;
+  /** 'mixed': f16 operands for conv, blend and linear (Module.setPrecision); default 'f32'. */
+  precision?: Precision;
 }
 
 export interface ModelConfig {

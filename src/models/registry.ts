@@ -75,6 +75,7 @@ export function createModel(name: string, options: ModelOptions = {}): Model {
     model = kind === 'baseline' ? new ResNet(config, depth, init) : new SharedResNet(config, depth, kind === 'sl', init, options.fuseBlend ?? true);
   }
   model.nameTensors();
+  if (options.precision) model.setPrecision(options.precision);
   return model;
 }
 

@@ -8,6 +8,7 @@ import { batchNorm2d, batchNormRelu } from '../ops/norm.js';
 import { maxPool2d } from '../ops/pool.js';
 import { linear } from '../ops/linear.js';
 import { relu } from '../ops/elementwise.js';
+import { cast } from '../ops/cast.js';
 import { Module } from './module.js';
 
 /** How a layer draws its initial values. Models pass one generator to every layer so a seed fixes the whole init. */
@@ -78,6 +79,7 @@ export class Conv2d extends Module {
     const C = x.shape[1];
     const narrow = (t: Tensor) => (zeroPadded && C < t.shape[1] ? narrowChannels(t, C) : t);
     const w = blendFirst ? foldBlend(this.weight, narrow(blendFirst)) : narrow(this.weight);
+    if (this.precision === 'mixed') return conv2d(cast(x, 'f16'), cast(w, 'f16'), this.bias, { stride, padding: this.padding });
     return conv2d(x, w, this.bias, { stride, padding: this.padding });
   }
 }
@@ -148,6 +150,7 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.precision === 'mixed') return linear(cast(x, 'f16'), cast(this.weight, 'f16'), this.bias);
     return linear(x, this.weight, this.bias);
   }
 }
@@ -191,7 +194,10 @@ export class Blend extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return this.bias ? blend(x, this.weight, this.bias) : blend(x, this.weight);
+    const mixed = this.precision === 'mixed';
+    const xs = mixed ? cast(x, 'f16') : x;
+    const m = mixed ? cast(this.weight, 'f16') : this.weight;
+    return this.bias ? blend(xs, m, this.bias) : blend(xs, m);
   }
 }
 

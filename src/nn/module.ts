@@ -1,6 +1,7 @@
 import { runtime } from '../device/index.js';
 import { type Tensor, shapeStr, sizeOf } from '../tensor/tensor.js';
 import { keep } from '../tensor/scope.js';
+import { type Precision, PRECISIONS } from '../tensor/dtype.js';
 
 /** One tensor of a checkpoint, as read from a file (safetensors) or another model. */
 export interface StateEntry {
@@ -43,6 +44,8 @@ export class StateDictError extends Error {
  */
 export abstract class Module {
   training = true;
+  /** 'mixed': the module's conv, blend and linear ops run on f16 copies of their operands (setPrecision). */
+  precision: Precision = 'f32';
   private readonly _params = new Map<string, Tensor>();
   private readonly _buffers = new Map<string, Tensor>();
   private readonly _modules = new Map<string, Module>();
@@ -156,6 +159,16 @@ export abstract class Module {
 
   eval(): this {
     return this.train(false);
+  }
+
+  /**
+   * Sets every descendant's precision. Parameters stay f32 whatever it is (checkpoints do not change); 'mixed'
+   * needs an adapter with 'shader-f16' (its first forward fails with a clear error otherwise).
+   */
+  setPrecision(precision: Precision): this {
+    if (!PRECISIONS.includes(precision)) throw new Error(`onelayer: setPrecision: precision must be ${PRECISIONS.join(' or ')}, got '${String(precision)}'`);
+    for (const [, m] of this.namedModules()) m.precision = precision;
+    return this;
   }
 
   /** Sets t.name on every parameter and buffer to its dotted name. */

@@ -3,6 +3,14 @@
 
 export type DType = 'f32' | 'f16';
 
+/**
+ * How a model computes: 'f32' everywhere (the default), or 'mixed': conv, blend and linear take f16 operands
+ * (activations and weight copies, accumulating in f32) while parameters, gradients, optimizer state and BatchNorm
+ * stay f32 (Module.setPrecision; the trainer adds dynamic loss scaling).
+ */
+export type Precision = 'f32' | 'mixed';
+export const PRECISIONS: readonly Precision[] = ['f32', 'mixed'];
+
 /** Bytes per element. */
 export const DTYPE_BYTES: Readonly<Record<DType, number>> = { f32: 4, f16: 2 };
 

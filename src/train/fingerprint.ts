@@ -8,6 +8,7 @@ export type { RunFingerprint };
 const KEYS: readonly (keyof RunFingerprint)[] = [
   'model', 'width', 'stem', 'arch', 'dataset', 'epochs', 'batchSize', 'lr', 'momentum', 'weightDecay', 'nesterov', 'schedule',
   'stepEpochs', 'gamma', 'warmupSteps', 'augment', 'seed', 'maxStepsPerEpoch', 'maxEvalImages', 'imageSize', 'valFraction',
+  'precision',
 ];
 
 /** CLI flag of each fingerprint key, for messages. */
@@ -16,10 +17,11 @@ const FLAGS: Record<keyof RunFingerprint, string> = {
   lr: '--lr', momentum: '--momentum', weightDecay: '--weight-decay', nesterov: '--nesterov', schedule: '--schedule',
   stepEpochs: '--step-epochs', gamma: '--gamma', warmupSteps: '--warmup', augment: '--augment', seed: '--seed',
   maxStepsPerEpoch: '--max-steps-per-epoch', maxEvalImages: '--max-eval-images', imageSize: '--image-size', valFraction: '--val-fraction',
+  precision: '--precision',
 };
 
 /** Defaults applied where a key is absent, so `{}` and `{ warmupSteps: 0 }` are the same run. */
-const DEFAULTS: Partial<Record<keyof RunFingerprint, unknown>> = { stem: 'pad', arch: 'auto', warmupSteps: 0, augment: true, width: null, stepEpochs: null, gamma: null, maxStepsPerEpoch: null, maxEvalImages: null, imageSize: null, valFraction: null };
+const DEFAULTS: Partial<Record<keyof RunFingerprint, unknown>> = { stem: 'pad', arch: 'auto', warmupSteps: 0, augment: true, width: null, stepEpochs: null, gamma: null, maxStepsPerEpoch: null, maxEvalImages: null, imageSize: null, valFraction: null, precision: 'f32' };
 
 /** The fingerprint of a config, with keys in a fixed order and defaults filled in (JSON-comparable). */
 export function runFingerprint(config: TrainConfig | RunFingerprint): RunFingerprint {

@@ -1,3 +1,5 @@
+import type { Precision } from '../tensor/dtype.js';
+
 /** Everything a training run needs; the CLI flags map one to one. */
 export interface TrainConfig {
   model: string;
@@ -52,6 +54,11 @@ export interface TrainConfig {
    * host time per step. Default true; false keeps the eager path (debugging, profiling the eager recording).
    */
   compile?: boolean;
+  /**
+   * 'mixed': conv, blend and linear on f16 operands with f32 accumulation, f32 master weights, optimizer state and
+   * BatchNorm, and dynamic loss scaling (needs 'shader-f16'). Default 'f32'.
+   */
+  precision?: Precision;
 }
 
 export interface RunSummary {
@@ -103,6 +110,9 @@ export interface EpochMetrics {
   imagesPerSecond: number;
   seconds: number;
   time: string;
+  /** precision 'mixed': the loss scale at the epoch's end and the steps skipped so far for non-finite gradients. */
+  lossScale?: number;
+  skippedSteps?: number;
 }
 
 /** TrainConfig without the settings that do not change the result (folder, resume, logging, hardware check, data path, compiled or eager steps). */
