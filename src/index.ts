@@ -20,6 +20,7 @@ export { linear } from './ops/linear.js';
 export { crossEntropy, argmaxCorrect, type Labels } from './ops/loss.js';
 export { sum, mean } from './ops/reduce.js';
 export { SGD, zeroGrad, type SGDOptions } from './optim/sgd.js';
+export { LossScaler, type LossScalerOptions, type LossScalerState } from './optim/scaler.js';
 export { batchNorm2d, batchNormRelu, type BatchNorm2dOptions } from './ops/norm.js';
 export { maxPool2d, avgPool2d, globalAvgPool2d, type Pool2dOptions } from './ops/pool.js';
 export { padChannels, narrowChannels } from './ops/pad.js';

@@ -8,7 +8,7 @@ const ICDS = ['/usr/lib/chromium/vk_swiftshader_icd.json', '/usr/lib/chromium-br
 export const OP_TESTS = [
   'test/core.test.ts', 'test/conv.test.ts', 'test/shared-weight.test.ts', 'test/fold.test.ts', 'test/blend.test.ts',
   'test/linear.test.ts', 'test/loss.test.ts', 'test/norm.test.ts', 'test/pad.test.ts', 'test/pool.test.ts',
-  'test/reduce.test.ts', 'test/sgd.test.ts',
+  'test/reduce.test.ts', 'test/sgd.test.ts', 'test/scaler.test.ts', 'test/mixed.test.ts',
 ];
 
 const icd = ICDS.find((p) => existsSync(p));

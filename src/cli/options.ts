@@ -113,6 +113,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       top: s('K', 'kernels listed (default 15)'),
       compile: TRAINING.compile,
       arch: TRAINING.arch,
+      precision: TRAINING.precision,
     },
   },
   sweep: {

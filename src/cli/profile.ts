@@ -6,6 +6,7 @@ import { adapterKind } from '../ops/conv/index.js';
 import { Profiler, summarize, formatSummary, chromeTrace, compileSummary, formatCompiles } from '../gpu/profiler.js';
 import { bool, num, optNum, optStr, str, type Args } from './args.js';
 import { archFromArgs } from './models.js';
+import { precisionFromArgs } from './train.js';
 
 /**
  * Times a few training steps: host recording time per step, eager and compiled (compileStep), next to the GPU time
@@ -22,7 +23,7 @@ export async function profileCommand(args: Args): Promise<number> {
   // The run loop's restore-or-create builds the model, optimizer and loader; the steps timed are the Trainer's own
   // training step (the compiled replay and the eager path), not a copy of it.
   const loop = new RunLoop({
-    config: { model: modelName, width: optNum(args, 'width'), arch: archFromArgs(args), dataset: dataset.name, epochs: 1, batchSize, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: false, schedule: 'constant', seed: 0, augment: false },
+    config: { model: modelName, width: optNum(args, 'width'), arch: archFromArgs(args), dataset: dataset.name, epochs: 1, batchSize, lr: 0.01, momentum: 0.9, weightDecay: 5e-4, nesterov: false, schedule: 'constant', seed: 0, augment: false, precision: precisionFromArgs(args) },
     dataset,
   });
   const { model, trainer } = loop;

@@ -11,6 +11,7 @@ import { createLoader } from '../data/loader.js';
 import type { Dataset } from '../data/types.js';
 import { bool, num, optNum, optStr, str, UsageError, type Args } from './args.js';
 import type { TrainConfig } from '../train/types.js';
+import type { Precision } from '../tensor/dtype.js';
 import { archFromArgs } from './models.js';
 
 /** A number flag that must be an integer (or any real) within [min, max]: a usage error naming the flag otherwise. */
@@ -22,14 +23,20 @@ function ranged(args: Args, key: string, value: number | undefined, min: number,
   }
 }
 
+/** --precision f32|mixed (default f32). */
+export function precisionFromArgs(args: Args): Precision {
+  const precision = str(args, 'precision', 'f32');
+  if (precision !== 'f32' && precision !== 'mixed') throw new UsageError(`--precision must be f32 or mixed, got '${precision}'`);
+  return precision;
+}
+
 export function trainConfigFromArgs(args: Args): TrainConfig {
   const schedule = str(args, 'schedule', 'cosine');
   if (schedule !== 'cosine' && schedule !== 'step' && schedule !== 'constant') throw new UsageError(`--schedule must be cosine, step or constant, got '${schedule}'`);
   const stem = str(args, 'stem', 'pad');
   if (stem !== 'pad' && stem !== 'conv') throw new UsageError(`--stem must be pad or conv, got '${stem}'`);
   const model = str(args, 'model');
-  const precision = str(args, 'precision', 'f32');
-  if (precision !== 'f32' && precision !== 'mixed') throw new UsageError(`--precision must be f32 or mixed, got '${precision}'`);
+  const precision = precisionFromArgs(args);
   const config: TrainConfig = {
     model,
     width: optNum(args, 'width'),

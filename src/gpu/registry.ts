@@ -21,6 +21,7 @@ export const OPTIONAL_KERNELS = {
   conv2d_forward_sg: ['subgroups'],
   conv2d_backward_weight_sg: ['subgroups'],
   cast: ['shader-f16'],
+  linear_h: ['shader-f16'],
 } as const satisfies Record<string, readonly GPUFeatureName[]>;
 
 export type OptionalKernelName = keyof typeof OPTIONAL_KERNELS;

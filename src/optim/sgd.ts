@@ -3,6 +3,7 @@ import { fail } from '../ops/util.js';
 import { keep } from '../tensor/scope.js';
 import { type Tensor, empty, zeros, shapeStr } from '../tensor/tensor.js';
 import { Arena, BLOCK, planArenas } from './arena.js';
+import { LossScaler } from './scaler.js';
 
 /**
  * arenaFloats: the most floats one arena (one update dispatch) holds; 0 = as many as one storage binding allows
@@ -19,6 +20,13 @@ export interface SGDOptions {
   weightDecay?: number;
   nesterov?: boolean;
   dampening?: number;
+  /**
+   * Dynamic loss scaling (mixed precision): backward is seeded with scaler.seed(), and every step() unscales the
+   * gradients, skips the update when any is inf/NaN, and updates the scale, all on the GPU (src/optim/scaler.ts).
+   * One inexactness, with dampening ≠ 0 only: when a parameter's first momentum step is skipped, its next one
+   * blends into a zero buffer ((1 − dampening)·d) instead of starting it at d (the host cannot see the skip).
+   */
+  scaler?: LossScaler | null;
 }
 
 /** Zero-fills the existing gradient buffers in place (the Tensor objects stay; a shared weight keeps its one buffer). */
@@ -49,6 +57,7 @@ export class SGD {
   readonly weightDecay: number;
   readonly nesterov: boolean;
   readonly dampening: number;
+  readonly scaler: LossScaler | null;
   /**
    * Optimizer state for save/resume, one entry per parameter (null until its first momentum step).
    * Persistent (kept out of tidy scopes). To resume, assign kept tensors of the parameters' shapes: the next step()
@@ -88,11 +97,16 @@ export class SGD {
     this.weightDecay = options.weightDecay ?? 0;
     this.dampening = options.dampening ?? 0;
     this.nesterov = options.nesterov ?? false;
+    this.scaler = options.scaler ?? null;
     checkNumber('momentum', this.momentum);
     checkNumber('weightDecay', this.weightDecay);
     checkNumber('dampening', this.dampening, -Infinity);
     if (this.nesterov && (this.momentum <= 0 || this.dampening !== 0)) {
       fail('SGD', `nesterov momentum requires momentum > 0 and dampening = 0 (got momentum ${this.momentum}, dampening ${this.dampening})`);
+    }
+    if (this.scaler) {
+      if (!(this.scaler instanceof LossScaler) || this.scaler.isDisposed) fail('SGD', 'scaler must be a live LossScaler');
+      this.scaler.attach(this);
     }
     this.momentumBuffers = this.params.map(() => null);
     const { maxStorageBufferBindingSize, maxBufferSize } = runtime().device.limits;
@@ -115,7 +129,8 @@ export class SGD {
   /**
    * Sticky non-finite flags written by every step(): [2k] = 1 when parameter k's gradient held NaN/Inf,
    * [2k + 1] = 1 when its updated weight did. Read it with the loss to stop training within one step; see
-   * firstNonFinite() for the reading.
+   * firstNonFinite() for the reading. With a scaler, a step whose gradients were not finite is skipped and flags
+   * nothing (that is the scaler's business); a non-finite updated weight still raises its flag.
    */
   get nonFiniteFlags(): Tensor {
     this.flags ??= keep(zeros([2 * this.params.length]));
@@ -136,7 +151,8 @@ export class SGD {
    * One update of every parameter that has a gradient: one dispatch per arena. The learning rate and the
    * per-parameter codes (skip / update / first step) reach the kernel through a small state buffer written here once
    * per step, through runtime().perStep(), so that a compiled step (compileStep) replays this with the lr of the
-   * moment.
+   * moment. With a scaler: one unscale pass per arena (all of them first), the update per arena (skipped on the GPU
+   * when a gradient was inf/NaN), then one scale update: 2 · arenas + 1 dispatches.
    */
   step(): void {
     const rt = runtime();
@@ -183,17 +199,33 @@ export class SGD {
       rt.upload(state.gpuBuffer, values, 'SGD.step');
       this.stepsTaken++;
     });
-    const active = new Set(work.map((w) => w.arena));
+    const used = new Set(work.map((w) => w.arena));
+    const active = this.arenas.filter((a) => used.has(a));
     const params = { momentum: this.momentum, dampening: this.dampening, weight_decay: this.weightDecay, nesterov: this.nesterov ? 1 : 0, use_buf: this.momentum !== 0 ? 1 : 0 };
-    for (const arena of this.arenas) {
-      if (!active.has(arena)) continue;
+    const scaler = this.scaler;
+    if (scaler && active.length > 0) {
+      if (scaler.isDisposed) fail('SGD.step', 'the LossScaler was disposed');
+      // Every arena is checked before any is updated: the found-inf flag must be final when the first update reads it.
+      for (const arena of active) {
+        rt.dispatch({
+          op: 'SGD.unscale', kernel: 'sgd', entry: 'unscale',
+          buffers: { grads: arena.grads, state, table: arena.table, scaler: scaler.state },
+          params: { ...params, n4: arena.floats / 4, blocks: arena.blocks },
+          workgroups: Math.ceil(arena.floats / FLOATS_PER_WORKGROUP),
+        });
+      }
+    }
+    for (const arena of active) {
       const buf = arena.momentum ?? (this.placeholder ??= keep(empty([4])));
       rt.dispatch({
-        op: 'SGD.step', kernel: 'sgd', entry: 'step',
-        buffers: { param: arena.params, grad: arena.grads, buf, nonfinite, state, table: arena.table },
+        op: 'SGD.step', kernel: 'sgd', entry: scaler ? 'step_scaled' : 'step',
+        buffers: { param: arena.params, grad: arena.grads, buf, nonfinite, state, table: arena.table, ...(scaler ? { scaler: scaler.state } : {}) },
         params: { ...params, n4: arena.floats / 4, blocks: arena.blocks },
         workgroups: Math.ceil(arena.floats / FLOATS_PER_WORKGROUP),
       });
+    }
+    if (scaler && active.length > 0) {
+      rt.dispatch({ op: 'SGD.scale_update', kernel: 'sgd', entry: 'scale_update', buffers: { scaler: scaler.state }, workgroups: 1 });
     }
   }
 
@@ -225,5 +257,6 @@ export class SGD {
     this.placeholder = null;
     this.moved?.dispose();
     this.moved = null;
+    this.scaler?.detach(this);
   }
 }

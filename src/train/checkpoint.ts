@@ -6,6 +6,7 @@
 import { encodeSafetensors, decodeSafetensors, readSafetensorsHeader, type NamedTensorData } from '../io/safetensors.js';
 import type { Module } from '../nn/module.js';
 import type { SGD } from '../optim/sgd.js';
+import type { LossScalerState } from '../optim/scaler.js';
 import { tensor, type Tensor } from '../tensor/tensor.js';
 import { runtime } from '../device/index.js';
 import { MODEL_NAMES, RESNET_ARCHS, type ResNetArch } from '../models/model.js';
@@ -48,6 +49,8 @@ export interface RunState {
   metrics: EpochMetrics[];
   /** SGD.step() calls so far. */
   optimizerSteps: number;
+  /** precision 'mixed': the loss scaler's scale and counters. */
+  lossScaler?: LossScalerState;
 }
 
 /** Names of SGD momentum tensors in a training checkpoint: `optimizer.momentum.<parameter name>`. */
@@ -303,6 +306,13 @@ export function readTrainingCheckpointHeader(bytes: Uint8Array, source: string):
     if (typeof row !== 'object' || row === null || row.epoch !== first + i) bad(`metrics row ${i} is not epoch ${first + i}`);
   });
   if (!Number.isSafeInteger(state.optimizerSteps) || state.optimizerSteps < 0) bad(`optimizerSteps ${JSON.stringify(state.optimizerSteps)} is not a non-negative integer`);
+  if (state.lossScaler !== undefined) {
+    const s = state.lossScaler as unknown as Record<string, unknown>;
+    const numbers = ['scale', 'growthFactor', 'backoffFactor', 'growthInterval'];
+    if (typeof s !== 'object' || s === null || numbers.some((k) => typeof s[k] !== 'number' || !Number.isFinite(s[k] as number) || (s[k] as number) <= 0)) {
+      bad(`lossScaler ${JSON.stringify(state.lossScaler)} is not a loss scaler state (positive scale, growthFactor, backoffFactor, growthInterval)`);
+    }
+  }
   return { info, state };
 }
 
@@ -319,5 +329,6 @@ export function loadTrainingCheckpoint(model: Module, optimizer: SGD, bytes: Uin
   loadState(model, weights, source);
   applyMomentum(model, optimizer, momentum, MOMENTUM_PREFIX);
   optimizer.restoreSteps(header.state.optimizerSteps);
+  if (header.state.lossScaler && optimizer.scaler) optimizer.scaler.loadStateDict(header.state.lossScaler);
   return header;
 }

@@ -242,6 +242,7 @@ export class RunLoop {
   async checkpoint(): Promise<TrainingCheckpoint> {
     const info = this.info();
     const state: RunState = { config: this.fingerprint, metrics: this.metrics, optimizerSteps: this.trainer.optimizer.steps };
+    if (this.trainer.scaler) state.lossScaler = await this.trainer.scaler.stateDict();
     this.emit({ type: 'phase', phase: 'checkpoint' });
     const files = await trainingCheckpointFiles(this.model, this.trainer.optimizer, info, state);
     const c: TrainingCheckpoint = { ...files, info, state };
@@ -299,6 +300,11 @@ export class RunLoop {
       }
       this.testAccuracy = test.accuracy;
       const row: EpochMetrics = { epoch: epoch + 1, trainLoss: result.loss, trainAccuracy: result.accuracy, testLoss: test.loss, testAccuracy: test.accuracy, lr: t.optimizer.lr, imagesPerSecond: result.imagesPerSecond, seconds: result.seconds, time: new Date().toISOString() };
+      if (t.scaler) {
+        const s = await t.scaler.stats();
+        row.lossScale = s.scale;
+        row.skippedSteps = s.skipped;
+      }
       this.metrics = [...this.metrics, row];
       this.emit({ type: 'epoch', metrics: row, globalStep: t.globalStep });
       await this.checkpoint();
@@ -339,6 +345,7 @@ export class RunLoop {
   dispose(): void {
     this.trainer.dispose();
     this.trainer.optimizer.dispose();
+    this.trainer.scaler?.dispose();
     this.model.dispose();
   }
 }

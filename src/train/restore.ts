@@ -60,5 +60,6 @@ export function modelFromCheckpoint(bytes: Uint8Array, source: string): Restored
 export function applyOptimizerState(restored: RestoredModel, optimizer: SGD): number {
   if (restored.momentum.length > 0) applyMomentum(restored.model, optimizer, new Map(restored.momentum.map((t) => [t.name, t])), MOMENTUM_PREFIX);
   if (restored.state) optimizer.restoreSteps(restored.state.optimizerSteps);
+  if (restored.state?.lossScaler && optimizer.scaler) optimizer.scaler.loadStateDict(restored.state.lossScaler);
   return optimizer.momentumBuffers.filter((b) => b !== null).length;
 }

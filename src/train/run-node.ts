@@ -181,6 +181,9 @@ async function train(
   if (config.requireHardware && ctx.info.software) {
     throw new Error(`onelayer: --require-hardware: the WebGPU adapter is a software one (${adapterName(ctx.info)}). Install the GPU's Vulkan driver (NVIDIA: the driver's Vulkan ICD, nvidia_icd.json) and libvulkan1.`);
   }
+  if (config.precision === 'mixed' && !ctx.info.features.includes('shader-f16')) {
+    throw new Error(`onelayer: --precision mixed needs the adapter feature 'shader-f16', which ${adapterName(ctx.info)} does not offer (onelayer info lists its features). Use --precision f32, or an adapter with f16 (any recent GPU; lavapipe from Mesa 24 on).`);
+  }
   const dataset = await loadDataset(config.dataset, { path: config.dataPath, imageFolder: { imageSize: config.imageSize, valFraction: config.valFraction, cacheDir: config.imageCache } });
   let loop: RunLoop | undefined;
   try {
@@ -214,7 +217,7 @@ async function train(
           bar.done();
         } else if (e.type === 'epoch') {
           const r = e.metrics;
-          log(`epoch ${r.epoch}/${config.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}% | test loss ${r.testLoss.toFixed(4)} acc ${(100 * r.testAccuracy).toFixed(2)}% | ${r.imagesPerSecond.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s`);
+          log(`epoch ${r.epoch}/${config.epochs}: train loss ${r.trainLoss.toFixed(4)} acc ${(100 * r.trainAccuracy).toFixed(2)}% | test loss ${r.testLoss.toFixed(4)} acc ${(100 * r.testAccuracy).toFixed(2)}% | ${r.imagesPerSecond.toFixed(1)} img/s, ${r.seconds.toFixed(1)} s${r.lossScale !== undefined ? ` | loss scale ${r.lossScale}, ${r.skippedSteps ?? 0} steps skipped` : ''}`);
         }
       },
     });

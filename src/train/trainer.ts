@@ -4,6 +4,8 @@ import { tidy } from '../tensor/scope.js';
 import { compileStep, type CompiledStep } from '../tensor/compile.js';
 import { crossEntropy } from '../ops/loss.js';
 import { SGD } from '../optim/sgd.js';
+import { LossScaler } from '../optim/scaler.js';
+import { requireF16 } from '../ops/cast.js';
 import { createLoader } from '../data/loader.js';
 import type { Batch, BatchSource, Dataset } from '../data/types.js';
 import type { Module } from '../nn/module.js';
@@ -39,7 +41,7 @@ export interface EpochResult {
 }
 
 /** Hyper-parameters the trainer itself needs (a subset of TrainConfig). */
-export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'nesterov' | 'schedule' | 'stepEpochs' | 'gamma' | 'warmupSteps' | 'seed' | 'augment' | 'maxStepsPerEpoch' | 'maxEvalImages' | 'compile'>;
+export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'momentum' | 'weightDecay' | 'nesterov' | 'schedule' | 'stepEpochs' | 'gamma' | 'warmupSteps' | 'seed' | 'augment' | 'maxStepsPerEpoch' | 'maxEvalImages' | 'compile' | 'precision'>;
 
 /**
  * The training loop, platform-neutral: Node's CLI and the browser's Web Worker both drive it.
@@ -49,6 +51,8 @@ export type TrainerConfig = Pick<TrainConfig, 'epochs' | 'batchSize' | 'lr' | 'm
  */
 export class Trainer {
   readonly optimizer: SGD;
+  /** precision 'mixed': the dynamic loss scaler the optimizer steps with (null in f32). */
+  readonly scaler: LossScaler | null;
   readonly trainLoader: BatchSource;
   readonly testLoader: BatchSource;
   /** Steps taken so far (across epochs), for the schedule. */
@@ -61,7 +65,13 @@ export class Trainer {
     readonly dataset: Dataset,
     readonly config: TrainerConfig,
   ) {
-    this.optimizer = new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov });
+    // config.precision decides; without it, a model built with createModel({ precision }) keeps its own.
+    const mixed = (config.precision ?? model.precision) === 'mixed';
+    if (mixed) requireF16('--precision mixed');
+    model.setPrecision(mixed ? 'mixed' : 'f32');
+    // f16 gradients underflow below 6e-8: the loss is scaled up before backward and the gradients back down after.
+    this.scaler = mixed ? new LossScaler() : null;
+    this.optimizer = new SGD(model.parameters(), { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay, nesterov: config.nesterov, scaler: this.scaler });
     // Flips make no sense for digits: MNIST is augmented with crops only.
     const augment = config.augment === false ? false : dataset.name === 'mnist' ? { crop: true, flip: false } : true;
     this.trainLoader = createLoader(dataset, 'train', { batchSize: config.batchSize, shuffle: true, augment, seed: config.seed, dropLast: true });
@@ -86,7 +96,7 @@ export class Trainer {
   private stepBody(x: Tensor, labels: Int32Array): [Tensor, Tensor] {
     const logits = this.model.forward(x);
     const loss = crossEntropy(logits, labels);
-    void loss.backward();
+    void loss.backward(this.scaler?.seed());
     this.optimizer.step();
     this.optimizer.zeroGrad();
     return [loss, logits];
