@@ -1,7 +1,8 @@
 // The register-block 3×3 fast path shared by conv2d_forward (main_fast, main_rows) and conv2d_forward_sg
 // (main_rows_sg): taps, outer products, the epilogue and the entry around a channel step. The including kernel
-// declares FParams as q, the bindings xp (input, padded unless PADIN), wp (packed weight), fbias, yv, the
-// override WG, and taps(i, pr) (conv2d_forward: taps_load; conv2d_forward_sg: with the neighbours' loads shared).
+// declares FParams as q, the bindings xp (input, padded unless PADIN: array<vec4<XT>>, XT = f32 or f16, widened
+// to f32 as it is loaded), wp (packed weight, f32), fbias, yv, the override WG, and taps(i, pr) (conv2d_forward:
+// taps_load; conv2d_forward_sg: with the neighbours' loads shared).
 
 override R: u32 = 2u; // output rows per invocation (1, 2 or 4)
 
@@ -74,13 +75,13 @@ fn taps_load(i: u32, pr: u32) -> Taps {
     let rowok = pr >= 1u && pr <= q.H;
     let lok = rowok && !edgeL;
     let rok = rowok && !edgeR;
-    l = select(vec4f(0.0), xp[select(0u, i, lok)], lok);
-    m = select(vec4f(0.0), xp[select(0u, i + 1u, rowok)], rowok);
-    r = select(vec4f(0.0), xp[select(0u, i + 2u, rok)], rok);
+    l = select(vec4f(0.0), vec4f(xp[select(0u, i, lok)]), lok);
+    m = select(vec4f(0.0), vec4f(xp[select(0u, i + 1u, rowok)]), rowok);
+    r = select(vec4f(0.0), vec4f(xp[select(0u, i + 2u, rok)]), rok);
   } else {
-    l = xp[i];
-    m = xp[i + 1u];
-    r = xp[i + 2u];
+    l = vec4f(xp[i]);
+    m = vec4f(xp[i + 1u]);
+    r = vec4f(xp[i + 2u]);
   }
   return Taps(vec4f(l.w, m.xyz), m, vec4f(m.yzw, r.x));
 }

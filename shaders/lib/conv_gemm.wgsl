@@ -3,8 +3,9 @@
 // Each invocation sums a TM × 4 block: TM channels m0 .. m0 + TM − 1 (4, 8 or 16) × the 4 positions of `inb`, in
 // the order taps (kh, kw) outer, K channels inner, and hands each channel's vec4 to the write hook.
 // The piece declares the kernel's overrides (WG, TM, KH, KW, SH, SW). The includer declares `weight`
-// (array<f32>), the read hook `ld(i: i32, ok: bool) -> f32` (the operand at index i, 0 where !ok; `//#expand
-// conv_gemm_ld(A)` writes it for an operand array A) and the write hook `store(m, a: vec4f, base: vec4u,
+// (array<XT>, XT = f32 or f16: every load widens to f32, an identity for f32), the read hook
+// `ld(i: i32, ok: bool) -> f32` (the operand at index i, 0 where !ok; `//#expand conv_gemm_ld(A)` writes it for an
+// operand array A of XT) and the write hook `store(m, a: vec4f, base: vec4u,
 // inb: vec4<bool>, plane: u32)` (channel m's 4 sums at base + m·plane, where inb); the entry that expands
 // conv_gemm declares `inb` and the variables its arguments name. Arguments:
 //   M0, M          the block's first channel; the channel count (weight rows past it are clamped, never stored)
@@ -25,7 +26,7 @@ override SW: u32 = 1u;
 // The read hook over operand array A: A[i], or 0 where the tap falls in the padding (or outside the operand).
 //#block conv_gemm_ld(A)
 fn ld(i: i32, ok: bool) -> f32 {
-  return select(0.0, {{A}}[u32(max(i, 0))], ok);
+  return select(0.0, f32({{A}}[u32(max(i, 0))]), ok);
 }
 //#end
 
@@ -59,25 +60,25 @@ fn ld(i: i32, ok: bool) -> f32 {
       for (var j = 0u; j < {{NK}}; j++) {
         let v = vec4f(ld(idx.x, ok.x), ld(idx.y, ok.y), ld(idx.z, ok.z), ld(idx.w, ok.w));
         idx += vec4i(i32({{PLANE}}));
-        a0 += vec4f(weight[w0 + k]) * v;
-        a1 += vec4f(weight[w1 + k]) * v;
-        a2 += vec4f(weight[w2 + k]) * v;
-        a3 += vec4f(weight[w3 + k]) * v;
+        a0 += vec4f(f32(weight[w0 + k])) * v;
+        a1 += vec4f(f32(weight[w1 + k])) * v;
+        a2 += vec4f(f32(weight[w2 + k])) * v;
+        a3 += vec4f(f32(weight[w3 + k])) * v;
         if (TM > 4u) {
-          a4 += vec4f(weight[w4 + k]) * v;
-          a5 += vec4f(weight[w5 + k]) * v;
-          a6 += vec4f(weight[w6 + k]) * v;
-          a7 += vec4f(weight[w7 + k]) * v;
+          a4 += vec4f(f32(weight[w4 + k])) * v;
+          a5 += vec4f(f32(weight[w5 + k])) * v;
+          a6 += vec4f(f32(weight[w6 + k])) * v;
+          a7 += vec4f(f32(weight[w7 + k])) * v;
         }
         if (TM > 8u) {
-          a8 += vec4f(weight[w8 + k]) * v;
-          a9 += vec4f(weight[w9 + k]) * v;
-          a10 += vec4f(weight[w10 + k]) * v;
-          a11 += vec4f(weight[w11 + k]) * v;
-          a12 += vec4f(weight[w12 + k]) * v;
-          a13 += vec4f(weight[w13 + k]) * v;
-          a14 += vec4f(weight[w14 + k]) * v;
-          a15 += vec4f(weight[w15 + k]) * v;
+          a8 += vec4f(f32(weight[w8 + k])) * v;
+          a9 += vec4f(f32(weight[w9 + k])) * v;
+          a10 += vec4f(f32(weight[w10 + k])) * v;
+          a11 += vec4f(f32(weight[w11 + k])) * v;
+          a12 += vec4f(f32(weight[w12 + k])) * v;
+          a13 += vec4f(f32(weight[w13 + k])) * v;
+          a14 += vec4f(f32(weight[w14 + k])) * v;
+          a15 += vec4f(f32(weight[w15 + k])) * v;
         }
         k += {{KSTEP}};
       }

@@ -1,7 +1,7 @@
 // The 3×3 weight gradient's fast path, shared by conv2d_backward_weight (main_fast_split) and
 // conv2d_backward_weight_sg (main_fast_split_sg). The including kernel declares Params as p, the bindings x
-// (f32), xv and dyv (vec4 views of x and dy) and partial, the overrides KH, KW and CB, the const SLIDE, and
-// load_dy().
+// (array<XT>), xv and dyv (vec4<XT> views of x and dy; XT = f32 or f16, widened to f32 as loaded) and partial
+// (f32), the overrides KH, KW and CB, the const SLIDE, and load_dy() (which returns f32).
 
 // ---- Fast path: 3×3, stride 1, pad 1, W % 4 == 0, H even. Tuned like conv2d_forward's main_fast: the 9 taps are
 // written out, rows are vec4s whose swizzles (plus one scalar on each side) form the kw taps, and there is no
@@ -21,10 +21,10 @@ struct Taps { t0: vec4f, t1: vec4f, t2: vec4f };
 // The kw = 0, 1, 2 taps of columns 4·ow4 … 4·ow4 + 3 in the row starting at vec4 index rv (zero where ok is
 // false: a padding row). lok / rok: the column left of / right of the 4 exists (else padding).
 fn xtaps(rv: u32, ok: bool, ow4: u32, lok: bool, rok: bool) -> Taps {
-  let m = xv[rv + ow4];
+  let m = vec4f(xv[rv + ow4]);
   let f = (rv + ow4) * 4u;
-  let l = select(0.0, x[max(f, 1u) - 1u], lok);
-  let r = select(0.0, x[f + select(3u, 4u, rok)], rok);
+  let l = select(0.0, f32(x[max(f, 1u) - 1u]), lok);
+  let r = select(0.0, f32(x[f + select(3u, 4u, rok)]), rok);
   let z = vec4f(0.0);
   return Taps(select(z, vec4f(l, m.xyz), ok), select(z, m, ok), select(z, vec4f(m.yzw, r), ok));
 }
@@ -65,8 +65,8 @@ fn col(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4: u32, lok: bool, rok: bool, 
 fn xcols(xc: u32, r: vec4u, ok0: bool, ok3: bool, ow4n: u32, W4: u32) -> mat4x4f {
   let ok = ow4n < W4;
   let z = vec4f(0.0);
-  return mat4x4f(select(z, xv[select(0u, xc + r.x + ow4n, ok)], ok && ok0), select(z, xv[select(0u, xc + r.y + ow4n, ok)], ok),
-                 select(z, xv[select(0u, xc + r.z + ow4n, ok)], ok), select(z, xv[select(0u, xc + r.w + ow4n, ok && ok3)], ok && ok3));
+  return mat4x4f(select(z, vec4f(xv[select(0u, xc + r.x + ow4n, ok)]), ok && ok0), select(z, vec4f(xv[select(0u, xc + r.y + ow4n, ok)]), ok),
+                 select(z, vec4f(xv[select(0u, xc + r.z + ow4n, ok)]), ok), select(z, vec4f(xv[select(0u, xc + r.w + ow4n, ok && ok3)]), ok && ok3));
 }
 
 fn wtaps(l: vec4f, m: vec4f, r: vec4f) -> Taps {

@@ -20,6 +20,13 @@ export type KernelName = (typeof KERNELS)[number] | OptionalKernelName;
 export const OPTIONAL_KERNELS = {
   conv2d_forward_sg: ['subgroups'],
   conv2d_backward_weight_sg: ['subgroups'],
+  // The conv kernels' f16 twins (mixed precision: f16 operands, f32 sums and outputs; src/ops/conv/variants.ts).
+  conv2d_forward_h: ['shader-f16'],
+  conv2d_backward_input_h: ['shader-f16'],
+  conv2d_backward_weight_h: ['shader-f16'],
+  conv2d_tiled_h: ['shader-f16'],
+  conv2d_forward_sg_h: ['shader-f16', 'subgroups'],
+  conv2d_backward_weight_sg_h: ['shader-f16', 'subgroups'],
   cast: ['shader-f16'],
   linear_h: ['shader-f16'],
 } as const satisfies Record<string, readonly GPUFeatureName[]>;

@@ -2,9 +2,23 @@
 // runs, and with which block sizes, is decided by the variant table (variants.ts), never here.
 import type { Tensor } from '../../tensor/tensor.js';
 import { empty, shapeStr } from '../../tensor/tensor.js';
+import type { DType } from '../../tensor/dtype.js';
 import { runtime } from '../../device/index.js';
+import type { KernelName } from '../../gpu/registry.js';
 import { dispatch, fail, groups256 } from '../util.js';
 import { type ConvGeom, WG, channelTile, checkGrid, convFlops, geomParams, grid, shapeConsts } from './geometry.js';
+
+/** The conv shader modules that read operands (x, w, dy); each has an f16 twin NAME_h (shaders/src/NAME_h.wgsl). */
+export type ConvModule = 'conv2d_forward' | 'conv2d_forward_sg' | 'conv2d_backward_input' | 'conv2d_backward_weight' | 'conv2d_backward_weight_sg' | 'conv2d_tiled';
+
+/**
+ * The module that reads operands of `dtype`: `base` for f32, its twin `base_h` for f16 (same entries and sums,
+ * operands widened to f32 as they are loaded; an optional kernel, loaded where the device has shader-f16). Entries
+ * that touch only f32 buffers (reduce_split, reduce_partials) always run from the f32 module.
+ */
+export function moduleFor(base: ConvModule, dtype: DType): KernelName {
+  return dtype === 'f16' ? (`${base}_h` as const) : base;
+}
 
 /** Invocations TX × TY, each TP positions × TM out channels (4 or 8), BK K rows per step; TX·TY a multiple of TX·TP. */
 export interface TiledShape {
@@ -22,7 +36,7 @@ export function forwardGeneral(op: string, x: Tensor, w: Tensor, bias: Tensor | 
   dispatch(
     {
       op,
-      kernel: 'conv2d_forward',
+      kernel: moduleFor('conv2d_forward', x.dtype),
       constants: { ...shapeConsts(g), TM },
       // Without a bias the weight is bound in its place (read-only, never read): every binding needs a buffer.
       buffers: { x, weight: w, bias: bias ?? w, y },
@@ -44,7 +58,7 @@ export function inputGeneral(op: string, dy: Tensor, w: Tensor, dx: Tensor, g: C
   dispatch(
     {
       op,
-      kernel: 'conv2d_backward_input',
+      kernel: moduleFor('conv2d_backward_input', dy.dtype),
       constants: { ...shapeConsts(g), TM },
       buffers: { dy, weight: w, dx },
       params: geomParams(g),
@@ -88,18 +102,21 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
   const base = { N: g.N, CI, CO, H: g.H, W4, Wp4, OP4, wC: g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0, S: 1, cs: CI, nob: 1, psize: 0, KH3: 3 };
   const padIn = block.kind === 'rows' && block.padIn === true;
   const npad = g.N * CI * (g.H + 2) * Wp4;
-  const xpad = padIn ? null : empty([npad * 4]);
-  if (xpad) dispatch({ op, kernel: 'conv2d_forward', entry: 'pad_input', constants: { WG }, buffers: { xin: src, xpad }, params: { ...base, total: npad }, workgroups: grid(npad) });
+  // f16 operands: the zero-bordered copy is f16 too (half the traffic), the packed weight f32 (widened once).
+  const kernel = moduleFor('conv2d_forward', src.dtype);
+  const xpad = padIn ? null : empty([npad * 4], { dtype: src.dtype });
+  if (xpad) dispatch({ op, kernel, entry: 'pad_input', constants: { WG }, buffers: { xin: src, xpad }, params: { ...base, total: npad }, workgroups: grid(npad) });
   const npack = CI * 9 * OP4;
   const wpk = empty([npack * 4]);
-  dispatch({ op, kernel: 'conv2d_forward', entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
+  dispatch({ op, kernel, entry: 'pack_weight', constants: { WG }, buffers: { wsrc: w, wpack: wpk }, params: { ...base, total: npack }, workgroups: grid(npack) });
   if (block.kind === 'wide') {
     if (!xpad) fail(op, 'the wide block reads the zero-bordered copy of its input');
+    if (src.dtype !== 'f32') fail(op, 'the wide block has no f16 twin (its adapters have no shader-f16)');
     const nwide = g.N * (g.H / 4) * (W4 / 2);
     const [wx, wy] = grid(nwide);
     if (Math.ceil(CO / 16) > 65535) fail(op, `${CO} output channels exceed one dispatch`);
     dispatch(
-      { op, kernel: 'conv2d_forward', entry: 'main_wide', constants: { WG, ACC: accumulate ? 1 : 0 }, buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
+      { op, kernel, entry: 'main_wide', constants: { WG, ACC: accumulate ? 1 : 0 }, buffers: { xp: xpad, wp: wpk, fbias: bias ?? wpk, yv: out }, params: { ...base, total: nwide }, workgroups: [wx, wy, Math.ceil(CO / 16)] },
       convFlops(g),
     );
   } else {
@@ -117,7 +134,7 @@ export function fastConv(op: string, src: Tensor, w: Tensor, flip: boolean, CI: 
     dispatch(
       {
         op,
-        kernel: block.subgroup ? 'conv2d_forward_sg' : 'conv2d_forward',
+        kernel: block.subgroup ? moduleFor('conv2d_forward_sg', src.dtype) : kernel,
         entry: block.subgroup ? 'main_rows_sg' : block.loop ? 'main_rows' : 'main_fast',
         // With a split the partial sums are written, and reduce_split accumulates.
         constants: { WG, R, ACC: accumulate && S === 1 && !viaPass ? 1 : 0, ...(padIn ? { PADIN: 1 } : {}), ...(block.shuffle ? { XSHUF: 1 } : {}) },
@@ -161,12 +178,14 @@ export function tiledConv(op: string, src: Tensor, w: Tensor, flip: boolean, bia
     wO: flip ? g.C : g.O, wC: flip ? g.O : g.C, flip: flip ? 1 : 0, has_bias: bias ? 1 : 0, accumulate: accumulate ? 1 : 0,
   };
   const constants = { KH: g.KH, KW: g.KW, SH: g.sh, SW: g.sw, ...t };
+  const kernel = moduleFor('conv2d_tiled', src.dtype);
+  // B is f32 whatever the operands' dtype (pack_b widens it once).
   const bp = empty([Kp * Mp]);
-  dispatch({ op, kernel: 'conv2d_tiled', entry: 'pack_b', constants, buffers: { wsrc: w, bpack: bp }, params: { ...base, total: Kp * Mp }, workgroups: groups256(Kp * Mp) });
+  dispatch({ op, kernel, entry: 'pack_b', constants, buffers: { wsrc: w, bpack: bp }, params: { ...base, total: Kp * Mp }, workgroups: groups256(Kp * Mp) });
   dispatch(
     {
       op,
-      kernel: 'conv2d_tiled',
+      kernel,
       entry: 'main',
       constants,
       // Without a bias the packed weight is bound in its place (never read).
@@ -203,21 +222,26 @@ export function weightGeneral(op: string, dy: Tensor, x: Tensor, dw: Tensor, db:
   const nchunk = Math.ceil(g.N / S);
   S = Math.ceil(g.N / nchunk);
   const params = { ...geomParams(g), nchunk, S, has_db: db ? 1 : 0 };
-  const dyT = empty([g.N * OHW * g.O]);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'transpose_dy', constants: { ...shapeConsts(g), WG }, buffers: { dy, dyT }, params, workgroups: [Math.ceil(OHW / WG), g.O, g.N] });
+  const kernel = moduleFor('conv2d_backward_weight', dy.dtype);
+  // The transposed dy keeps dy's dtype (f16: half the traffic; the values are the same).
+  const dyT = empty([g.N * OHW * g.O], { dtype: dy.dtype });
+  dispatch({ op, kernel, entry: 'transpose_dy', constants: { ...shapeConsts(g), WG }, buffers: { dy, dyT }, params, workgroups: [Math.ceil(OHW / WG), g.O, g.N] });
   const constants = { ...shapeConsts(g), WG: wg };
   const flops = convFlops(g);
   if (S === 1 && !alwaysSplit) {
-    withDb(db, (d) => dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw, db: d }, params, workgroups: [tx, ty, 1] }, flops));
+    withDb(db, (d) => dispatch({ op, kernel, entry: 'main_direct', constants, buffers: { dyT_in: dyT, x, dw, db: d }, params, workgroups: [tx, ty, 1] }, flops));
   } else {
     reducePartials(op, dw, db, g, S, params, constants, (partial) =>
-      dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'main_split', constants, buffers: { dyT_in: dyT, x, partial }, params, workgroups: [tx, ty, S] }, flops),
+      dispatch({ op, kernel, entry: 'main_split', constants, buffers: { dyT_in: dyT, x, partial }, params, workgroups: [tx, ty, S] }, flops),
     );
   }
   dyT.dispose();
 }
 
-/** Runs `fill` on a fresh partial buffer of S slices (weight sums, then db's when given) and adds Σ_s into dw, db. */
+/**
+ * Runs `fill` on a fresh partial buffer of S slices (weight sums, then db's when given) and adds Σ_s into dw, db
+ * (all f32, so the f32 module's reduce_partials serves f16 operands too).
+ */
 function reducePartials(op: string, dw: Tensor, db: Tensor | null, g: ConvGeom, S: number, params: Record<string, number>, constants: Record<string, number>, fill: (partial: Tensor) => void): void {
   const size = g.O * g.C * g.KH * g.KW + (db ? g.O : 0);
   const partial = empty([S * size]);
@@ -250,7 +274,7 @@ export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Te
   S = Math.ceil(g.N / nchunk);
   const params = { ...geomParams(g), nchunk, S, has_db: db ? 1 : 0 };
   const constants = { ...shapeConsts(g), WG: lanes, CB };
-  const kernel = subgroup ? 'conv2d_backward_weight_sg' : 'conv2d_backward_weight';
+  const kernel = moduleFor(subgroup ? 'conv2d_backward_weight_sg' : 'conv2d_backward_weight', dy.dtype);
   const entry = subgroup ? 'main_fast_split_sg' : 'main_fast_split';
   reducePartials(op, dw, db, g, S, params, constants, (partial) =>
     dispatch({ op, kernel, entry, constants, buffers: { dyv: dy, xv: x, x, partial }, params, workgroups: [S, gy, 1] }, convFlops(g)),
@@ -260,5 +284,5 @@ export function weightFast(op: string, dy: Tensor, x: Tensor, dw: Tensor, db: Te
 /** db[o] += Σ_{n,h,w} dy[n,o,h,w]: one workgroup of `lanes` invocations per channel. */
 export function biasGrad(op: string, dy: Tensor, db: Tensor, g: ConvGeom, lanes: number): void {
   if (g.O > 65535) fail(op, `${g.O} channels exceed one dispatch`);
-  dispatch({ op, kernel: 'conv2d_backward_weight', entry: 'bias_grad', constants: { ...shapeConsts(g), WG: lanes }, buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0, has_db: 0 }, workgroups: [g.O, 1, 1] });
+  dispatch({ op, kernel: moduleFor('conv2d_backward_weight', dy.dtype), entry: 'bias_grad', constants: { ...shapeConsts(g), WG: lanes }, buffers: { dy, db }, params: { ...geomParams(g), nchunk: 0, S: 0, has_db: 0 }, workgroups: [g.O, 1, 1] });
 }

@@ -2,12 +2,15 @@
 // gradient), with where it applies, how it ranks on each kind of adapter, and the measurement behind that rank.
 // choose() picks the applicable row of lowest rank; withVariant() forces rows for the duration of a function
 // (tests and bench/variants.mjs iterate this table). Measurements live in docs/bench/, cited by `evidence`.
+// Operands of either dtype go through the same rows: a row marked `f16` runs its kernels' f16 twins (NAME_h, chosen
+// from the tensors' dtype inside kernels.ts) on f16 operands; choose() only picks it where those are loaded.
 import { type AdapterKind, adapterKind } from '../util.js';
 import type { Tensor } from '../../tensor/tensor.js';
+import type { DType } from '../../tensor/dtype.js';
 import { type ConvGeom, isFast3x3, transposedGeom } from './geometry.js';
-import { type FastBlock, type TiledShape, fastConv, forwardGeneral, inputGeneral, tiledConv, tiledFits, weightFast, weightGeneral } from './kernels.js';
+import { type ConvModule, type FastBlock, type TiledShape, fastConv, forwardGeneral, inputGeneral, moduleFor, tiledConv, tiledFits, weightFast, weightGeneral } from './kernels.js';
 import { context } from '../../device/index.js';
-import type { OptionalKernelName } from '../../gpu/registry.js';
+import type { KernelName } from '../../gpu/registry.js';
 
 export type { AdapterKind } from '../util.js';
 export type ConvPass = 'forward' | 'inputGrad' | 'weightGrad';
@@ -22,8 +25,16 @@ export interface ConvVariant<P extends ConvPass = ConvPass> {
   pass: P;
   /** The shader file and entry point (and the constants that tell rows apart). */
   kernel: string;
-  /** Whether the row computes this conv (g is always the forward conv's geometry) on this adapter. */
-  applies(g: ConvGeom, adapter: AdapterKind): boolean;
+  /**
+   * Whether the row has f16 twins of its kernels (f16 x and w, or dy and w / dy and x; f32 sums and outputs).
+   * Rows for adapters without shader-f16 (SwiftShader's) have none.
+   */
+  f16: boolean;
+  /**
+   * Whether the row computes this conv (g is always the forward conv's geometry) on this adapter, for operands of
+   * `dtype` (f32 when not given): never for f16 unless `f16` is set and the twins are loaded.
+   */
+  applies(g: ConvGeom, adapter: AdapterKind, dtype?: DType): boolean;
   /** Lower wins among the rows that apply; an adapter missing here gets the row only when it is forced. */
   rank: Partial<Record<AdapterKind, number>>;
   /** Where the measurement behind the rank (or the reason for `applies`) is written down. */
@@ -46,8 +57,18 @@ function autoRows(H: number): number {
 
 const noSplit = (): number => 1;
 
+/**
+ * The operands' kernels are loaded: f32 modules always are (the subgroup ones are checked by subgroupsOf), an f16
+ * twin only where the device has shader-f16; `f16`: the row has twins at all.
+ */
+function loaded(dtype: DType, f16: boolean, ...modules: ConvModule[]): boolean {
+  if (dtype === 'f32') return true;
+  const rt = context().runtime;
+  return f16 && modules.every((m) => rt.hasKernel(moduleFor(m, dtype)));
+}
+
 /** The device loaded `kernel` (it needs the subgroups feature) and its subgroups have `min` to `max` lanes. */
-function subgroupsOf(kernel: OptionalKernelName, min: number, max = Infinity): boolean {
+function subgroupsOf(kernel: KernelName, min: number, max = Infinity): boolean {
   const ctx = context();
   const info = ctx.adapter.info as GPUAdapterInfo & { subgroupMinSize?: number; subgroupMaxSize?: number };
   const lo = info.subgroupMinSize ?? 0;
@@ -60,7 +81,9 @@ interface FastRow {
   name: string;
   kernel: string;
   block: (g: ConvGeom) => FastBlock;
-  fits: (g: ConvGeom, CO: number, adapter: AdapterKind) => boolean;
+  fits: (g: ConvGeom, CO: number, adapter: AdapterKind, dtype: DType) => boolean;
+  /** Has f16 twins (the rows of adapters with shader-f16: lavapipe's and the GPU's, and the split's test row). */
+  f16: boolean;
   rank: Partial<Record<AdapterKind, number>>;
   evidence: string;
 }
@@ -72,6 +95,7 @@ const FAST_ROWS: FastRow[] = [
     block: () => ({ kind: 'wide' }),
     // Not on lavapipe: LLVM spends minutes on its 32 unrolled 4×4 blocks (226 s cold, issue 13).
     fits: (g, CO, a) => a !== 'lavapipe' && g.H % 4 === 0 && g.W % 8 === 0 && CO > 8,
+    f16: false,
     rank: { swiftshader: 1, software: 1 },
     evidence: `${DOC}#swiftshader`,
   },
@@ -80,6 +104,7 @@ const FAST_ROWS: FastRow[] = [
     kernel: `conv2d_forward:main_fast R=${R}`,
     block: () => ({ kind: 'rows', R, split: noSplit }),
     fits: (g) => g.H % R === 0,
+    f16: false,
     // Not ranked on lavapipe: 4.9 s (R = 2) to 8.7 s (R = 4) of LLVM CPU time cold, over the 2 s limit.
     rank: { swiftshader: 6 - R / 2, software: 6 - R / 2 },
     evidence: `${DOC}#lavapipe`,
@@ -89,7 +114,8 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN XSHUF',
     block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true, shuffle: true }),
     // Subgroups of exactly 8 lanes holding whole rows of vec4 columns: W / 4 divides 8 (W ≤ 32).
-    fits: (g) => g.H % 2 === 0 && 8 % (g.W / 4) === 0 && subgroupsOf('conv2d_forward_sg', 8, 8),
+    fits: (g, _CO, _a, dt) => g.H % 2 === 0 && 8 % (g.W / 4) === 0 && subgroupsOf(moduleFor('conv2d_forward_sg', dt), 8, 8),
+    f16: true,
     // 1.05–1.5× rows-r2-sg (32×32×32 forward 25.7 vs 30.0 ms); 0.7 s cold.
     rank: { lavapipe: -1 },
     evidence: `${DOC}#subgroups`,
@@ -99,7 +125,8 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward_sg:main_rows_sg R=2 PADIN',
     block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true, subgroup: true }),
     // Subgroups of at least 6 lanes (lavapipe: 8); the kernel is loaded only where the device has the feature.
-    fits: (g) => g.H % 2 === 0 && subgroupsOf('conv2d_forward_sg', 6),
+    fits: (g, _CO, _a, dt) => g.H % 2 === 0 && subgroupsOf(moduleFor('conv2d_forward_sg', dt), 6),
+    f16: true,
     rank: { lavapipe: 0 },
     evidence: `${DOC}#subgroups`,
   },
@@ -108,6 +135,7 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward:main_rows R=2 PADIN',
     block: () => ({ kind: 'rows', R: 2, loop: true, split: noSplit, accPass: true, padIn: true }),
     fits: (g) => g.H % 2 === 0,
+    f16: true,
     // lavapipe without subgroups: rows-r2 without pad_input's copy of x (the border is selects on the loads),
     // 1.1–1.7× rows-r2 (32×32×16 forward 12.7 vs 14.8 ms).
     rank: { lavapipe: 1 },
@@ -118,6 +146,8 @@ const FAST_ROWS: FastRow[] = [
     kernel: `conv2d_forward:main_rows R=${R}`,
     block: () => ({ kind: 'rows', R, loop: true, split: noSplit, accPass: true }),
     fits: (g) => g.H % R === 0,
+    // R = 4 is ranked nowhere: no twin (5.2 s of LLVM time cold).
+    f16: R === 2,
     // lavapipe: R = 2 compiles in 1.8 s of CPU (3.3 s with the accumulating stores, hence accPass); R = 4 in 5.2 s.
     rank: R === 2 ? { lavapipe: 2 } : {},
     evidence: `${DOC}#lavapipe`,
@@ -127,6 +157,7 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward:main_fast + reduce_split',
     block: (g) => ({ kind: 'rows', R: autoRows(g.H), split: gpuSplit }),
     fits: () => true,
+    f16: true,
     rank: { gpu: 1 },
     evidence: `${H200}`,
   },
@@ -136,6 +167,7 @@ const FAST_ROWS: FastRow[] = [
     kernel: 'conv2d_forward:main_fast R=2 + reduce_split',
     block: () => ({ kind: 'rows', R: 2, split: () => 3 }),
     fits: (g) => g.H % 2 === 0,
+    f16: true,
     rank: {},
     evidence: 'test coverage only',
   },
@@ -154,7 +186,8 @@ const forwardRows: ConvVariant<'forward'>[] = [
     name: 'general',
     pass: 'forward',
     kernel: 'conv2d_forward:main',
-    applies: () => true,
+    f16: true,
+    applies: (_g, _a, dt = 'f32') => loaded(dt, true, 'conv2d_forward'),
     rank: { gpu: 100, lavapipe: 100, swiftshader: 100, software: 100 },
     evidence: 'the fallback: any kernel size, stride and padding',
     run: (op, a) => forwardGeneral(op, a.x, a.w, a.bias, a.y, a.g),
@@ -164,7 +197,8 @@ const forwardRows: ConvVariant<'forward'>[] = [
     name: `general-tm${TM}`,
     pass: 'forward',
     kernel: `conv2d_forward:main TM=${TM}`,
-    applies: () => true,
+    f16: true,
+    applies: (_g, _a, dt = 'f32') => loaded(dt, true, 'conv2d_forward'),
     rank: TM === 8 ? { lavapipe: 98 } : {},
     evidence: `${DOC}#compile-time`,
     run: (op, a) => forwardGeneral(op, a.x, a.w, a.bias, a.y, a.g, TM),
@@ -173,7 +207,8 @@ const forwardRows: ConvVariant<'forward'>[] = [
     name: r.name,
     pass: 'forward',
     kernel: r.kernel,
-    applies: (g, ad) => isFast3x3(g) && r.fits(g, g.O, ad),
+    f16: r.f16,
+    applies: (g, ad, dt = 'f32') => loaded(dt, r.f16, 'conv2d_forward') && isFast3x3(g) && r.fits(g, g.O, ad, dt),
     rank: r.rank,
     evidence: r.evidence,
     run: (op, a) => fastConv(op, a.x, a.w, false, a.g.C, a.g.O, a.bias, a.y, false, a.g, r.block(a.g)),
@@ -182,9 +217,10 @@ const forwardRows: ConvVariant<'forward'>[] = [
     name: r.name,
     pass: 'forward',
     kernel: 'conv2d_tiled:main',
+    f16: true,
     // Never ranked on a CPU: workgroup memory is ordinary memory there and the barriers cost (lavapipe: 3.3 vs
     // 14 GFLOP/s for main_fast R=4 at 16×16×256; SwiftShader 5–10×).
-    applies: (g) => tiledFits(g, r.shape(g.C * g.KH * g.KW)),
+    applies: (g, _a, dt = 'f32') => loaded(dt, true, 'conv2d_tiled') && tiledFits(g, r.shape(g.C * g.KH * g.KW)),
     rank: r.rank,
     evidence: `${H200}; ${DOC}#lavapipe`,
     run: (op, a) => tiledConv(op, a.x, a.w, false, a.bias, a.y, false, a.g, r.shape(a.g.C * a.g.KH * a.g.KW)),
@@ -196,7 +232,8 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     name: 'general',
     pass: 'inputGrad',
     kernel: 'conv2d_backward_input:main',
-    applies: () => true,
+    f16: true,
+    applies: (_g, _a, dt = 'f32') => loaded(dt, true, 'conv2d_backward_input'),
     rank: { gpu: 100, lavapipe: 100, swiftshader: 100, software: 100 },
     evidence: 'the fallback: any kernel size, stride and padding',
     run: (op, a) => inputGeneral(op, a.dy, a.w, a.dx, a.g, undefined, a.accumulate),
@@ -206,7 +243,8 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     name: 'general-tm4',
     pass: 'inputGrad',
     kernel: 'conv2d_backward_input:main TM=4',
-    applies: () => true,
+    f16: true,
+    applies: (_g, _a, dt = 'f32') => loaded(dt, true, 'conv2d_backward_input'),
     rank: { lavapipe: 99 },
     evidence: `${DOC}#compile-time`,
     run: (op, a) => inputGeneral(op, a.dy, a.w, a.dx, a.g, 4, a.accumulate),
@@ -216,7 +254,8 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     name: r.name,
     pass: 'inputGrad',
     kernel: r.kernel,
-    applies: (g, ad) => isFast3x3(g) && r.fits(g, g.C, ad),
+    f16: r.f16,
+    applies: (g, ad, dt = 'f32') => loaded(dt, r.f16, 'conv2d_forward') && isFast3x3(g) && r.fits(g, g.C, ad, dt),
     rank: r.rank,
     evidence: r.evidence,
     run: (op, a) => fastConv(op, a.dy, a.w, true, a.g.O, a.g.C, null, a.dx, a.accumulate, a.g, r.block(a.g)),
@@ -226,7 +265,8 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
     name: r.name,
     pass: 'inputGrad',
     kernel: 'conv2d_tiled:main flip',
-    applies: (g) => g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledFits(transposedGeom(g), r.shape(g.O * g.KH * g.KW)),
+    f16: true,
+    applies: (g, _a, dt = 'f32') => loaded(dt, true, 'conv2d_tiled') && g.sh === 1 && g.sw === 1 && g.ph < g.KH && g.pw < g.KW && tiledFits(transposedGeom(g), r.shape(g.O * g.KH * g.KW)),
     rank: r.rank,
     evidence: `${H200}; ${DOC}#lavapipe`,
     run: (op, a) => tiledConv(op, a.dy, a.w, true, null, a.dx, a.accumulate, transposedGeom(a.g), r.shape(a.g.O * a.g.KH * a.g.KW)),
@@ -234,12 +274,15 @@ const inputRows: ConvVariant<'inputGrad'>[] = [
 ];
 
 const fastWeight = (g: ConvGeom): boolean => isFast3x3(g) && g.H % 2 === 0;
+/** The weight-gradient rows' applies: the module's twin where f16 (reduce_partials is f32 either way). */
+const weightLoaded = (dt: DType, f16: boolean): boolean => loaded(dt, f16, 'conv2d_backward_weight');
 const weightRows: ConvVariant<'weightGrad'>[] = [
   {
     name: 'general',
     pass: 'weightGrad',
     kernel: 'conv2d_backward_weight:transpose_dy + main_direct|main_split',
-    applies: () => true,
+    f16: true,
+    applies: (_g, _a, dt = 'f32') => weightLoaded(dt, true),
     rank: { gpu: 100, lavapipe: 100, swiftshader: 100, software: 100 },
     evidence: 'the fallback: any kernel size, stride and padding',
     run: (op, a) => weightGeneral(op, a.dy, a.x, a.dw, a.db, a.g),
@@ -249,7 +292,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     name: 'general-split',
     pass: 'weightGrad',
     kernel: 'conv2d_backward_weight:transpose_dy + main_split + reduce_partials',
-    applies: () => true,
+    f16: true,
+    applies: (_g, _a, dt = 'f32') => weightLoaded(dt, true),
     rank: { lavapipe: 99 },
     evidence: `${DOC}#compile-time`,
     run: (op, a) => weightGeneral(op, a.dy, a.x, a.dw, a.db, a.g, 128, true),
@@ -259,7 +303,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     name: 'fast-32wg',
     pass: 'weightGrad',
     kernel: 'conv2d_backward_weight:main_fast_split + reduce_partials',
-    applies: fastWeight,
+    f16: false,
+    applies: (g, _a, dt = 'f32') => weightLoaded(dt, false) && fastWeight(g),
     // Not ranked on lavapipe: 12.9 s of LLVM CPU time cold (the general kernels: 1.0 s).
     rank: { swiftshader: 1, software: 1 },
     evidence: `${DOC}#weight-gradient`,
@@ -271,7 +316,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     name: 'fast-gpu',
     pass: 'weightGrad',
     kernel: 'conv2d_backward_weight:main_fast_split + reduce_partials',
-    applies: fastWeight,
+    f16: true,
+    applies: (g, _a, dt = 'f32') => weightLoaded(dt, true) && fastWeight(g),
     rank: { gpu: 1 },
     evidence: 'docs/bench/h100-variants.md',
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, (lanes) => Math.ceil(65536 / lanes)),
@@ -282,7 +328,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     kernel: 'conv2d_backward_weight_sg:main_fast_split_sg CB=1 + reduce_partials',
     // Lanes along in channels, 8 to a subgroup sharing one out block: C a multiple of 8, subgroups of exactly 8.
     // 2.6–3× fast-32wg-cb1 at 32×32×16 to 32×32×32; compiles in about 1 s cold.
-    applies: (g) => fastWeight(g) && g.C % 8 === 0 && subgroupsOf('conv2d_backward_weight_sg', 8, 8),
+    f16: true,
+    applies: (g, _a, dt = 'f32') => fastWeight(g) && g.C % 8 === 0 && subgroupsOf(moduleFor('conv2d_backward_weight_sg', dt), 8, 8),
     rank: { lavapipe: 0 },
     evidence: `${DOC}#weight-gradient`,
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 32, 1, true),
@@ -294,7 +341,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     name: `fast-32wg-cb${CB}`,
     pass: 'weightGrad',
     kernel: `conv2d_backward_weight:main_fast_split CB=${CB} + reduce_partials`,
-    applies: fastWeight,
+    f16: true,
+    applies: (g, _a, dt = 'f32') => weightLoaded(dt, true) && fastWeight(g),
     rank: CB === 1 ? { lavapipe: 1 } : {},
     evidence: `${DOC}#weight-gradient`,
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 32, CB),
@@ -303,7 +351,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     name: 'fast-1split',
     pass: 'weightGrad',
     kernel: 'conv2d_backward_weight:main_fast_split + reduce_partials',
-    applies: fastWeight,
+    f16: true,
+    applies: (g, _a, dt = 'f32') => weightLoaded(dt, true) && fastWeight(g),
     rank: {},
     evidence: 'test coverage only (one split: no partial sums to add)',
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 1),
@@ -312,7 +361,8 @@ const weightRows: ConvVariant<'weightGrad'>[] = [
     name: 'fast-per-image',
     pass: 'weightGrad',
     kernel: 'conv2d_backward_weight:main_fast_split + reduce_partials',
-    applies: fastWeight,
+    f16: true,
+    applies: (g, _a, dt = 'f32') => weightLoaded(dt, true) && fastWeight(g),
     rank: {},
     evidence: 'docs/bench/h100-variants.md',
     run: (op, a) => weightFast(op, a.dy, a.x, a.dw, a.db, a.g, () => 1 << 20),
@@ -348,20 +398,23 @@ export function withVariant<T>(names: string | string[], fn: () => T): T {
   return result;
 }
 
-/** The row that computes `pass` for g on the current adapter: a forced row that applies, else the best ranked. */
-export function choose<P extends ConvPass>(pass: P, g: ConvGeom, adapter: AdapterKind = adapterKind()): ConvVariant<P> {
+/**
+ * The row that computes `pass` for g on the current adapter with operands of `dtype`: a forced row that applies,
+ * else the best ranked. f16 operands only ever get a row with f16 twins (applies checks them).
+ */
+export function choose<P extends ConvPass>(pass: P, g: ConvGeom, adapter: AdapterKind = adapterKind(), dtype: DType = 'f32'): ConvVariant<P> {
   const rows = CONV_VARIANTS[pass] as readonly ConvVariant<P>[];
   for (let i = forced.length - 1; i >= 0; i--) {
     for (const name of forced[i]) {
       const row = rows.find((r) => r.name === name);
-      if (row?.applies(g, adapter)) return row;
+      if (row?.applies(g, adapter, dtype)) return row;
     }
   }
   let best: ConvVariant<P> | null = null;
   for (const r of rows) {
     const rank = r.rank[adapter];
-    if (rank !== undefined && r.applies(g, adapter) && (!best || rank < (best.rank[adapter] as number))) best = r;
+    if (rank !== undefined && r.applies(g, adapter, dtype) && (!best || rank < (best.rank[adapter] as number))) best = r;
   }
-  if (!best) throw new Error(`onelayer: no conv ${pass} variant ranks for adapter '${adapter}'`);
+  if (!best) throw new Error(`onelayer: no conv ${pass} variant ranks for adapter '${adapter}'${dtype === 'f32' ? '' : ` with ${dtype} operands (their kernels need shader-f16)`}`);
   return best;
 }
