@@ -165,3 +165,12 @@ export function vggStepFlops(model, batch = BATCH, size = 32, inChannels = 3) {
 export const fmtMs = (ms) => (ms === null || ms === undefined ? '–' : ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 export const fmtNum = (x, d = 2) => (x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d));
 export const mib = (b) => (b === null || b === undefined ? '–' : b < 2 ** 20 ? `${(b / 1024).toFixed(1)} KiB` : `${(b / 2 ** 20).toFixed(1)} MiB`);
+
+/** A python3 that imports torch: $PYTHON, else python3 on the PATH, else the system's (Debian: python3-torch); null if none. */
+export async function torchPython() {
+  const { spawnSync } = await import('node:child_process');
+  for (const py of [process.env.PYTHON, 'python3', '/usr/bin/python3'].filter(Boolean)) {
+    if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
+  }
+  return null;
+}

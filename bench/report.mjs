@@ -38,7 +38,7 @@ export function makeRow(label, work, ol, tf, ceiling, extra = {}) {
   return row;
 }
 
-function table(head, body, alignLeft = 1) {
+export function table(head, body, alignLeft = 1) {
   const esc = (s) => String(s).replace(/\|/g, '\\|');
   const lines = [`| ${head.map(esc).join(' | ')} |`, `|${head.map((_, i) => (i < alignLeft ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const b of body) lines.push(`| ${b.map(esc).join(' | ')} |`);

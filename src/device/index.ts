@@ -47,7 +47,21 @@ function summarize(adapter: GPUAdapter): AdapterSummary {
     software,
     features: [...adapter.features].sort(),
     limits,
+    subgroupMatrixConfigs: subgroupMatrixConfigs(i),
+    // The variable src/device/node.ts reads to pass allow_unsafe_apis to Dawn (not imported: Node-only module).
+    unsafeApis: isNode ? process.env.ONELAYER_UNSAFE_APIS === '1' : null,
   };
+}
+
+/** adapter.info.subgroupMatrixConfigs (Dawn and Chrome, behind chromium-experimental-subgroup-matrix) as plain data. */
+function subgroupMatrixConfigs(info: GPUAdapterInfo | undefined): AdapterSummary['subgroupMatrixConfigs'] {
+  const raw = (info as { subgroupMatrixConfigs?: unknown } | undefined)?.subgroupMatrixConfigs;
+  if (!raw || typeof (raw as Iterable<unknown>)[Symbol.iterator] !== 'function') return [];
+  const out: AdapterSummary['subgroupMatrixConfigs'] = [];
+  for (const c of raw as Iterable<Record<string, unknown>>) {
+    out.push({ componentType: String(c.componentType), resultComponentType: String(c.resultComponentType), M: Number(c.M), N: Number(c.N), K: Number(c.K) });
+  }
+  return out;
 }
 
 /**

@@ -23,7 +23,22 @@ async function loadDawn(): Promise<DawnModule> {
   }
 }
 
-const dawnFlags = ['disable-dawn-features=timestamp_quantization'];
+/**
+ * ONELAYER_UNSAFE_APIS=1 turns on Dawn's allow_unsafe_apis toggle (off by default): Dawn lists its experimental
+ * features, chromium-experimental-subgroup-matrix among them, in adapter.features only with it.
+ */
+export const UNSAFE_APIS_ENV = 'ONELAYER_UNSAFE_APIS';
+
+export function unsafeApisRequested(): boolean {
+  return process.env[UNSAFE_APIS_ENV] === '1';
+}
+
+/** The flags of Dawn's create(), read when each instance is made (so a probe can try both ways). */
+function dawnFlags(): string[] {
+  const flags = ['disable-dawn-features=timestamp_quantization'];
+  if (unsafeApisRequested()) flags.push('enable-dawn-features=allow_unsafe_apis');
+  return flags;
+}
 
 /** Mesa's lavapipe runs Dawn from Mesa 24 on (older ones lack features Dawn requires). */
 const MIN_LAVAPIPE_MESA = 24;
@@ -70,7 +85,7 @@ async function probe(dawn: DawnModule, icd: string | undefined, powerPreference:
   if (icd) process.env.VK_ICD_FILENAMES = icd;
   else delete process.env.VK_ICD_FILENAMES;
   return withNativeStderrFiltered(async () => {
-    const gpu = dawn.create(dawnFlags);
+    const gpu = dawn.create(dawnFlags());
     return { gpu, adapter: await gpu.requestAdapter({ powerPreference }) };
   });
 }

@@ -19,6 +19,17 @@ export interface AdapterSummary {
   software: boolean;
   features: string[];
   limits: Record<string, number>;
+  /**
+   * What adapter.info.subgroupMatrixConfigs reports (Dawn, chromium-experimental-subgroup-matrix): per configuration
+   * the operand and result component types and the M×N×K of one subgroup multiply-accumulate. Empty without the
+   * feature.
+   */
+  subgroupMatrixConfigs: { componentType: string; resultComponentType: string; M: number; N: number; K: number }[];
+  /**
+   * Whether Dawn's allow_unsafe_apis toggle is on (Node: ONELAYER_UNSAFE_APIS=1), without which Dawn lists no
+   * experimental feature; null where onelayer cannot tell (the browser: Chrome's --enable-unsafe-webgpu).
+   */
+  unsafeApis: boolean | null;
 }
 
 export class WebGPUUnavailableError extends Error {
