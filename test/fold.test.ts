@@ -1,14 +1,14 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { type Tensor, blend, conv2d, foldBlend, gradBufferCount, relu, tensor } from '../src/index.js';
+import { describe, expect, it } from 'vitest';
+import { type Tensor, blend, cast, conv2d, foldBlend, gradBufferCount, hasF16, relu, tensor } from '../src/index.js';
+import { roundHalf } from '../src/tensor/dtype.js';
 import { blendConv2d, foldTuning } from '../src/ops/fold.js';
 import { type Model, createModel } from '../src/models/index.js';
 import { gpu } from './setup.js';
 import { close } from './close.js';
 import { foldBlendRef, maxErr, seeded } from './reference/conv.js';
 
-beforeAll(async () => {
-  await gpu();
-});
+// Top-level: hasF16() (which f16 tests run) needs the device when the tests are collected.
+await gpu();
 
 
 type Arr = ArrayLike<number>;
@@ -36,6 +36,12 @@ const CASES = [
   { O: 6, C: 33, KH: 1, KW: 1, I: 33 },
   { O: 5, C: 4, KH: 2, KW: 3, I: 3 },
 ];
+// Shapes the vec form takes: 3×3, C and I multiples of 4 (O any: blocks that do not fill a workgroup).
+const VEC_CASES = [
+  { O: 3, C: 8, KH: 3, KW: 3, I: 4 },
+  { O: 12, C: 20, KH: 3, KW: 3, I: 16 },
+  { O: 32, C: 32, KH: 3, KW: 3, I: 32 },
+];
 
 describe('foldBlend vs float64 CPU reference', () => {
   it('the backward reference matches finite differences of the forward reference', () => {
@@ -59,16 +65,18 @@ describe('foldBlend vs float64 CPU reference', () => {
     }
   });
 
-  // Each case with the adapter's default GEMMs, and the first and third with each kind forced (the tiled
-  // GPU kernels and the direct software ones), so both are checked on whichever adapter runs the tests.
-  const runs = [...CASES.map((s) => [s, 'auto'] as const), ...[CASES[0], CASES[2]].flatMap((s) => [[s, 'on'], [s, 'off']] as const)];
-  for (const [s, direct] of runs) {
-    it(`weight [${s.O},${s.C},${s.KH},${s.KW}] m [${s.C},${s.I}]${direct === 'auto' ? '' : direct === 'on' ? ' (direct GEMMs)' : ' (tiled GEMMs)'}`, async () => {
-      foldTuning.direct = direct;
+  // Each case with the adapter's default GEMMs, and the first three with each form forced (the tiled GPU kernels,
+  // the direct and the vec4 software ones; 'vec' falls back to 'direct' where it does not apply), so all are checked
+  // on whichever adapter runs the tests. The vec form runs only 3×3 taps with C and I multiples of 4 (VEC_CASES).
+  const FORMS = ['tiled', 'direct', 'vec'] as const;
+  const runs = [...CASES.map((s) => [s, 'auto'] as const), ...[CASES[0], CASES[2], ...VEC_CASES].flatMap((s) => FORMS.map((f) => [s, f] as const))];
+  for (const [s, form] of runs) {
+    it(`weight [${s.O},${s.C},${s.KH},${s.KW}] m [${s.C},${s.I}]${form === 'auto' ? '' : ` (${form} GEMMs)`}`, async () => {
+      foldTuning.form = form;
       try {
         await checkFold(s);
       } finally {
-        foldTuning.direct = 'auto';
+        foldTuning.form = 'auto';
       }
     });
   }
@@ -205,4 +213,61 @@ describe('SL models: fused (default) and unfused blends give the same network', 
       }
     });
   }
+});
+
+describe("foldBlend(weight, m, { dtype: 'f16' })", () => {
+  const F16 = hasF16();
+  const NO_F16 = "skipped: the adapter has no 'shader-f16' (SwiftShader), so fold_blend_h is not loaded";
+  // roundHalf: f32 → nearest f16 (even), the rounding the kernel applies once to each f32 sum.
+
+  // The same sums as the f32 fold (f32 math, one rounding at the store), in each form; gradients f32 and unchanged.
+  for (const form of ['tiled', 'direct', 'vec'] as const) {
+    for (const s of [CASES[2], VEC_CASES[1]]) {
+      it.skipIf(!F16)(`${form} GEMMs, weight [${s.O},${s.C},3,3] m [${s.C},${s.I}]: the f32 fold rounded to f16${F16 ? '' : ` (${NO_F16})`}`, async () => {
+        foldTuning.form = form;
+        try {
+          const T = s.KH * s.KW;
+          const wv = seeded(s.O * s.C * T, 81);
+          const mv = seeded(s.C * s.I, 82);
+          const gv = seeded(s.O * s.I * T, 83);
+          const [w32, m32] = leaves([wv, mv], [[s.O, s.C, s.KH, s.KW], [s.C, s.I]]);
+          const [w16, m16] = leaves([wv, mv], [[s.O, s.C, s.KH, s.KW], [s.C, s.I]]);
+          const f32 = foldBlend(w32, m32);
+          const f16 = foldBlend(w16, m16, { dtype: 'f16' });
+          expect(f16.dtype).toBe('f16');
+          expect(f16.shape).toEqual(f32.shape);
+          const want = Float32Array.from(await f32.toArray(), roundHalf);
+          expect(Array.from(await f16.toArray())).toEqual(Array.from(want));
+          await f32.backward(tensor(gv, f32.shape));
+          await f16.backward(tensor(gv, f16.shape));
+          expect(w16.grad!.dtype).toBe('f32');
+          expect(Array.from(await w16.grad!.toArray())).toEqual(Array.from(await w32.grad!.toArray()));
+          expect(Array.from(await m16.grad!.toArray())).toEqual(Array.from(await m32.grad!.toArray()));
+        } finally {
+          foldTuning.form = 'auto';
+        }
+      });
+    }
+  }
+
+  it.skipIf(!F16)(`blendConv2d with an f16 x: the fused conv (f16 fold) and the unfused one agree${F16 ? '' : ` (${NO_F16})`}`, async () => {
+    const [N, n, H] = [2, 8, 6];
+    const vals = [seeded(N * n * H * H, 91), seeded(n * n * 9, 92), seeded(n, 93), seeded(n * n, 94)];
+    const run = async (fuse: boolean) => {
+      const [x, w, b, m] = leaves(vals, [[N, n, H, H], [n, n, 3, 3], [n], [n, n]]);
+      const y = blendConv2d(cast(x, 'f16'), m, w, b, { padding: 1 }, fuse);
+      expect(y.dtype).toBe('f32');
+      await y.backward(tensor(seeded(y.size, 95), y.shape));
+      return [await y.toArray(), await w.grad!.toArray(), await m.grad!.toArray()];
+    };
+    const fused = await run(true);
+    const plain = await run(false);
+    // f16 operands: the two orders round differently (the folded weight once, the blend's output per element).
+    for (let k = 0; k < 3; k++) expect(maxErr(fused[k], plain[k]).err).toBeLessThan(2e-2 * Math.max(1, maxErr(plain[k], plain[k].map(() => 0)).err));
+  });
+
+  it.skipIf(F16)(`refuses f16 where the adapter has no shader-f16 (runs only there)`, () => {
+    const w = tensor(new Float32Array(2 * 4 * 9), [2, 4, 3, 3]);
+    expect(() => foldBlend(w, tensor(new Float32Array(16), [4, 4]), { dtype: 'f16' })).toThrow(/foldBlend: f16 needs the adapter feature 'shader-f16'/);
+  });
 });

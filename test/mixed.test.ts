@@ -55,8 +55,10 @@ describe('precision mixed', { timeout: 600_000 }, () => {
 
   it.skipIf(!F16)(`trains sl-vgg16 on MNIST with loss scaling and keeps f32 checkpoints [${F16 ? 'shader-f16' : NO_F16}]`, async () => {
     const out = mkdtempSync(join(tmpdir(), 'onelayer-mixed-'));
-    const s = await runTraining(config(out, { width: 12, batchSize: 32, maxStepsPerEpoch: 200, lr: 0.05, augment: false, maxEvalImages: 500, warmupSteps: 20, precision: 'mixed' }));
-    // Chance is 10 %; the same run in f32 reaches about the same.
+    // A constant learning rate: the first hundred steps of this small model are chaotic (with a warm-up, seed 1 lands
+    // at 14 % train accuracy after 100 steps in mixed precision and 36 % in f32; seeds 2 and 3: 25 / 25 %, 32 / 48 %).
+    const s = await runTraining(config(out, { width: 12, batchSize: 32, maxStepsPerEpoch: 200, lr: 0.05, augment: false, maxEvalImages: 500, schedule: 'constant', precision: 'mixed' }));
+    // Chance is 10 %.
     expect(s.testAccuracy).toBeGreaterThan(0.3);
     expect(s.config.precision).toBe('mixed');
     const row = JSON.parse(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim());

@@ -16,7 +16,7 @@
 // is ≤ 0. Forward, mask and backward all evaluate (x − mean)·invstd·w + bias in one order, so the mask matches the
 // forward output exactly.
 // stats [2C] holds mean (0..C) then invstd (C..2C); it is what forward saves for backward.
-// mode (per-channel backward only): bit 0 = write the input gradient, 1 = accumulate the weight gradient, 2 = the
+// mode (per-channel backward only): bit 0 = write (ACC: add) the input gradient, 1 = accumulate the weight gradient, 2 = the
 // bias gradient, 3 = the bias gradient into gradWeight (weight and bias are one tensor). running (per-channel
 // forward only): 1 = update runningMean/runningVar.
 struct Params { N: u32, C: u32, HW: u32, L: u32, J: u32, units: u32, V: u32, momentum: f32, eps: f32, mode: u32, running: u32 };
@@ -39,6 +39,9 @@ override VEC: u32 = 4u;
 override CWG: u32 = 64u;
 // false: evaluation mode (statistics from runningMean/runningVar; backward treats them as constants).
 override TRAIN: bool = true;
+// The input gradient's stores: true adds into out (x already had a gradient), false writes it (its first
+// contribution, into a buffer created without zero-filling: a read of out and a clear less).
+override ACC: bool = true;
 
 struct Run { base: u32, end: u32, c: u32 };
 
@@ -82,6 +85,11 @@ fn loadOut(i: u32) -> vec4f {
 // (another invocation), and WGSL memory locations are scalars, so this does not race.
 fn storeOut(i: u32, v: vec4f) {
   if (VEC == 4u) { out4[i] = v; } else { out4[i >> 2u][i & 3u] = v.x; }
+}
+
+// out[i] += v, or out[i] = v when !ACC.
+fn addOut(i: u32, v: vec4f) {
+  if (ACC) { storeOut(i, loadOut(i) + v); } else { storeOut(i, v); }
 }
 
 // Channel c's normalisation constants.
@@ -244,7 +252,7 @@ fn grad_x_train(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgrou
   let gb = sums[p.C + r.c] / M;
   for (var i = r.base; i < r.end; i++) {
     let xh = xhat4(loadX(i), a);
-    storeOut(i, loadOut(i) + k * (masked4(loadDy(i), xh, a) - ga - xh * gb));
+    addOut(i, k * (masked4(loadDy(i), xh, a) - ga - xh * gb));
   }
 }
 
@@ -256,7 +264,7 @@ fn grad_x_eval(@builtin(global_invocation_id) gid: vec3u, @builtin(num_workgroup
   let r = run(u);
   let a = affine(r.c);
   let k = a.w * a.invstd;
-  for (var i = r.base; i < r.end; i++) { storeOut(i, loadOut(i) + masked4(loadDy(i), xhat4(loadX(i), a), a) * k); }
+  for (var i = r.base; i < r.end; i++) { addOut(i, masked4(loadDy(i), xhat4(loadX(i), a), a) * k); }
 }
 
 // Affine gradients from the sums, when only one of them is needed: out (= gradOf(weight)) += Σ g·x̂;
@@ -371,6 +379,6 @@ fn backward_channel(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation
     let i = item(c, t);
     let xh = xhat4(loadX(i), a);
     let g = masked4(loadDy(i), xh, a);
-    if (TRAIN) { storeOut(i, loadOut(i) + k * (g - ga - xh * gb)); } else { storeOut(i, loadOut(i) + g * (a.w * a.invstd)); }
+    if (TRAIN) { addOut(i, k * (g - ga - xh * gb)); } else { addOut(i, g * (a.w * a.invstd)); }
   }
 }

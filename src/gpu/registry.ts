@@ -28,6 +28,8 @@ export const OPTIONAL_KERNELS = {
   conv2d_forward_sg_h: ['shader-f16', 'subgroups'],
   conv2d_backward_weight_sg_h: ['shader-f16', 'subgroups'],
   cast: ['shader-f16'],
+  // foldBlend with an f16 folded weight (src/ops/fold.ts).
+  fold_blend_h: ['shader-f16'],
   linear_h: ['shader-f16'],
 } as const satisfies Record<string, readonly GPUFeatureName[]>;
 

@@ -78,8 +78,10 @@ export class Conv2d extends Module {
   forwardStride(x: Tensor, stride: number, blendFirst: Tensor | null = null, zeroPadded = false): Tensor {
     const C = x.shape[1];
     const narrow = (t: Tensor) => (zeroPadded && C < t.shape[1] ? narrowChannels(t, C) : t);
-    const w = blendFirst ? foldBlend(this.weight, narrow(blendFirst)) : narrow(this.weight);
-    if (this.precision === 'mixed') return conv2d(cast(x, 'f16'), cast(w, 'f16'), this.bias, { stride, padding: this.padding });
+    const mixed = this.precision === 'mixed';
+    // Mixed: the fold writes its weight in f16 directly (no cast pass); a plain weight is cast.
+    const w = blendFirst ? foldBlend(this.weight, narrow(blendFirst), { dtype: mixed ? 'f16' : 'f32' }) : narrow(this.weight);
+    if (mixed) return conv2d(cast(x, 'f16'), cast(w, 'f16'), this.bias, { stride, padding: this.padding });
     return conv2d(x, w, this.bias, { stride, padding: this.padding });
   }
 }

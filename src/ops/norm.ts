@@ -1,4 +1,4 @@
-import { gradOf, record } from '../autograd/engine.js';
+import { freshGrad, gradOf, record } from '../autograd/engine.js';
 import { runtime } from '../device/index.js';
 import { type Tensor, empty, full, shapeStr, zeros } from '../tensor/tensor.js';
 import { checkRank, checkTensor, dispatch, fail } from './util.js';
@@ -7,8 +7,10 @@ import { checkRank, checkTensor, dispatch, fail } from './util.js';
  * Which BatchNorm kernels run. Channels of at most `channelMax` values (N·H·W) use the per-channel kernels (one
  * workgroup per channel: forward and backward in one dispatch each); larger ones the per-run kernels (three
  * dispatches each way, every invocation busy). 8192 values keeps a workgroup's three passes over its channel short
- * on a GPU; tests set it to 0 or Infinity to force either path. `channelWorkgroup`: the per-channel workgroup size
- * (a power of two ≤ 256; 0 = by adapter and channel size, see channelWorkgroup()).
+ * on a GPU; on lavapipe and SwiftShader the per-channel kernels did not pay at 32×32 either (same GPU time on
+ * lavapipe at more CPU, 1.13× on SwiftShader: docs/bench/conv-variants.md#fold-and-batchnorm). Tests set it to 0 or
+ * Infinity to force either path. `channelWorkgroup`: the per-channel workgroup size (a power of two ≤ 256; 0 = by
+ * adapter and channel size, see channelWorkgroup()).
  */
 export const normTuning = { channelMax: 8192, channelWorkgroup: 0 };
 
@@ -106,10 +108,11 @@ function channelWorkgroup(k: Checked): number {
   return 2 ** Math.floor(Math.log2(Math.min(software ? 32 : 256, Math.max(1, items / (software ? 8 : 2)))));
 }
 
-/** Dispatches forward_channel or backward_channel: one workgroup per channel. */
-function channelKernel(op: string, entry: 'forward_channel' | 'backward_channel', k: Checked, relu: boolean, buffers: Record<string, Tensor>, extra: Record<string, number>, flops: number): void {
+/** Dispatches forward_channel or backward_channel: one workgroup per channel. acc: ACC (backward only). */
+function channelKernel(op: string, entry: 'forward_channel' | 'backward_channel', k: Checked, relu: boolean, buffers: Record<string, Tensor>, extra: Record<string, number>, flops: number, acc: boolean | null = null): void {
   const params = { ...runParams(k, REDUCE_RUN), ...extra };
-  const constants = { VEC: params.V, CWG: channelWorkgroup(k), TRAIN: k.training ? 1 : 0, RELU: relu ? 1 : 0 };
+  const constants: Record<string, number> = { VEC: params.V, CWG: channelWorkgroup(k), TRAIN: k.training ? 1 : 0, RELU: relu ? 1 : 0 };
+  if (acc !== null) constants.ACC = acc ? 1 : 0;
   dispatch({ op, kernel: 'batchnorm', entry, constants, buffers, params, workgroups: k.C }, flops);
 }
 
@@ -118,13 +121,15 @@ const VEC4_NAMES: Record<string, string> = { x: 'x4', dy: 'dy4', out: 'out4' };
 
 /**
  * Dispatches a per-run kernel: one invocation per run, workgroups of 64.
- * relu (null for kernels without the fused ReLU) sets the RELU override: its own pipeline per value.
+ * relu (null for kernels without the fused ReLU) sets the RELU override, acc (null: kernels that write no input
+ * gradient) ACC: each its own pipeline per value.
  */
-function perRun(op: string, entry: string, k: Checked, L: number, buffers: Record<string, Tensor>, flops: number, relu: boolean | null = null): void {
+function perRun(op: string, entry: string, k: Checked, L: number, buffers: Record<string, Tensor>, flops: number, relu: boolean | null = null, acc: boolean | null = null): void {
   const params = runParams(k, L);
   const bound = Object.fromEntries(Object.entries(buffers).map(([name, t]) => [VEC4_NAMES[name] ?? name, t]));
   const constants: Record<string, number> = { VEC: params.V };
   if (relu !== null) constants.RELU = relu ? 1 : 0;
+  if (acc !== null) constants.ACC = acc ? 1 : 0;
   dispatch({ op, kernel: 'batchnorm', entry, constants, buffers: bound, params, workgroups: Math.ceil(params.units / 64) }, flops);
 }
 
@@ -179,6 +184,9 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
     const needB = !!k.bias?.requiresGrad;
     // One pass accumulates both affine gradients when they are distinct buffers.
     const fuseAffine = needW && needB && k.weight !== k.bias;
+    // x's first gradient contribution is written (=) into a buffer created without zero-filling.
+    const fresh = x.requiresGrad ? freshGrad(x) : null;
+    const gx = x.requiresGrad ? (fresh ?? gradOf(x)) : null;
     if (channelPath) {
       const same = needW && needB && !fuseAffine;
       const mode = (x.requiresGrad ? 1 : 0) | (needW ? 2 : 0) | (needB && !same ? 4 : 0) | (same ? 8 : 0);
@@ -186,9 +194,9 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
       const or = (t: Tensor | null) => t ?? unused[unused.push(empty([4])) - 1];
       const buffers = {
         x4: sx, dy4: g, statsIn: sStats, weight: sWeight, bias: sBias,
-        out4: or(x.requiresGrad ? gradOf(x) : null), gradWeight: or(needW ? gradOf(k.weight!) : null), gradBias: or(needB && !same ? gradOf(k.bias!) : null),
+        out4: or(gx), gradWeight: or(needW ? gradOf(k.weight!) : null), gradBias: or(needB && !same ? gradOf(k.bias!) : null),
       };
-      channelKernel(bop, 'backward_channel', k, relu, buffers, { mode }, 12 * x.size);
+      channelKernel(bop, 'backward_channel', k, relu, buffers, { mode }, 12 * x.size, !fresh);
       for (const t of unused) t.dispose();
       return;
     }
@@ -201,11 +209,10 @@ function batchNormImpl(op: 'batchNorm2d' | 'batchNormRelu', x: Tensor, options: 
       else perChannel(bop, 'grad_finalize', k, { partialsIn: partials, sumsOut: sums });
       partials.dispose();
     }
-    if (x.requiresGrad) {
-      const gx = gradOf(x);
+    if (gx) {
       const common = { x: sx, dy: g, statsIn: sStats, weight: sWeight, bias: sBias, out: gx };
-      if (k.training) perRun(bop, 'grad_x_train', k, APPLY_RUN, { ...common, sums: sums! }, 8 * x.size, relu);
-      else perRun(bop, 'grad_x_eval', k, APPLY_RUN, common, 3 * x.size, relu);
+      if (k.training) perRun(bop, 'grad_x_train', k, APPLY_RUN, { ...common, sums: sums! }, 8 * x.size, relu, !fresh);
+      else perRun(bop, 'grad_x_eval', k, APPLY_RUN, common, 3 * x.size, relu, !fresh);
     }
     if (needW && !fuseAffine) perChannel(bop, 'acc_weight_grad', k, { sums: sums!, out: gradOf(k.weight!) });
     if (needB && !fuseAffine) perChannel(bop, 'acc_bias_grad', k, { sums: sums!, out: gradOf(k.bias!) });
