@@ -1,9 +1,8 @@
 import { record } from '../autograd/engine.js';
 import type { DType } from '../tensor/dtype.js';
-import { type Storage, type Tensor, Tensor as TensorClass, empty } from '../tensor/tensor.js';
-import { keep } from '../tensor/scope.js';
+import { type Tensor, empty } from '../tensor/tensor.js';
 import { runtime } from '../device/index.js';
-import { accumulate } from './elementwise.js';
+import { passGradient } from './elementwise.js';
 import { checkTensor, dispatch, fail } from './util.js';
 
 const WG = 64;
@@ -32,9 +31,6 @@ export function cast(x: Tensor, dtype: DType): Tensor {
   const n4 = Math.ceil(x.size / 4);
   const buffers: Record<string, Tensor> = dtype === 'f16' ? { src32: x, dst16: out } : { src16: x, dst32: out };
   dispatch({ op, kernel: 'cast', entry: dtype === 'f16' ? 'to_f16' : 'to_f32', buffers, params: { n4 }, workgroups: Math.ceil(n4 / WG) });
-  return record(op, [x], out, [], (g) => {
-    // As reshape: an intermediate without a gradient takes the output's buffer (the same f32 values).
-    if (!x.isLeaf && !x.grad) x.grad = keep(new TensorClass(x.shape, g.storage.retain() as Storage));
-    else accumulate(x, g, 'cast.backward');
-  });
+  // Gradients are f32 on both sides: the output's gradient is the input's.
+  return record(op, [x], out, [], (g) => passGradient(x, g, 'cast.backward'));
 }

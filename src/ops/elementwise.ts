@@ -96,13 +96,18 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     fail('reshape', `cannot reshape ${shapeStr(x.shape)} (${x.size} elements) to ${shapeStr(shape)}`);
   }
   const out = new TensorClass(resolved, x.storage.retain() as Storage, false, x.dtype);
-  return record('reshape', [x], out, [], (g) => {
-    // An intermediate without a gradient yet takes the output's gradient buffer as its own (same values, no copy
-    // pass); the engine drops the output's gradient right after this rule. Leaves (parameters) keep a buffer of
-    // their own from gradOf, and a gradient that exists already is added into.
-    if (!x.isLeaf && !x.grad) x.grad = keep(new TensorClass(x.shape, g.storage.retain() as Storage));
-    else accumulate(x, g, 'reshape.backward');
-  });
+  return record('reshape', [x], out, [], (g) => passGradient(x, g, 'reshape.backward'));
+}
+
+/**
+ * The backward of an op whose gradient is the output's, unchanged (reshape, cast): an intermediate without a
+ * gradient yet takes the output's gradient buffer as its own (same values, no copy pass); the engine drops the
+ * output's gradient right after the rule. Leaves (parameters) keep a buffer of their own from gradOf, and a
+ * gradient that exists already is added into.
+ */
+export function passGradient(x: Tensor, g: Tensor, op: string): void {
+  if (!x.isLeaf && !x.grad) x.grad = keep(new TensorClass(x.shape, g.storage.retain() as Storage));
+  else accumulate(x, g, op);
 }
 
 /** [N, ...] → [N, prod(rest)]. */
